@@ -1,0 +1,115 @@
+# webkvm — one non-recursive Makefile.  Objects and binaries go to build/.
+#   make            build everything        make V=1     show commands
+#   make SAN=1      ASan+UBSan build (in build/san/)
+#   make run        install deps, build, start the product on the sim board
+#   make test       install deps, build, run every test
+#   make clean
+
+CC       ?= cc
+V        ?= 0
+SAN      ?= 0
+O        ?= 2
+
+ifeq ($(SAN),1)
+BUILD    := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD    := build
+SANFLAGS :=
+endif
+
+PKGS     := libvncserver libturbojpeg libxxhash
+CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE
+CFLAGS   += -std=c11 -O$(O) -g -Wall -Wextra -Werror -pthread $(SANFLAGS) -MMD -MP \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS  += -pthread $(SANFLAGS)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyuv -lz -lm
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+# ---- sources per module ----
+CAP_SRC  := $(wildcard capture/*.c)
+HID_SRC  := $(wildcard hid/*.c)
+RFB_SRC  := $(wildcard rfb/*.c)
+SIM_SRC  := $(wildcard board/sim/*.c)
+FW_SRC   := $(filter-out firmware/main.c,$(wildcard firmware/*.c))
+GEN_SRC  := $(BUILD)/gen/font_vga16.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+CAP_OBJ  := $(call obj,$(CAP_SRC))
+HID_OBJ  := $(call obj,$(HID_SRC))
+RFB_OBJ  := $(call obj,$(RFB_SRC))
+SIM_OBJ  := $(call obj,$(SIM_SRC)) $(BUILD)/obj/gen/font_vga16.o
+FW_OBJ   := $(call obj,$(FW_SRC))
+LIB_OBJ  := $(FW_OBJ) $(RFB_OBJ) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ)
+
+BINS     := $(BUILD)/webkvmd
+UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+# Keep test objects: they are intermediate files of the pattern rule.
+.SECONDARY:
+
+.PHONY: all run test test-unit test-integration deps clean bench
+all: $(BINS) $(UNIT)
+
+$(BUILD)/obj/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	$(call msg,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The virtual target's font, converted at build time from Debian's console
+# font (console-setup-linux).
+FONT_PSF ?= /usr/share/consolefonts/Uni2-VGA16.psf.gz
+$(BUILD)/gen/font_vga16.c: board/sim/psf2c.py $(FONT_PSF)
+	$(call msg,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)python3 board/sim/psf2c.py $(FONT_PSF) $@
+
+$(BUILD)/webkvmd: $(BUILD)/obj/firmware/main.o $(LIB_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each module's unit test links that module and what it builds on only, so a
+# module can be worked on while another does not build.
+$(BUILD)/tests/test_capture: $(CAP_OBJ)
+$(BUILD)/tests/test_hid: $(HID_OBJ)
+$(BUILD)/tests/test_sim: $(SIM_OBJ) $(HID_OBJ)
+$(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ)
+$(BUILD)/tests/test_firmware: $(LIB_OBJ)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/run.sh $(BUILD)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tests/run-all.sh
+
+test-unit: all
+	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
+
+test-integration: all
+	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,413 @@
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "firmware/config.h"
+#include "firmware/log.h"
+
+enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG, OPT_SPECIAL };
+
+struct opt {
+	const char *name;
+	enum opt_kind kind;
+	const char *arg;	/* placeholder in --help */
+	const char *help;
+};
+
+static const struct opt opts[] = {
+	{ "config", OPT_SPECIAL, "FILE", "read options from FILE (`name = value` lines) before the command line" },
+	{ "board", OPT_STR, "NAME", "board profile: sim (virtual target in-process), qemu-x86_64, rpi4 [sim]" },
+	{ "source", OPT_STR, "KIND", "frame source: sim, pattern, file, v4l2 [sim on board sim, else v4l2]" },
+	{ "device", OPT_STR, "PATH", "v4l2: capture device [/dev/video0]; file: raw frames file or folder of PPM/JPEG" },
+	{ "format", OPT_STR, "LIST", "v4l2: pixel formats to try in order, e.g. mjpeg,uyvy [by device kind]" },
+	{ "file-format", OPT_STR, "FMT", "file: pixel format of a raw frames file: yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32" },
+	{ "edid", OPT_STR, "FILE", "v4l2: load this EDID (binary, 128-byte blocks) into the capture device" },
+	{ "buffers", OPT_INT, "N", "v4l2: mmap buffers, 3..16 [4]" },
+	{ "resolution", OPT_STR, "WxH", "sim/pattern/file size; v4l2 wish when the device has no DV timings [1280x720]" },
+	{ "fps", OPT_INT, "N", "frames per second to produce or ask for, 1..240 [60 sim, 30 pattern/file, device's]" },
+	{ "rfb-listen", OPT_STR, "HOST:PORT", "RFB (VNC) listen address; [v6]:port for IPv6 [127.0.0.1:5900]" },
+	{ "rfb-password-file", OPT_STR, "FILE", "VNC password (first line of FILE); none by default" },
+	{ "view-only", OPT_FLAG, NULL, "ignore keyboard, mouse and power requests from viewers" },
+	{ "desktop-name", OPT_STR, "NAME", "name shown by viewers [webkvm (BOARD)]" },
+	{ "control", OPT_STR, "PATH", "control socket (JSON lines) path; none by default" },
+	{ "tile", OPT_INT, "N", "tile-diff tile edge in pixels, even, 8..256 [32]" },
+	{ "log-level", OPT_STR, "LEVEL", "error, warn, info or debug [info]" },
+	{ "help", OPT_FLAG, NULL, "show this help and exit" },
+};
+
+void
+fw_config_defaults(struct fw_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->board, sizeof(c->board), "sim");
+	snprintf(c->rfb_listen, sizeof(c->rfb_listen), "127.0.0.1:5900");
+	c->log_level = FW_LOG_INFO;
+	c->tile = 32;
+}
+
+static const struct opt *
+find_opt(const char *name)
+{
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (strcmp(opts[i].name, name) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static int
+parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+copy_str(char *dst, size_t len, const char *v)
+{
+	if (strlen(v) >= len)
+		return -1;
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int
+parse_formats(struct fw_config *c, const char *v, char *err, size_t errlen)
+{
+	char buf[128], *save = NULL, *tok;
+	int n = 0;
+
+	if (copy_str(buf, sizeof(buf), v) < 0) {
+		snprintf(err, errlen, "format: list too long");
+		return -1;
+	}
+	memset(c->formats, 0, sizeof(c->formats));
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		enum cap_pixfmt f = cap_fmt_parse(tok);
+
+		if (f == CAP_FMT_NONE) {
+			snprintf(err, errlen, "format: unknown pixel format \"%s\" (yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32, mjpeg)", tok);
+			return -1;
+		}
+		if (n >= (int)(sizeof(c->formats) / sizeof(c->formats[0])) - 1) {
+			snprintf(err, errlen, "format: too many formats");
+			return -1;
+		}
+		c->formats[n++] = f;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "format: empty list");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_resolution(const char *v, int *w, int *h)
+{
+	char buf[32], *x;
+	long lw, lh;
+
+	if (copy_str(buf, sizeof(buf), v) < 0 || (x = strchr(buf, 'x')) == NULL)
+		return -1;
+	*x = '\0';
+	if (parse_int(buf, 64, 8192, &lw) < 0 || parse_int(x + 1, 64, 8192, &lh) < 0)
+		return -1;
+	*w = (int)lw;
+	*h = (int)lh;
+	return 0;
+}
+
+int
+fw_config_set(struct fw_config *c, const char *name, const char *value,
+	      char *err, size_t errlen)
+{
+	const struct opt *o = find_opt(name);
+	long n;
+
+	if (o == NULL || strcmp(name, "config") == 0) {
+		snprintf(err, errlen, "unknown option \"%s\" (see --help)", name);
+		return -1;
+	}
+	if (o->kind == OPT_FLAG) {
+		bool on;
+
+		if (value == NULL || strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
+		    strcmp(value, "1") == 0)
+			on = true;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 ||
+			 strcmp(value, "0") == 0)
+			on = false;
+		else {
+			snprintf(err, errlen, "%s: \"%s\" is not a yes/no value", name, value);
+			return -1;
+		}
+		if (strcmp(name, "view-only") == 0)
+			c->view_only = on;
+		else
+			c->help = on;
+		return 0;
+	}
+	if (value == NULL || value[0] == '\0') {
+		snprintf(err, errlen, "%s: needs a value (%s)", name, o->arg);
+		return -1;
+	}
+
+#define STR(field) do { \
+	if (copy_str(c->field, sizeof(c->field), value) < 0) { \
+		snprintf(err, errlen, "%s: value too long (at most %zu characters)", name, sizeof(c->field) - 1); \
+		return -1; \
+	} \
+	return 0; } while (0)
+
+	if (strcmp(name, "board") == 0) {
+		for (const char *p = value; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+				snprintf(err, errlen, "board: \"%s\" is not a board name", value);
+				return -1;
+			}
+		STR(board);
+	}
+	if (strcmp(name, "source") == 0) {
+		if (strcmp(value, "sim") && strcmp(value, "pattern") && strcmp(value, "file") &&
+		    strcmp(value, "v4l2")) {
+			snprintf(err, errlen, "source: \"%s\" is not one of sim, pattern, file, v4l2", value);
+			return -1;
+		}
+		STR(source);
+	}
+	if (strcmp(name, "device") == 0)
+		STR(device);
+	if (strcmp(name, "edid") == 0)
+		STR(edid);
+	if (strcmp(name, "rfb-listen") == 0)
+		STR(rfb_listen);
+	if (strcmp(name, "rfb-password-file") == 0)
+		STR(rfb_password_file);
+	if (strcmp(name, "desktop-name") == 0)
+		STR(desktop_name);
+	if (strcmp(name, "control") == 0)
+		STR(control);
+#undef STR
+	if (strcmp(name, "format") == 0)
+		return parse_formats(c, value, err, errlen);
+	if (strcmp(name, "file-format") == 0) {
+		c->file_format = cap_fmt_parse(value);
+		if (c->file_format == CAP_FMT_NONE || c->file_format == CAP_FMT_MJPEG) {
+			snprintf(err, errlen, "file-format: \"%s\" is not one of yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32", value);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(name, "resolution") == 0) {
+		if (parse_resolution(value, &c->width, &c->height) < 0) {
+			snprintf(err, errlen, "resolution: \"%s\" is not WxH with 64 <= W,H <= 8192", value);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(name, "fps") == 0) {
+		if (parse_int(value, 1, 240, &n) < 0) {
+			snprintf(err, errlen, "fps: \"%s\" is not a number from 1 to 240", value);
+			return -1;
+		}
+		c->fps = (int)n;
+		return 0;
+	}
+	if (strcmp(name, "buffers") == 0) {
+		if (parse_int(value, 3, 16, &n) < 0) {
+			snprintf(err, errlen, "buffers: \"%s\" is not a number from 3 to 16", value);
+			return -1;
+		}
+		c->buffers = (int)n;
+		return 0;
+	}
+	if (strcmp(name, "tile") == 0) {
+		if (parse_int(value, 8, 256, &n) < 0 || (n & 1)) {
+			snprintf(err, errlen, "tile: \"%s\" is not an even number from 8 to 256", value);
+			return -1;
+		}
+		c->tile = (int)n;
+		return 0;
+	}
+	if (strcmp(name, "log-level") == 0) {
+		int lv = fw_log_level_parse(value);
+
+		if (lv < 0) {
+			snprintf(err, errlen, "log-level: \"%s\" is not one of error, warn, info, debug", value);
+			return -1;
+		}
+		c->log_level = lv;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown option \"%s\"", name);
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+fw_config_load(struct fw_config *c, const char *path, char *err, size_t errlen)
+{
+	char line[1024], msg[512];
+	FILE *fp = fopen(path, "r");
+	int lineno = 0, rc = -1;
+
+	if (fp == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *eq, *key, *val;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			goto out;
+		}
+		key = trim(line);
+		if (key[0] == '\0' || key[0] == '#')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%d: expected `name = value`", path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(key);
+		val = trim(eq + 1);
+		if (strcmp(key, "config") == 0 || strcmp(key, "help") == 0) {
+			snprintf(err, errlen, "%s:%d: \"%s\" is not allowed in a config file", path, lineno, key);
+			goto out;
+		}
+		if (fw_config_set(c, key, val, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+			goto out;
+		}
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: read error", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	fclose(fp);
+	return rc;
+}
+
+/* Splits "--name=value" / "--name" into name and inline value. */
+static int
+split_arg(const char *arg, char *name, size_t len, const char **inline_val)
+{
+	const char *eq;
+	size_t n;
+
+	if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+		return -1;
+	arg += 2;
+	eq = strchr(arg, '=');
+	n = eq ? (size_t)(eq - arg) : strlen(arg);
+	if (n >= len)
+		return -1;
+	memcpy(name, arg, n);
+	name[n] = '\0';
+	*inline_val = eq ? eq + 1 : NULL;
+	return 0;
+}
+
+int
+fw_config_parse_args(struct fw_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+	char name[64], msg[512];
+	const char *val;
+
+	/* --config first, so the command line overrides the file. */
+	for (int i = 1; i < argc; i++) {
+		if (split_arg(argv[i], name, sizeof(name), &val) == 0 && strcmp(name, "config") == 0) {
+			if (val == NULL) {
+				if (i + 1 >= argc) {
+					snprintf(err, errlen, "config: needs a value (FILE)");
+					return -1;
+				}
+				val = argv[++i];
+			}
+			if (fw_config_load(c, val, err, errlen) < 0)
+				return -1;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		const struct opt *o;
+
+		if (split_arg(argv[i], name, sizeof(name), &val) < 0) {
+			snprintf(err, errlen, "unexpected argument \"%s\" (options start with --; see --help)", argv[i]);
+			return -1;
+		}
+		if ((o = find_opt(name)) == NULL) {
+			snprintf(err, errlen, "unknown option \"--%s\" (see --help)", name);
+			return -1;
+		}
+		if (o->kind != OPT_FLAG && val == NULL) {
+			if (i + 1 >= argc) {
+				snprintf(err, errlen, "%s: needs a value (%s)", name, o->arg);
+				return -1;
+			}
+			val = argv[++i];
+		}
+		if (o->kind == OPT_SPECIAL)
+			continue;	/* --config, done above */
+		if (fw_config_set(c, name, val, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "%s", msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+fw_config_check(const struct fw_config *c, char *err, size_t errlen)
+{
+	if (strcmp(c->source, "file") == 0 && c->device[0] == '\0') {
+		snprintf(err, errlen, "source file: needs --device PATH (a raw frames file or a folder of PPM/JPEG)");
+		return -1;
+	}
+	if (strcmp(c->source, "sim") == 0 && strcmp(c->board, "sim") != 0) {
+		snprintf(err, errlen, "source sim: only on --board sim (the virtual target runs in-process)");
+		return -1;
+	}
+	return 0;
+}
+
+void
+fw_config_usage(FILE *fp, const char *argv0)
+{
+	fprintf(fp, "usage: %s [--option value]...\n\n"
+		"webkvmd, the webkvm board daemon: captures the target's screen, serves it over\n"
+		"RFB (VNC) and turns viewers' keys and pointer into USB HID reports.\n\n"
+		"Every option can also be set in the --config file as `name = value`.\n\n", argv0);
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
+			 opts[i].arg ? opts[i].arg : "");
+		fprintf(fp, "  %-28s %s\n", left, opts[i].help);
+	}
+}

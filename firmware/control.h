@@ -1,0 +1,33 @@
+/* firmware/ — the control socket: a Unix stream socket speaking one JSON
+ * object per line, each answered by one JSON line.  The proxy's REST API
+ * reaches the devices only through it.
+ */
+#ifndef WEBKVM_FW_CONTROL_H
+#define WEBKVM_FW_CONTROL_H
+
+#include <poll.h>
+#include <stddef.h>
+
+#include "firmware/json.h"
+
+/* Longest request line; a longer one is answered with an error and the
+ * connection is closed. */
+#define FW_CONTROL_MAX_LINE 65536
+#define FW_CONTROL_MAX_CLIENTS 16
+
+/* Writes the answer to `req` (one JSON object, no newline) into resp. */
+typedef void (*fw_control_fn)(void *ctx, const struct fw_json *req, char *resp, size_t resplen);
+
+struct fw_control;
+
+/* Listens on path (an old socket file there is replaced; mode 0660).
+ * NULL with a message in err. */
+struct fw_control *fw_control_new(const char *path, fw_control_fn fn, void *ctx,
+				  char *err, size_t errlen);
+/* Closes every connection and removes the socket file. */
+void fw_control_free(struct fw_control *c);
+int fw_control_pollfds(struct fw_control *c, struct pollfd *pfd, int max);
+/* Accepts, reads and answers whatever is ready; never blocks. */
+void fw_control_process(struct fw_control *c);
+
+#endif

@@ -1,0 +1,593 @@
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "board/sim/sim.h"
+#include "capture/capture.h"
+#include "firmware/control.h"
+#include "firmware/daemon.h"
+#include "firmware/log.h"
+#include "hid/hid.h"
+#include "rfb/rfb_server.h"
+
+/* hid/ viewer id of requests from the control socket: apart from every RFB
+ * viewer (0..63), so typing never releases a viewer's keys or vice versa. */
+#define VIEWER_CONTROL 1000
+#define MAX_POLL 128
+
+struct fw_daemon {
+	struct fw_config cfg;
+	struct sim_target *sim;		/* board sim only */
+	struct cap_source *cap;
+	struct hid_dev *hid;
+	struct rfb_server *rfb;
+	struct fw_control *ctl;
+	int sigfd;
+
+	int led_pending;		/* LED output report from the target, -1 none */
+	enum cap_state state;		/* as last seen */
+	uint64_t nosignal_since_us;
+	uint64_t nosignal_drawn_us;
+	uint8_t *nosignal;		/* frame for the no-signal screen */
+	size_t nosignal_size;
+
+	uint64_t fps_t0_us;
+	unsigned fps_frames;
+	double fps;			/* frames per second over the last second */
+	uint64_t frames;
+};
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- hid transport and LEDs ---- */
+
+static int
+sim_send(void *ctx, enum hid_iface iface, const uint8_t *buf, size_t len)
+{
+	struct fw_daemon *d = ctx;
+
+	return sim_hid_input(d->sim, (int)iface, buf, len) < 0 ? HID_EIO : 0;
+}
+
+/* Until the USB gadget transport exists on this board, reports have nowhere
+ * to go: say so once. */
+static int
+null_send(void *ctx, enum hid_iface iface, const uint8_t *buf, size_t len)
+{
+	static int told;
+
+	(void)ctx, (void)iface, (void)buf, (void)len;
+	if (!told++)
+		fw__log(FW_LOG_WARN, "hid: this board has no HID transport yet; input is dropped");
+	return HID_EIO;
+}
+
+/* The target's LED report arrives in the middle of hid/ sending a key (the
+ * sim is synchronous); it is handed back to hid/ from the loop instead. */
+static void
+sim_led_out(void *ctx, const uint8_t *report, size_t len)
+{
+	struct fw_daemon *d = ctx;
+
+	if (len >= 1)
+		d->led_pending = report[0];
+}
+
+static void
+on_leds(void *ctx, uint8_t leds)
+{
+	struct fw_daemon *d = ctx;
+
+	fw__log(FW_LOG_DEBUG, "target LEDs: num %d caps %d scroll %d",
+		!!(leds & HID_LED_NUM), !!(leds & HID_LED_CAPS), !!(leds & HID_LED_SCROLL));
+	if (d->rfb != NULL)
+		rfb_set_leds(d->rfb, leds);
+}
+
+static void
+flush_leds(struct fw_daemon *d)
+{
+	uint8_t b;
+
+	while (d->led_pending >= 0) {
+		b = (uint8_t)d->led_pending;
+		d->led_pending = -1;
+		if (hid_led_report(d->hid, &b, 1) < 0)
+			fw__log(FW_LOG_WARN, "hid: LED report 0x%02x dropped", b);
+	}
+}
+
+/* ---- rfb input ---- */
+
+static int
+in_key_sym(void *ctx, int viewer, uint32_t keysym, bool down)
+{
+	struct fw_daemon *d = ctx;
+
+	return hid_key_keysym(d->hid, viewer, keysym, down);
+}
+
+static int
+in_key_xt(void *ctx, int viewer, uint32_t xt, uint32_t keysym, bool down)
+{
+	struct fw_daemon *d = ctx;
+	int rc = hid_key_xt(d->hid, viewer, xt, down);
+
+	/* A scancode we have no usage for: the keysym may still say it. */
+	if (rc == HID_EUNMAPPED && keysym != 0)
+		rc = hid_key_keysym(d->hid, viewer, keysym, down);
+	return rc;
+}
+
+static int
+in_pointer(void *ctx, int viewer, int x, int y, int w, int h, uint32_t buttons)
+{
+	struct fw_daemon *d = ctx;
+
+	return hid_pointer(d->hid, viewer, x, y, w, h, buttons);
+}
+
+static int
+in_release(void *ctx, int viewer)
+{
+	struct fw_daemon *d = ctx;
+
+	return hid_release(d->hid, viewer);
+}
+
+static int
+in_power(void *ctx, enum rfb_power action)
+{
+	struct fw_daemon *d = ctx;
+
+	if (d->sim == NULL)
+		return -1;
+	sim_power(d->sim, action == RFB_POWER_OFF ? SIM_POWER_OFF :
+		  action == RFB_POWER_REBOOT ? SIM_POWER_REBOOT : SIM_POWER_RESET);
+	return 0;
+}
+
+/* ---- frames ---- */
+
+static const char *
+nosignal_reason(const struct fw_daemon *d)
+{
+	switch (d->state) {
+	case CAP_STATE_NO_DEVICE: return "capture device not found - retrying";
+	case CAP_STATE_ERROR: return "capture device error - retrying";
+	default: break;
+	}
+	if (d->sim != NULL)
+		return "target is powered off";
+	return "no signal from the target - check cable and power";
+}
+
+static void
+show_nosignal(struct fw_daemon *d, uint64_t now)
+{
+	struct cap_frame f;
+	int w, h;
+
+	rfb_size(d->rfb, &w, &h);
+	if ((size_t)w * h * 4 != d->nosignal_size) {
+		uint8_t *p = realloc(d->nosignal, (size_t)w * h * 4);
+
+		if (p == NULL)
+			return;
+		d->nosignal = p;
+		d->nosignal_size = (size_t)w * h * 4;
+	}
+	fw_draw_nosignal(d->nosignal, w, h, nosignal_reason(d),
+			 (unsigned)((now - d->nosignal_since_us) / 1000000u));
+	f = (struct cap_frame){ .fmt = CAP_FMT_XRGB32, .width = w, .height = h, .stride = w * 4,
+				.size = d->nosignal_size, .data = d->nosignal, .ts_us = now };
+	rfb_frame(d->rfb, &f);
+	d->nosignal_drawn_us = now;
+}
+
+static void
+count_frame(struct fw_daemon *d, uint64_t now)
+{
+	d->frames++;
+	d->fps_frames++;
+	if (now - d->fps_t0_us >= 1000000u) {
+		d->fps = d->fps_frames * 1e6 / (double)(now - d->fps_t0_us);
+		d->fps_frames = 0;
+		d->fps_t0_us = now;
+	}
+}
+
+static void
+capture_step(struct fw_daemon *d)
+{
+	struct cap_frame f;
+	uint64_t now = now_us();
+	enum cap_state st;
+	int rc = cap_grab(d->cap, &f);
+
+	if (rc == 0) {
+		if (d->state != CAP_STATE_OK)
+			fw__log(FW_LOG_INFO, "capture: picture back: %s", cap_describe(d->cap));
+		d->state = CAP_STATE_OK;
+		count_frame(d, now);
+		if ((rc = rfb_frame(d->rfb, &f)) < 0)
+			fw__log(FW_LOG_DEBUG, "frame %llu dropped: %s",
+				(unsigned long long)f.seq, cap_strerror(rc));
+		return;
+	}
+	if (rc == CAP_EAGAIN)
+		return;
+	st = cap_state(d->cap);
+	if (st == CAP_STATE_OK)
+		st = CAP_STATE_NO_SIGNAL;
+	if (d->state == CAP_STATE_OK || st != d->state) {
+		if (d->state == CAP_STATE_OK)
+			d->nosignal_since_us = now;
+		fw__log(FW_LOG_INFO, "capture: %s (%s)", cap_state_name(st), cap_strerror(rc));
+		d->state = st;
+		d->fps = 0;
+		show_nosignal(d, now);
+	} else if (now - d->nosignal_drawn_us >= 1000000u) {
+		show_nosignal(d, now);
+	}
+}
+
+/* ---- control requests ---- */
+
+static const char *
+state_word(enum cap_state st)
+{
+	switch (st) {
+	case CAP_STATE_OK: return "ok";
+	case CAP_STATE_NO_SIGNAL: return "no-signal";
+	case CAP_STATE_NO_DEVICE: return "no-device";
+	case CAP_STATE_ERROR: return "error";
+	}
+	return "error";
+}
+
+static void
+reply_error(char *resp, size_t len, const char *msg)
+{
+	char q[512];
+
+	fw_json_quote(q, sizeof(q), msg);
+	snprintf(resp, len, "{\"ok\":false,\"error\":%s}", q);
+}
+
+static void
+ctl_status(struct fw_daemon *d, char *resp, size_t len)
+{
+	char board[80], src[400];
+	uint8_t leds = hid_leds(d->hid);
+	int w, h;
+
+	rfb_size(d->rfb, &w, &h);
+	fw_json_quote(board, sizeof(board), d->cfg.board);
+	fw_json_quote(src, sizeof(src), cap_describe(d->cap));
+	snprintf(resp, len,
+		 "{\"ok\":true,\"board\":%s,\"source\":%s,\"width\":%d,\"height\":%d,"
+		 "\"fps\":%.1f,\"frames\":%llu,\"signal\":\"%s\",\"viewers\":%d,"
+		 "\"leds\":{\"num\":%s,\"caps\":%s,\"scroll\":%s},\"bytes_sent\":%llu}",
+		 board, src, w, h, d->fps, (unsigned long long)d->frames, state_word(d->state),
+		 rfb_viewer_count(d->rfb),
+		 leds & HID_LED_NUM ? "true" : "false", leds & HID_LED_CAPS ? "true" : "false",
+		 leds & HID_LED_SCROLL ? "true" : "false",
+		 (unsigned long long)rfb_bytes_sent(d->rfb));
+}
+
+static void
+ctl_type(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
+{
+	const struct fw_json_member *t = fw_json_get(req, "text");
+	char msg[128];
+	size_t pos = 0;
+	uint32_t cp;
+	int rc, n = 0;
+
+	if (t == NULL || t->type != FW_JSON_STRING) {
+		reply_error(resp, len, "type: needs \"text\": a string");
+		return;
+	}
+	/* Refuse the whole text before typing anything if one character
+	 * cannot be typed: half a password typed is worse than none. */
+	while ((rc = fw_utf8_next(t->str, t->str_len, &pos, &cp)) > 0) {
+		uint32_t ks = fw_keysym_of_char(cp);
+		bool shift;
+
+		if (ks == 0 || hid_usage_from_keysym(ks, &shift) == 0) {
+			snprintf(msg, sizeof(msg), "type: cannot type U+%04X (character %d) on this layout", cp, n + 1);
+			reply_error(resp, len, msg);
+			return;
+		}
+		n++;
+	}
+	if (rc < 0) {
+		reply_error(resp, len, "type: text is not valid UTF-8");
+		return;
+	}
+	hid_release(d->hid, VIEWER_CONTROL);
+	pos = 0;
+	while (fw_utf8_next(t->str, t->str_len, &pos, &cp) > 0) {
+		uint32_t ks = fw_keysym_of_char(cp);
+
+		hid_key_keysym(d->hid, VIEWER_CONTROL, ks, true);
+		hid_key_keysym(d->hid, VIEWER_CONTROL, ks, false);
+		flush_leds(d);
+	}
+	snprintf(resp, len, "{\"ok\":true,\"typed\":%d}", n);
+}
+
+static void
+ctl_key(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
+{
+	const struct fw_json_member *k = fw_json_get(req, "keys");
+	uint32_t ks[FW_JSON_MAX_ITEMS];
+	char msg[160];
+
+	if (k == NULL || k->type != FW_JSON_ARRAY || k->n_items == 0) {
+		reply_error(resp, len, "key: needs \"keys\": an array of key names, e.g. [\"ctrl\",\"alt\",\"delete\"]");
+		return;
+	}
+	for (int i = 0; i < k->n_items; i++) {
+		if ((ks[i] = fw_key_by_name(k->items[i])) == 0) {
+			snprintf(msg, sizeof(msg), "key: unknown key name \"%.40s\"", k->items[i]);
+			reply_error(resp, len, msg);
+			return;
+		}
+	}
+	/* A chord: press in order, release in reverse. */
+	for (int i = 0; i < k->n_items; i++)
+		hid_key_keysym(d->hid, VIEWER_CONTROL, ks[i], true);
+	for (int i = k->n_items - 1; i >= 0; i--)
+		hid_key_keysym(d->hid, VIEWER_CONTROL, ks[i], false);
+	flush_leds(d);
+	snprintf(resp, len, "{\"ok\":true}");
+}
+
+static void
+ctl_power(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
+{
+	const struct fw_json_member *a = fw_json_get(req, "action");
+	enum sim_power p;
+
+	if (a == NULL || a->type != FW_JSON_STRING) {
+		reply_error(resp, len, "power: needs \"action\": on, off, reset or reboot");
+		return;
+	}
+	if (strcmp(a->str, "on") == 0)
+		p = SIM_POWER_ON;
+	else if (strcmp(a->str, "off") == 0)
+		p = SIM_POWER_OFF;
+	else if (strcmp(a->str, "reset") == 0)
+		p = SIM_POWER_RESET;
+	else if (strcmp(a->str, "reboot") == 0)
+		p = SIM_POWER_REBOOT;
+	else {
+		reply_error(resp, len, "power: action must be on, off, reset or reboot");
+		return;
+	}
+	if (d->sim == NULL) {
+		reply_error(resp, len, "power: this board has no power control");
+		return;
+	}
+	fw__log(FW_LOG_INFO, "control: power %s", a->str);
+	sim_power(d->sim, p);
+	snprintf(resp, len, "{\"ok\":true}");
+}
+
+void
+fw_daemon_control(void *ctx, const struct fw_json *req, char *resp, size_t resplen)
+{
+	struct fw_daemon *d = ctx;
+	const struct fw_json_member *cmd = fw_json_get(req, "cmd");
+
+	if (cmd == NULL || cmd->type != FW_JSON_STRING) {
+		reply_error(resp, resplen, "request needs \"cmd\": status, type, key, power or release");
+		return;
+	}
+	if (strcmp(cmd->str, "status") == 0)
+		ctl_status(d, resp, resplen);
+	else if (strcmp(cmd->str, "type") == 0)
+		ctl_type(d, req, resp, resplen);
+	else if (strcmp(cmd->str, "key") == 0)
+		ctl_key(d, req, resp, resplen);
+	else if (strcmp(cmd->str, "power") == 0)
+		ctl_power(d, req, resp, resplen);
+	else if (strcmp(cmd->str, "release") == 0) {
+		hid_release(d->hid, -1);
+		snprintf(resp, resplen, "{\"ok\":true}");
+	} else {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "unknown cmd \"%.40s\"", cmd->str);
+		reply_error(resp, resplen, msg);
+	}
+}
+
+/* ---- setup and loop ---- */
+
+static int
+open_capture(struct fw_daemon *d, char *err, size_t errlen)
+{
+	const struct fw_config *c = &d->cfg;
+	struct cap_options o = { 0 };
+	const char *src = c->source;
+	int rc;
+
+	o.width = c->width;
+	o.height = c->height;
+	o.fps = c->fps;
+	if (strcmp(src, "sim") == 0) {
+		o.kind = CAP_SRC_CALLBACK;
+		o.render = sim_render;
+		o.render_ctx = d->sim;
+		if (o.fps == 0)
+			o.fps = 60;
+	} else if (strcmp(src, "pattern") == 0) {
+		o.kind = CAP_SRC_PATTERN;
+	} else if (strcmp(src, "file") == 0) {
+		o.kind = CAP_SRC_FILE;
+		o.path = c->device;
+		o.file_fmt = c->file_format;
+	} else {
+		o.kind = CAP_SRC_V4L2;
+		o.path = c->device[0] ? c->device : "/dev/video0";
+		memcpy(o.formats, c->formats, sizeof(o.formats));
+		o.edid_path = c->edid[0] ? c->edid : NULL;
+		o.n_buffers = c->buffers;
+	}
+	if ((d->cap = cap_open(&o, &rc)) == NULL) {
+		snprintf(err, errlen, "capture (%s): %s", src, cap_strerror(rc));
+		return -1;
+	}
+	fw__log(FW_LOG_INFO, "capture: %s", cap_describe(d->cap));
+	return 0;
+}
+
+int
+fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, size_t errlen)
+{
+	struct fw_daemon *d = calloc(1, sizeof(*d));
+	struct hid_transport tr;
+	struct rfb_input in = {
+		.key_sym = in_key_sym, .key_xt = in_key_xt, .pointer = in_pointer,
+		.release = in_release,
+	};
+	struct rfb_options ro = { 0 };
+	char name[160];
+	sigset_t sigs;
+	int rc;
+
+	if (d == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	d->cfg = *cfg;
+	d->sigfd = -1;
+	d->led_pending = -1;
+	d->state = CAP_STATE_OK;
+	d->fps_t0_us = now_us();
+	if (d->cfg.source[0] == '\0')
+		snprintf(d->cfg.source, sizeof(d->cfg.source), "%s",
+			 strcmp(d->cfg.board, "sim") == 0 ? "sim" : "v4l2");
+	if (fw_config_check(&d->cfg, err, errlen) < 0)
+		goto fail;
+
+	if (strcmp(d->cfg.board, "sim") == 0) {
+		int w = d->cfg.width ? d->cfg.width : 1280, h = d->cfg.height ? d->cfg.height : 720;
+
+		if ((d->sim = sim_new(w, h)) == NULL) {
+			snprintf(err, errlen, "board sim: cannot make a %dx%d virtual target (320x200 to 4096x2160)", w, h);
+			goto fail;
+		}
+		sim_set_led_out(d->sim, sim_led_out, d);
+		tr = (struct hid_transport){ .send = sim_send, .ctx = d };
+		in.power = in_power;
+	} else {
+		tr = (struct hid_transport){ .send = null_send, .ctx = d };
+	}
+	if ((d->hid = hid_new(&tr, on_leds, d)) == NULL) {
+		snprintf(err, errlen, "hid: out of memory");
+		goto fail;
+	}
+	if (open_capture(d, err, errlen) < 0)
+		goto fail;
+
+	in.ctx = d;
+	snprintf(name, sizeof(name), "webkvm (%s)", d->cfg.board);
+	ro.listen = d->cfg.rfb_listen;
+	ro.password_file = d->cfg.rfb_password_file[0] ? d->cfg.rfb_password_file : NULL;
+	ro.view_only = d->cfg.view_only;
+	ro.desktop_name = d->cfg.desktop_name[0] ? d->cfg.desktop_name : name;
+	ro.width = d->cfg.width ? d->cfg.width : 1280;
+	ro.height = d->cfg.height ? d->cfg.height : 720;
+	ro.tile_w = ro.tile_h = d->cfg.tile;
+	if ((d->rfb = rfb_new(&ro, &in, &rc)) == NULL) {
+		snprintf(err, errlen, "rfb: %s (%s)", rfb_strerror(rc), d->cfg.rfb_listen);
+		goto fail;
+	}
+	if (d->cfg.control[0] != '\0' &&
+	    (d->ctl = fw_control_new(d->cfg.control, fw_daemon_control, d, err, errlen)) == NULL)
+		goto fail;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	if ((d->sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "signalfd: %s", strerror(errno));
+		goto fail;
+	}
+	*out = d;
+	return 0;
+fail:
+	fw_daemon_free(d);
+	return -1;
+}
+
+void
+fw_daemon_free(struct fw_daemon *d)
+{
+	if (d == NULL)
+		return;
+	fw_control_free(d->ctl);
+	if (d->hid != NULL)
+		hid_release(d->hid, -1);
+	rfb_free(d->rfb);
+	cap_close(d->cap);
+	hid_free(d->hid);
+	sim_free(d->sim);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	free(d->nosignal);
+	free(d);
+}
+
+int
+fw_daemon_run(struct fw_daemon *d)
+{
+	struct pollfd pfd[MAX_POLL];
+
+	for (;;) {
+		int n = 0, cfd = cap_fd(d->cap), timeout = cap_wait_ms(d->cap);
+
+		pfd[n++] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
+		if (cfd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = cfd, .events = POLLIN | POLLPRI };
+		if (d->ctl != NULL)
+			n += fw_control_pollfds(d->ctl, pfd + n, MAX_POLL - n);
+		n += rfb_pollfds(d->rfb, pfd + n, MAX_POLL - n);
+		if (d->state != CAP_STATE_OK && timeout > 1000)
+			timeout = 1000;
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+			fw__log(FW_LOG_ERROR, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				fw__log(FW_LOG_INFO, "signal %u: stopping", si.ssi_signo);
+				return 0;
+			}
+		}
+		capture_step(d);
+		if (d->ctl != NULL)
+			fw_control_process(d->ctl);
+		rfb_process(d->rfb);
+		flush_leds(d);
+	}
+}

@@ -1,0 +1,499 @@
+/* Report state: which viewer holds which key and button, and the reports
+ * the target gets for it.
+ *
+ * The target sees one keyboard.  Each viewer's keys are kept apart and the
+ * report carries their union, so one viewer letting go of a key another one
+ * still holds changes nothing, and a disconnect releases only that viewer's
+ * keys.  A report leaves only when its bytes differ from the last one the
+ * transport accepted (pointer reports also when they carry a wheel step).
+ *
+ * Keysyms name characters, not keys.  For a character whose Shift level
+ * differs from what the target would apply, the press report overrides
+ * Shift in the modifier byte; the override lasts while that key is held
+ * (so the target's autorepeat types the same character) and ends with its
+ * release, or when another key is pressed. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hid/hid.h"
+#include "hid/hid_int.h"
+
+int hid_log_level = HID__LOG_INFO;
+
+void hid__log(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > hid_log_level)
+		return;
+	va_start(ap, fmt);
+	fputs("hid: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+const char *hid_strerror(int err)
+{
+	switch (err) {
+	case HID_OK:
+		return "success";
+	case HID_EINVAL:
+		return "invalid argument or malformed report";
+	case HID_EUNMAPPED:
+		return "no HID usage for this key";
+	case HID_ENOMEM:
+		return "out of memory";
+	case HID_EIO:
+		return "report transport failed";
+	default:
+		return "unknown error";
+	}
+}
+
+/* Marks a usage pressed through hid_key_xt in hid_viewer.src; keysyms are
+ * at most 29 bits, and 0 (NoSymbol) means "not held". */
+#define SRC_XT UINT32_MAX
+
+#define RFB_BTN_LEFT		0x001
+#define RFB_BTN_MIDDLE		0x002
+#define RFB_BTN_RIGHT		0x004
+#define RFB_WHEEL_UP		0x008
+#define RFB_WHEEL_DOWN		0x010
+#define RFB_WHEEL_LEFT		0x020
+#define RFB_WHEEL_RIGHT		0x040
+#define RFB_BTN_BACK		0x080
+#define RFB_BTN_FORWARD		0x100
+
+#define HID_BTN_LEFT		0x01
+#define HID_BTN_RIGHT		0x02
+#define HID_BTN_MIDDLE		0x04
+#define HID_BTN_BACK		0x08
+#define HID_BTN_FORWARD		0x10
+
+struct hid_viewer {
+	int id;
+	/* For each usage, the keysym that pressed it, SRC_XT, or 0.  Indexed
+	 * by usage so a viewer holds a key once however often it is sent. */
+	uint32_t src[256];
+	uint8_t buttons;	/* HID button bits */
+	uint32_t rfb_buttons;	/* last RFB mask, for the wheel's press edges */
+};
+
+/* A Shift override tied to the key press that needed it. */
+struct shift_override {
+	bool on;
+	int viewer;
+	uint8_t usage;
+	uint8_t set, clear;	/* modifier bits forced on / off */
+};
+
+struct hid_dev {
+	struct hid_transport tr;
+	hid_led_fn on_led;
+	void *led_ctx;
+
+	struct hid_viewer *viewers;
+	int n_viewers, cap_viewers;
+
+	/* How many viewers hold each usage; the target sees those above 0. */
+	int holders[256];
+	/* Held non-modifier usages in the order they went down, so the report
+	 * keeps a key in the same slot while it is held, as keyboards do. */
+	uint8_t order[256];
+	int n_order;
+	struct shift_override ovr;
+
+	uint8_t kbd_sent[HID_KBD_REPORT_LEN];	/* what the target has */
+	uint8_t ptr_sent[HID_PTR_REPORT_LEN];
+	bool ptr_any_sent;
+	bool failing[HID_IFACE_COUNT];	/* log a failing transport once */
+
+	uint8_t leds;
+};
+
+struct hid_dev *hid_new(const struct hid_transport *tr, hid_led_fn on_led, void *led_ctx)
+{
+	struct hid_dev *h;
+
+	if (!tr || !tr->send) {
+		hid__log(HID__LOG_ERROR, "new: no transport");
+		return NULL;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		hid__log(HID__LOG_ERROR, "new: %s", strerror(errno));
+		return NULL;
+	}
+	h->tr = *tr;
+	h->on_led = on_led;
+	h->led_ctx = led_ctx;
+	return h;
+}
+
+void hid_free(struct hid_dev *h)
+{
+	if (!h)
+		return;
+	free(h->viewers);
+	free(h);
+}
+
+/* ---- viewers ---- */
+
+static struct hid_viewer *viewer_find(struct hid_dev *h, int id)
+{
+	for (int i = 0; i < h->n_viewers; i++)
+		if (h->viewers[i].id == id)
+			return &h->viewers[i];
+	return NULL;
+}
+
+static struct hid_viewer *viewer_get(struct hid_dev *h, int id)
+{
+	struct hid_viewer *v = viewer_find(h, id);
+
+	if (v)
+		return v;
+	if (h->n_viewers == h->cap_viewers) {
+		int cap = h->cap_viewers ? h->cap_viewers * 2 : 4;
+		struct hid_viewer *nv = realloc(h->viewers, (size_t)cap * sizeof(*nv));
+		if (!nv) {
+			hid__log(HID__LOG_ERROR, "viewer %d: %s", id, strerror(errno));
+			return NULL;
+		}
+		h->viewers = nv;
+		h->cap_viewers = cap;
+	}
+	v = &h->viewers[h->n_viewers++];
+	memset(v, 0, sizeof(*v));
+	v->id = id;
+	return v;
+}
+
+static void viewer_remove(struct hid_dev *h, struct hid_viewer *v)
+{
+	int i = (int)(v - h->viewers);
+
+	memmove(&h->viewers[i], &h->viewers[i + 1], (size_t)(h->n_viewers - i - 1) * sizeof(*v));
+	h->n_viewers--;
+}
+
+/* ---- transport ---- */
+
+static int send_report(struct hid_dev *h, enum hid_iface iface, const uint8_t *buf, size_t len)
+{
+	static const char *const names[HID_IFACE_COUNT] = { "keyboard", "pointer" };
+	int rc = h->tr.send(h->tr.ctx, iface, buf, len);
+
+	if (rc < 0) {
+		/* Transports return negative errno values. */
+		hid__log(h->failing[iface] ? HID__LOG_DEBUG : HID__LOG_ERROR,
+			 "%s report: %s", names[iface], strerror(-rc));
+		h->failing[iface] = true;
+		return HID_EIO;
+	}
+	if (h->failing[iface]) {
+		hid__log(HID__LOG_INFO, "%s report: transport works again", names[iface]);
+		h->failing[iface] = false;
+	}
+	return 0;
+}
+
+/* ---- keyboard ---- */
+
+static bool is_modifier(uint8_t usage)
+{
+	return hid_modifier_bit(usage) != 0;
+}
+
+static uint8_t held_modifiers(const struct hid_dev *h)
+{
+	uint8_t mods = 0;
+
+	for (int i = 0; i < 8; i++)
+		if (h->holders[0xe0 + i] > 0)
+			mods |= (uint8_t)(1u << i);
+	return mods;
+}
+
+static void build_kbd_report(const struct hid_dev *h, uint8_t r[HID_KBD_REPORT_LEN])
+{
+	uint8_t mods = held_modifiers(h);
+
+	if (h->ovr.on)
+		mods = (uint8_t)((mods & ~h->ovr.clear) | h->ovr.set);
+	memset(r, 0, HID_KBD_REPORT_LEN);
+	r[0] = mods;
+	if (h->n_order > HID__KBD_KEY_SLOTS)
+		memset(r + 2, HID__USAGE_ROLLOVER, HID__KBD_KEY_SLOTS);
+	else
+		memcpy(r + 2, h->order, (size_t)h->n_order);
+}
+
+static int flush_kbd(struct hid_dev *h)
+{
+	uint8_t r[HID_KBD_REPORT_LEN];
+
+	build_kbd_report(h, r);
+	if (memcmp(r, h->kbd_sent, sizeof(r)) == 0)
+		return 0;
+	int rc = send_report(h, HID_IFACE_KEYBOARD, r, sizeof(r));
+	if (rc < 0)
+		return rc;	/* kbd_sent keeps what the target really has */
+	memcpy(h->kbd_sent, r, sizeof(r));
+	return 0;
+}
+
+/* Records the press; true when the target's key set changed. */
+static bool hold(struct hid_dev *h, struct hid_viewer *v, uint8_t usage, uint32_t src)
+{
+	v->src[usage] = src;
+	if (h->holders[usage]++ > 0)
+		return false;
+	if (!is_modifier(usage))
+		h->order[h->n_order++] = usage;
+	return true;
+}
+
+static void unhold(struct hid_dev *h, struct hid_viewer *v, uint8_t usage)
+{
+	v->src[usage] = 0;
+	if (h->ovr.on && h->ovr.viewer == v->id && h->ovr.usage == usage)
+		h->ovr.on = false;
+	if (--h->holders[usage] > 0 || is_modifier(usage))
+		return;
+	for (int i = 0; i < h->n_order; i++) {
+		if (h->order[i] == usage) {
+			memmove(&h->order[i], &h->order[i + 1], (size_t)(h->n_order - i - 1));
+			h->n_order--;
+			break;
+		}
+	}
+}
+
+/* A new key press takes over the Shift override: the character it types
+ * decides, and keys without a level (Return, arrows, XT keys) get the
+ * viewers' own modifiers back. */
+static void set_override(struct hid_dev *h, int viewer, uint8_t usage, enum hid__shift need)
+{
+	uint8_t shifts = held_modifiers(h) & HID__MOD_SHIFTS;
+
+	h->ovr.on = false;
+	if (need == HID__SHIFT_ON && !shifts)
+		h->ovr = (struct shift_override){ true, viewer, usage, HID__MOD_LSHIFT, 0 };
+	else if (need == HID__SHIFT_OFF && shifts)
+		h->ovr = (struct shift_override){ true, viewer, usage, 0, HID__MOD_SHIFTS };
+}
+
+static int key_down(struct hid_dev *h, int viewer, uint8_t usage, uint32_t src, enum hid__shift need)
+{
+	struct hid_viewer *v = viewer_get(h, viewer);
+
+	if (!v)
+		return HID_ENOMEM;
+	/* Held already: the viewer's autorepeat.  The target repeats by
+	 * itself, and a new report would only repeat the old one. */
+	if (v->src[usage])
+		return 0;
+	if (hold(h, v, usage, src) && !is_modifier(usage))
+		set_override(h, viewer, usage, need);
+	return flush_kbd(h);
+}
+
+static int key_up(struct hid_dev *h, struct hid_viewer *v, uint8_t usage)
+{
+	if (!v || !v->src[usage])
+		return 0;	/* not held by this viewer: nothing to release */
+	unhold(h, v, usage);
+	return flush_kbd(h);
+}
+
+int hid_key_keysym(struct hid_dev *h, int viewer, uint32_t keysym, bool down)
+{
+	enum hid__shift need;
+	int caps_sensitive;
+
+	if (!h)
+		return HID_EINVAL;
+	uint8_t usage = hid__keysym_lookup(keysym, &need, &caps_sensitive);
+
+	if (!down) {
+		struct hid_viewer *v = viewer_find(h, viewer);
+		/* The key this keysym pressed, even when the release names it
+		 * at another level ('a' down, Shift down, 'A' up). */
+		for (int u = 0; v && keysym != 0 && keysym != SRC_XT && u < 256; u++)
+			if (v->src[u] == keysym)
+				return key_up(h, v, (uint8_t)u);
+		if (!usage)
+			return HID_EUNMAPPED;
+		return key_up(h, v, usage);
+	}
+	if (!usage) {
+		hid__log(HID__LOG_DEBUG, "viewer %d: keysym 0x%x has no usage", viewer, keysym);
+		return HID_EUNMAPPED;
+	}
+	/* With Caps Lock on, the target itself turns the level of letters
+	 * over, so the opposite Shift gives the character asked for. */
+	if (caps_sensitive && (h->leds & HID_LED_CAPS))
+		need = need == HID__SHIFT_ON ? HID__SHIFT_OFF : HID__SHIFT_ON;
+	return key_down(h, viewer, usage, keysym, need);
+}
+
+int hid_key_xt(struct hid_dev *h, int viewer, uint32_t xt, bool down)
+{
+	if (!h)
+		return HID_EINVAL;
+	uint8_t usage = hid_usage_from_xt(xt);
+	if (!usage) {
+		hid__log(HID__LOG_DEBUG, "viewer %d: scancode 0x%x has no usage", viewer, xt);
+		return HID_EUNMAPPED;
+	}
+	if (down)
+		return key_down(h, viewer, usage, SRC_XT, HID__SHIFT_ANY);
+	return key_up(h, viewer_find(h, viewer), usage);
+}
+
+/* ---- pointer ---- */
+
+static uint8_t held_buttons(const struct hid_dev *h)
+{
+	uint8_t b = 0;
+
+	for (int i = 0; i < h->n_viewers; i++)
+		b |= h->viewers[i].buttons;
+	return b;
+}
+
+static uint8_t buttons_from_rfb(uint32_t m)
+{
+	uint8_t b = 0;
+
+	if (m & RFB_BTN_LEFT)
+		b |= HID_BTN_LEFT;
+	if (m & RFB_BTN_MIDDLE)
+		b |= HID_BTN_MIDDLE;
+	if (m & RFB_BTN_RIGHT)
+		b |= HID_BTN_RIGHT;
+	if (m & RFB_BTN_BACK)
+		b |= HID_BTN_BACK;
+	if (m & RFB_BTN_FORWARD)
+		b |= HID_BTN_FORWARD;
+	return b;
+}
+
+/* Sends the pointer report made of the current buttons, the position in
+ * xy (4 bytes, as in the report) and one wheel step pair. */
+static int flush_ptr(struct hid_dev *h, const uint8_t xy[4], int8_t wheel, int8_t pan)
+{
+	uint8_t r[HID_PTR_REPORT_LEN];
+
+	r[0] = held_buttons(h);
+	memcpy(r + 1, xy, 4);
+	r[5] = (uint8_t)wheel;
+	r[6] = (uint8_t)pan;
+	if (h->ptr_any_sent && !wheel && !pan && memcmp(r, h->ptr_sent, 5) == 0)
+		return 0;
+	int rc = send_report(h, HID_IFACE_POINTER, r, sizeof(r));
+	if (rc < 0)
+		return rc;
+	/* Wheel steps are relative: sent once, never part of the state. */
+	r[5] = r[6] = 0;
+	memcpy(h->ptr_sent, r, sizeof(r));
+	h->ptr_any_sent = true;
+	return 0;
+}
+
+static uint16_t scale_axis(int v, int size)
+{
+	if (size <= 1 || v <= 0)
+		return 0;
+	if (v >= size - 1)
+		return HID_ABS_MAX;
+	return (uint16_t)((int64_t)v * HID_ABS_MAX / (size - 1));
+}
+
+int hid_pointer(struct hid_dev *h, int viewer, int x, int y, int w, int h_, uint32_t rfb_buttons)
+{
+	if (!h || w <= 0 || h_ <= 0)
+		return HID_EINVAL;
+	struct hid_viewer *v = viewer_get(h, viewer);
+	if (!v)
+		return HID_ENOMEM;
+
+	uint32_t pressed = rfb_buttons & ~v->rfb_buttons;
+	int wheel = 0, pan = 0;
+	if (pressed & RFB_WHEEL_UP)
+		wheel++;
+	if (pressed & RFB_WHEEL_DOWN)
+		wheel--;
+	if (pressed & RFB_WHEEL_RIGHT)
+		pan++;
+	if (pressed & RFB_WHEEL_LEFT)
+		pan--;
+	v->rfb_buttons = rfb_buttons;
+	v->buttons = buttons_from_rfb(rfb_buttons);
+
+	uint16_t ax = scale_axis(x, w), ay = scale_axis(y, h_);
+	uint8_t xy[4] = { (uint8_t)ax, (uint8_t)(ax >> 8), (uint8_t)ay, (uint8_t)(ay >> 8) };
+	return flush_ptr(h, xy, (int8_t)wheel, (int8_t)pan);
+}
+
+/* ---- release, LEDs ---- */
+
+static void release_viewer(struct hid_dev *h, struct hid_viewer *v)
+{
+	for (int u = 0; u < 256; u++)
+		if (v->src[u])
+			unhold(h, v, (uint8_t)u);
+	viewer_remove(h, v);
+}
+
+int hid_release(struct hid_dev *h, int viewer)
+{
+	if (!h)
+		return HID_EINVAL;
+	if (viewer < 0) {
+		while (h->n_viewers > 0)
+			release_viewer(h, &h->viewers[h->n_viewers - 1]);
+	} else {
+		struct hid_viewer *v = viewer_find(h, viewer);
+		if (v)
+			release_viewer(h, v);
+	}
+	int rc = flush_kbd(h);
+	/* No pointer report before the first position: there is none to keep. */
+	if (h->ptr_any_sent) {
+		int rc2 = flush_ptr(h, h->ptr_sent + 1, 0, 0);
+		if (rc == 0)
+			rc = rc2;
+	}
+	return rc;
+}
+
+int hid_led_report(struct hid_dev *h, const uint8_t *buf, size_t len)
+{
+	if (!h || !buf)
+		return HID_EINVAL;
+	if (len != 1) {
+		hid__log(HID__LOG_WARN, "LED report: %zu bytes, expected 1; dropped", len);
+		return HID_EINVAL;
+	}
+	/* Bits 5-7 are the descriptor's constant padding. */
+	uint8_t leds = buf[0] & (HID_LED_NUM | HID_LED_CAPS | HID_LED_SCROLL | HID_LED_COMPOSE | HID_LED_KANA);
+	if (leds == h->leds)
+		return 0;
+	h->leds = leds;
+	hid__log(HID__LOG_DEBUG, "LEDs now 0x%02x", leds);
+	if (h->on_led)
+		h->on_led(h->led_ctx, leds);
+	return 0;
+}
+
+uint8_t hid_leds(const struct hid_dev *h)
+{
+	return h ? h->leds : 0;
+}

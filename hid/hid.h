@@ -1,0 +1,131 @@
+/* hid/ — the input sink: keys and pointer events become USB HID reports.
+ *
+ * A struct hid_dev keeps the report state (pressed keys per viewer, buttons,
+ * LEDs) and hands each report's bytes to a transport.  Here the transport is
+ * a function call into the virtual target; on a board it is the USB gadget.
+ * Nothing here knows about RFB or capture.
+ *
+ * Thread: one thread at a time (the daemon's event loop).
+ */
+#ifndef WEBKVM_HID_H
+#define WEBKVM_HID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Report interfaces (one USB HID function each on a gadget). */
+enum hid_iface {
+	HID_IFACE_KEYBOARD = 0,	/* 8-byte boot keyboard report; 1-byte LED output */
+	HID_IFACE_POINTER = 1,	/* absolute pointer report, see below */
+	HID_IFACE_COUNT
+};
+
+/* Absolute pointer input report, 7 bytes, no report id:
+ *   [0]    buttons: bit0 left, bit1 right, bit2 middle, bit3 back, bit4 forward
+ *   [1..2] X, little-endian, 0..32767
+ *   [3..4] Y, little-endian, 0..32767
+ *   [5]    vertical wheel, signed, +1 = away from the user (scroll up)
+ *   [6]    horizontal wheel (AC Pan), signed, +1 = right
+ */
+#define HID_KBD_REPORT_LEN 8
+#define HID_PTR_REPORT_LEN 7
+#define HID_ABS_MAX 32767
+
+/* LED bits of the keyboard's output report (USB HID LED usages 1..5). */
+#define HID_LED_NUM	0x01
+#define HID_LED_CAPS	0x02
+#define HID_LED_SCROLL	0x04
+#define HID_LED_COMPOSE	0x08
+#define HID_LED_KANA	0x10
+
+/* Report descriptors, as given to the gadget's report_desc. */
+extern const uint8_t hid_kbd_report_desc[];
+extern const size_t hid_kbd_report_desc_len;
+extern const uint8_t hid_ptr_report_desc[];
+extern const size_t hid_ptr_report_desc_len;
+
+/* Where reports go.  send() must not block; it returns 0 or a negative
+ * error (the report is then dropped and logged by hid/). */
+struct hid_transport {
+	int (*send)(void *ctx, enum hid_iface iface, const uint8_t *buf, size_t len);
+	void *ctx;
+};
+
+/* Called when the target's LED state changes (bits HID_LED_*). */
+typedef void (*hid_led_fn)(void *ctx, uint8_t leds);
+
+enum {
+	HID_OK = 0,
+	HID_EINVAL = -1,	/* bad argument or malformed report */
+	HID_EUNMAPPED = -2,	/* keysym / scancode has no HID usage here */
+	HID_ENOMEM = -3,
+	HID_EIO = -4,		/* transport failed */
+};
+const char *hid_strerror(int err);
+
+struct hid_dev;
+
+/* Creates the sink.  The transport and callback are copied.  Free with
+ * hid_free(), which does not send anything. */
+struct hid_dev *hid_new(const struct hid_transport *tr, hid_led_fn on_led, void *led_ctx);
+void hid_free(struct hid_dev *h);
+
+/* Viewer ids are chosen by the caller (any int); each viewer's pressed keys
+ * and buttons are tracked apart, the target sees their union. */
+
+/* X11 keysym (as in RFB KeyEvent), US layout on the target.  The shift
+ * state the keysym needs is produced around the key when the viewer's own
+ * modifiers do not give it.  HID_EUNMAPPED for an unknown keysym. */
+int hid_key_keysym(struct hid_dev *h, int viewer, uint32_t keysym, bool down);
+
+/* XT scancode as in the QEMU extended key event: 0x01..0x7f, or 0xe0xx
+ * sent as 0xe0 in the high byte (e.g. 0xe04b = Left arrow).  0xe11d is
+ * Pause, as QEMU sends it. */
+int hid_key_xt(struct hid_dev *h, int viewer, uint32_t xt, bool down);
+
+/* Absolute pointer: x,y in a w×h framebuffer; buttons as the RFB mask
+ * (bit0 left, bit1 middle, bit2 right, bit3/4 wheel up/down, bit5/6 wheel
+ * left/right, bit7 back, bit8 forward).  Wheel bits make one step each on
+ * their press. */
+int hid_pointer(struct hid_dev *h, int viewer, int x, int y, int w, int h_, uint32_t rfb_buttons);
+
+/* Releases every key and button held by one viewer (viewer >= 0) or by all
+ * (viewer < 0), and sends the reports that follow. */
+int hid_release(struct hid_dev *h, int viewer);
+
+/* Feeds the keyboard's LED output report as read from the host side.
+ * HID_EINVAL for a malformed report (dropped). */
+int hid_led_report(struct hid_dev *h, const uint8_t *buf, size_t len);
+uint8_t hid_leds(const struct hid_dev *h);
+
+/* ---- tables (hid/keymap.c) ---- */
+
+/* HID usage (page 7) of an XT scancode, 0 when none. */
+uint8_t hid_usage_from_xt(uint32_t xt);
+/* HID usage and whether Shift is needed for a keysym on a US layout.
+ * Returns 0 when unmapped. */
+uint8_t hid_usage_from_keysym(uint32_t keysym, bool *shift);
+/* Modifier bit (0x01 LCtrl … 0x80 RGui) of a usage 0xE0..0xE7, else 0. */
+uint8_t hid_modifier_bit(uint8_t usage);
+
+/* ---- descriptor check (hid/descriptor.c), used by tests ---- */
+
+struct hid_report_layout {
+	int input_bits;		/* total bits of the input report */
+	int output_bits;	/* total bits of the output report */
+	int n_fields;
+	struct hid_field {
+		uint16_t usage_page;
+		uint16_t usage_min, usage_max;
+		int bit_offset, bit_size, count;
+		int32_t logical_min, logical_max;
+		bool output;	/* output report field */
+		bool relative;
+		bool variable;
+	} fields[32];
+};
+/* Parses a report descriptor (short items).  0 or HID_EINVAL. */
+int hid_parse_descriptor(const uint8_t *desc, size_t len, struct hid_report_layout *out);
+
+#endif

@@ -1,0 +1,418 @@
+/* Scancode and keysym tables: XT set 1 scancodes (QEMU extended key event)
+ * and X11 keysyms (RFB KeyEvent, US layout) to HID Keyboard/Keypad usages.
+ *
+ * The XT codes follow QEMU's keycodemapdb, which is what QEMU and noVNC
+ * actually send: F13-F24 there are 0x5d 0x5e 0x5f 0x55 e003 e077 e004 0x5a
+ * 0x74 e079 0x6d 0x6f, not the 0x64-0x6e/0x76 of Microsoft's translation
+ * table (keycodemapdb gives 0x64/0x65/0x76 to Open, Paste and
+ * Zenkaku/Hankaku). */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hid/hid.h"
+#include "hid/hid_int.h"
+
+/* One-byte codes 0x01..0x7f. */
+static const uint8_t xt_plain[0x80] = {
+	[0x01] = 0x29,	/* Escape */
+	[0x02] = 0x1e,	/* 1 */
+	[0x03] = 0x1f,	/* 2 */
+	[0x04] = 0x20,	/* 3 */
+	[0x05] = 0x21,	/* 4 */
+	[0x06] = 0x22,	/* 5 */
+	[0x07] = 0x23,	/* 6 */
+	[0x08] = 0x24,	/* 7 */
+	[0x09] = 0x25,	/* 8 */
+	[0x0a] = 0x26,	/* 9 */
+	[0x0b] = 0x27,	/* 0 */
+	[0x0c] = 0x2d,	/* - */
+	[0x0d] = 0x2e,	/* = */
+	[0x0e] = 0x2a,	/* Backspace */
+	[0x0f] = 0x2b,	/* Tab */
+	[0x10] = 0x14,	/* Q */
+	[0x11] = 0x1a,	/* W */
+	[0x12] = 0x08,	/* E */
+	[0x13] = 0x15,	/* R */
+	[0x14] = 0x17,	/* T */
+	[0x15] = 0x1c,	/* Y */
+	[0x16] = 0x18,	/* U */
+	[0x17] = 0x0c,	/* I */
+	[0x18] = 0x12,	/* O */
+	[0x19] = 0x13,	/* P */
+	[0x1a] = 0x2f,	/* [ */
+	[0x1b] = 0x30,	/* ] */
+	[0x1c] = 0x28,	/* Enter */
+	[0x1d] = 0xe0,	/* Left Control */
+	[0x1e] = 0x04,	/* A */
+	[0x1f] = 0x16,	/* S */
+	[0x20] = 0x07,	/* D */
+	[0x21] = 0x09,	/* F */
+	[0x22] = 0x0a,	/* G */
+	[0x23] = 0x0b,	/* H */
+	[0x24] = 0x0d,	/* J */
+	[0x25] = 0x0e,	/* K */
+	[0x26] = 0x0f,	/* L */
+	[0x27] = 0x33,	/* ; */
+	[0x28] = 0x34,	/* ' */
+	[0x29] = 0x35,	/* ` */
+	[0x2a] = 0xe1,	/* Left Shift */
+	/* US \| and ISO #~ share this scancode; HID 0x31 is what hosts map to
+	 * backslash on every layout, 0x32 is not reported by US keyboards. */
+	[0x2b] = 0x31,
+	[0x2c] = 0x1d,	/* Z */
+	[0x2d] = 0x1b,	/* X */
+	[0x2e] = 0x06,	/* C */
+	[0x2f] = 0x19,	/* V */
+	[0x30] = 0x05,	/* B */
+	[0x31] = 0x11,	/* N */
+	[0x32] = 0x10,	/* M */
+	[0x33] = 0x36,	/* , */
+	[0x34] = 0x37,	/* . */
+	[0x35] = 0x38,	/* / */
+	[0x36] = 0xe5,	/* Right Shift */
+	[0x37] = 0x55,	/* Keypad * */
+	[0x38] = 0xe2,	/* Left Alt */
+	[0x39] = 0x2c,	/* Space */
+	[0x3a] = 0x39,	/* Caps Lock */
+	[0x3b] = 0x3a,	/* F1 */
+	[0x3c] = 0x3b,	/* F2 */
+	[0x3d] = 0x3c,	/* F3 */
+	[0x3e] = 0x3d,	/* F4 */
+	[0x3f] = 0x3e,	/* F5 */
+	[0x40] = 0x3f,	/* F6 */
+	[0x41] = 0x40,	/* F7 */
+	[0x42] = 0x41,	/* F8 */
+	[0x43] = 0x42,	/* F9 */
+	[0x44] = 0x43,	/* F10 */
+	[0x45] = 0x53,	/* Num Lock */
+	[0x46] = 0x47,	/* Scroll Lock */
+	[0x47] = 0x5f,	/* Keypad 7 */
+	[0x48] = 0x60,	/* Keypad 8 */
+	[0x49] = 0x61,	/* Keypad 9 */
+	[0x4a] = 0x56,	/* Keypad - */
+	[0x4b] = 0x5c,	/* Keypad 4 */
+	[0x4c] = 0x5d,	/* Keypad 5 */
+	[0x4d] = 0x5e,	/* Keypad 6 */
+	[0x4e] = 0x57,	/* Keypad + */
+	[0x4f] = 0x59,	/* Keypad 1 */
+	[0x50] = 0x5a,	/* Keypad 2 */
+	[0x51] = 0x5b,	/* Keypad 3 */
+	[0x52] = 0x62,	/* Keypad 0 */
+	[0x53] = 0x63,	/* Keypad . */
+	/* QEMU's preferred code for Print Screen/SysRq (its qnum 0x54); the
+	 * e0 37 form is accepted as well. */
+	[0x54] = 0x46,
+	[0x55] = 0x6b,	/* F16 */
+	[0x56] = 0x64,	/* ISO key between Left Shift and Z */
+	[0x57] = 0x44,	/* F11 */
+	[0x58] = 0x45,	/* F12 */
+	[0x59] = 0x67,	/* Keypad = */
+	[0x5a] = 0x6f,	/* F20 */
+	[0x5c] = 0x8c,	/* Keypad JP comma (International6) */
+	[0x5d] = 0x68,	/* F13 */
+	[0x5e] = 0x69,	/* F14 */
+	[0x5f] = 0x6a,	/* F15 */
+	[0x64] = 0x74,	/* Open (HID Execute, as Linux and keycodemapdb map it) */
+	[0x65] = 0x7d,	/* Paste */
+	[0x6d] = 0x72,	/* F23 */
+	[0x6f] = 0x73,	/* F24 */
+	[0x70] = 0x88,	/* Katakana/Hiragana (International2) */
+	/* QEMU sends the Korean keys, set 1 0xf1/0xf2 (no break code), as
+	 * 0x71/0x72; the raw forms are accepted too. */
+	[0x71] = 0x91,	/* Hanja (LANG2) */
+	[0x72] = 0x90,	/* Hangul/English (LANG1) */
+	/* JIS Ro and Brazilian ABNT /? sit at the same key position and share
+	 * both the scancode and International1. */
+	[0x73] = 0x87,
+	[0x74] = 0x70,	/* F21 */
+	[0x76] = 0x94,	/* Zenkaku/Hankaku (LANG5) */
+	[0x77] = 0x93,	/* Hiragana (LANG4) */
+	[0x78] = 0x92,	/* Katakana (LANG3) */
+	[0x79] = 0x8a,	/* Henkan (International4) */
+	[0x7b] = 0x8b,	/* Muhenkan (International5) */
+	[0x7d] = 0x89,	/* Yen (International3) */
+	[0x7e] = 0x85,	/* Keypad comma; ABNT keypad . */
+};
+
+/* Codes 0xe001..0xe07f, indexed by the low byte. */
+static const uint8_t xt_e0[0x80] = {
+	[0x03] = 0x6c,	/* F17 */
+	[0x04] = 0x6e,	/* F19 */
+	[0x05] = 0x79,	/* Again */
+	[0x07] = 0x7a,	/* Undo */
+	[0x0c] = 0x77,	/* Front (HID Select) */
+	[0x1c] = 0x58,	/* Keypad Enter */
+	[0x1d] = 0xe4,	/* Right Control */
+	[0x1e] = 0x76,	/* Menu (HID Menu, not Application) */
+	[0x20] = 0x7f,	/* Mute */
+	[0x2e] = 0x81,	/* Volume Down */
+	[0x30] = 0x80,	/* Volume Up */
+	[0x35] = 0x54,	/* Keypad / */
+	[0x37] = 0x46,	/* Print Screen */
+	[0x38] = 0xe6,	/* Right Alt (AltGr) */
+	[0x3c] = 0x7b,	/* Cut */
+	[0x41] = 0x7e,	/* Find */
+	/* Pause: QEMU and noVNC send e0 46 (a PC's Ctrl+Break code) for it */
+	[0x46] = 0x48,
+	[0x47] = 0x4a,	/* Home */
+	[0x48] = 0x52,	/* Up */
+	[0x49] = 0x4b,	/* Page Up */
+	[0x4b] = 0x50,	/* Left */
+	[0x4d] = 0x4f,	/* Right */
+	[0x4f] = 0x4d,	/* End */
+	[0x50] = 0x51,	/* Down */
+	[0x51] = 0x4e,	/* Page Down */
+	[0x52] = 0x49,	/* Insert */
+	[0x53] = 0x4c,	/* Delete */
+	[0x5b] = 0xe3,	/* Left GUI */
+	[0x5c] = 0xe7,	/* Right GUI */
+	[0x5d] = 0x65,	/* Application (context menu) */
+	[0x5e] = 0x66,	/* Power */
+	[0x68] = 0x78,	/* Stop */
+	[0x75] = 0x75,	/* Help */
+	[0x76] = 0xb6,	/* Keypad ( */
+	[0x77] = 0x6d,	/* F18 */
+	[0x78] = 0x7c,	/* Copy */
+	[0x79] = 0x71,	/* F22 */
+	[0x7b] = 0xb7,	/* Keypad ) */
+};
+
+uint8_t hid_usage_from_xt(uint32_t xt)
+{
+	if (xt < 0x80)
+		return xt_plain[xt];
+	if (xt >= 0xe000 && xt < 0xe080)
+		return xt_e0[xt & 0x7f];
+	switch (xt) {
+	case 0xe11d:
+		return 0x48;	/* Pause (e1 1d 45 on the wire) */
+	case 0xf1:
+		return 0x91;	/* Hanja, raw set 1 */
+	case 0xf2:
+		return 0x90;	/* Hangul, raw set 1 */
+	default:
+		return 0;
+	}
+}
+
+uint8_t hid_modifier_bit(uint8_t usage)
+{
+	if (usage < 0xe0 || usage > 0xe7)
+		return 0;
+	return (uint8_t)(1u << (usage - 0xe0));
+}
+
+/* ---- keysyms (values from X11 keysymdef.h) ---- */
+
+struct ascii_key {
+	uint8_t usage;
+	bool shift;
+};
+
+/* Printable ASCII 0x20..0x7e on a US keyboard. */
+static const struct ascii_key ascii_keys[0x7f - 0x20] = {
+	[' ' - 0x20] = { 0x2c, false },
+	['!' - 0x20] = { 0x1e, true },
+	['"' - 0x20] = { 0x34, true },
+	['#' - 0x20] = { 0x20, true },
+	['$' - 0x20] = { 0x21, true },
+	['%' - 0x20] = { 0x22, true },
+	['&' - 0x20] = { 0x24, true },
+	['\'' - 0x20] = { 0x34, false },
+	['(' - 0x20] = { 0x26, true },
+	[')' - 0x20] = { 0x27, true },
+	['*' - 0x20] = { 0x25, true },
+	['+' - 0x20] = { 0x2e, true },
+	[',' - 0x20] = { 0x36, false },
+	['-' - 0x20] = { 0x2d, false },
+	['.' - 0x20] = { 0x37, false },
+	['/' - 0x20] = { 0x38, false },
+	['0' - 0x20] = { 0x27, false },
+	['1' - 0x20] = { 0x1e, false },
+	['2' - 0x20] = { 0x1f, false },
+	['3' - 0x20] = { 0x20, false },
+	['4' - 0x20] = { 0x21, false },
+	['5' - 0x20] = { 0x22, false },
+	['6' - 0x20] = { 0x23, false },
+	['7' - 0x20] = { 0x24, false },
+	['8' - 0x20] = { 0x25, false },
+	['9' - 0x20] = { 0x26, false },
+	[':' - 0x20] = { 0x33, true },
+	[';' - 0x20] = { 0x33, false },
+	['<' - 0x20] = { 0x36, true },
+	['=' - 0x20] = { 0x2e, false },
+	['>' - 0x20] = { 0x37, true },
+	['?' - 0x20] = { 0x38, true },
+	['@' - 0x20] = { 0x1f, true },
+	/* 'A'..'Z' and 'a'..'z' are computed */
+	['[' - 0x20] = { 0x2f, false },
+	['\\' - 0x20] = { 0x31, false },
+	[']' - 0x20] = { 0x30, false },
+	['^' - 0x20] = { 0x23, true },
+	['_' - 0x20] = { 0x2d, true },
+	['`' - 0x20] = { 0x35, false },
+	['{' - 0x20] = { 0x2f, true },
+	['|' - 0x20] = { 0x31, true },
+	['}' - 0x20] = { 0x30, true },
+	['~' - 0x20] = { 0x35, true },
+};
+
+/* Function keysyms 0xff00..0xffff, indexed by the low byte. */
+static const uint8_t keysym_ff[0x100] = {
+	[0x08] = 0x2a,	/* BackSpace */
+	[0x09] = 0x2b,	/* Tab */
+	[0x0d] = 0x28,	/* Return */
+	[0x13] = 0x48,	/* Pause */
+	[0x14] = 0x47,	/* Scroll_Lock */
+	[0x15] = 0x46,	/* Sys_Req: Alt+Print Screen on a PC */
+	[0x1b] = 0x29,	/* Escape */
+	[0x22] = 0x8b,	/* Muhenkan */
+	[0x23] = 0x8a,	/* Henkan_Mode */
+	[0x27] = 0x88,	/* Hiragana_Katakana */
+	[0x2a] = 0x35,	/* Zenkaku_Hankaku: the ` position on JIS boards */
+	[0x31] = 0x90,	/* Hangul */
+	[0x34] = 0x91,	/* Hangul_Hanja */
+	[0x50] = 0x4a,	/* Home */
+	[0x51] = 0x50,	/* Left */
+	[0x52] = 0x52,	/* Up */
+	[0x53] = 0x4f,	/* Right */
+	[0x54] = 0x51,	/* Down */
+	[0x55] = 0x4b,	/* Prior (Page_Up) */
+	[0x56] = 0x4e,	/* Next (Page_Down) */
+	[0x57] = 0x4d,	/* End */
+	[0x60] = 0x77,	/* Select */
+	[0x61] = 0x46,	/* Print */
+	[0x62] = 0x74,	/* Execute */
+	[0x63] = 0x49,	/* Insert */
+	[0x65] = 0x7a,	/* Undo */
+	[0x66] = 0x79,	/* Redo (HID Again) */
+	[0x67] = 0x65,	/* Menu: the PC context-menu key */
+	[0x68] = 0x7e,	/* Find */
+	[0x69] = 0x9b,	/* Cancel */
+	[0x6a] = 0x75,	/* Help */
+	[0x6b] = 0x48,	/* Break: the Pause key (with Ctrl) */
+	[0x7f] = 0x53,	/* Num_Lock */
+	[0x8d] = 0x58,	/* KP_Enter */
+	/* KP_Home..KP_Delete are the keypad keys with Num Lock off; they stay
+	 * the keypad keys so the target's own Num Lock decides, as it would
+	 * with a physical keyboard. */
+	[0x95] = 0x5f,	/* KP_Home */
+	[0x96] = 0x5c,	/* KP_Left */
+	[0x97] = 0x60,	/* KP_Up */
+	[0x98] = 0x5e,	/* KP_Right */
+	[0x99] = 0x5a,	/* KP_Down */
+	[0x9a] = 0x61,	/* KP_Prior */
+	[0x9b] = 0x5b,	/* KP_Next */
+	[0x9c] = 0x59,	/* KP_End */
+	[0x9d] = 0x5d,	/* KP_Begin */
+	[0x9e] = 0x62,	/* KP_Insert */
+	[0x9f] = 0x63,	/* KP_Delete */
+	[0xaa] = 0x55,	/* KP_Multiply */
+	[0xab] = 0x57,	/* KP_Add */
+	[0xac] = 0x85,	/* KP_Separator */
+	[0xad] = 0x56,	/* KP_Subtract */
+	[0xae] = 0x63,	/* KP_Decimal */
+	[0xaf] = 0x54,	/* KP_Divide */
+	[0xb0] = 0x62,	/* KP_0 */
+	[0xb1] = 0x59,	/* KP_1 */
+	[0xb2] = 0x5a,	/* KP_2 */
+	[0xb3] = 0x5b,	/* KP_3 */
+	[0xb4] = 0x5c,	/* KP_4 */
+	[0xb5] = 0x5d,	/* KP_5 */
+	[0xb6] = 0x5e,	/* KP_6 */
+	[0xb7] = 0x5f,	/* KP_7 */
+	[0xb8] = 0x60,	/* KP_8 */
+	[0xb9] = 0x61,	/* KP_9 */
+	[0xbd] = 0x67,	/* KP_Equal */
+	[0xbe] = 0x3a,	/* F1 */
+	[0xbf] = 0x3b,	/* F2 */
+	[0xc0] = 0x3c,	/* F3 */
+	[0xc1] = 0x3d,	/* F4 */
+	[0xc2] = 0x3e,	/* F5 */
+	[0xc3] = 0x3f,	/* F6 */
+	[0xc4] = 0x40,	/* F7 */
+	[0xc5] = 0x41,	/* F8 */
+	[0xc6] = 0x42,	/* F9 */
+	[0xc7] = 0x43,	/* F10 */
+	[0xc8] = 0x44,	/* F11 */
+	[0xc9] = 0x45,	/* F12 */
+	[0xca] = 0x68,	/* F13 */
+	[0xcb] = 0x69,	/* F14 */
+	[0xcc] = 0x6a,	/* F15 */
+	[0xcd] = 0x6b,	/* F16 */
+	[0xce] = 0x6c,	/* F17 */
+	[0xcf] = 0x6d,	/* F18 */
+	[0xd0] = 0x6e,	/* F19 */
+	[0xd1] = 0x6f,	/* F20 */
+	[0xd2] = 0x70,	/* F21 */
+	[0xd3] = 0x71,	/* F22 */
+	[0xd4] = 0x72,	/* F23 */
+	[0xd5] = 0x73,	/* F24 */
+	[0xe1] = 0xe1,	/* Shift_L */
+	[0xe2] = 0xe5,	/* Shift_R */
+	[0xe3] = 0xe0,	/* Control_L */
+	[0xe4] = 0xe4,	/* Control_R */
+	[0xe5] = 0x39,	/* Caps_Lock */
+	/* Meta is what X reports for Alt+Shift, and what older macOS clients
+	 * send for Command; on a PC target both mean the Alt key. */
+	[0xe7] = 0xe2,	/* Meta_L */
+	[0xe8] = 0xe6,	/* Meta_R */
+	[0xe9] = 0xe2,	/* Alt_L */
+	[0xea] = 0xe6,	/* Alt_R */
+	[0xeb] = 0xe3,	/* Super_L */
+	[0xec] = 0xe7,	/* Super_R */
+	[0xff] = 0x4c,	/* Delete */
+};
+
+#define XK_ISO_LEVEL3_SHIFT	0xfe03
+#define XK_ISO_LEFT_TAB		0xfe20
+/* Keysyms 0x01000000 + code point; some clients use them even for ASCII. */
+#define XK_UNICODE_BASE		0x01000000u
+
+uint8_t hid__keysym_lookup(uint32_t keysym, enum hid__shift *shift, int *caps_sensitive)
+{
+	enum hid__shift sh = HID__SHIFT_ANY;
+	int caps = 0;
+	uint8_t usage = 0;
+
+	if (keysym >= XK_UNICODE_BASE + 0x20 && keysym <= XK_UNICODE_BASE + 0x7e)
+		keysym -= XK_UNICODE_BASE;
+
+	if (keysym >= 'a' && keysym <= 'z') {
+		usage = (uint8_t)(0x04 + (keysym - 'a'));
+		sh = HID__SHIFT_OFF;
+		caps = 1;
+	} else if (keysym >= 'A' && keysym <= 'Z') {
+		usage = (uint8_t)(0x04 + (keysym - 'A'));
+		sh = HID__SHIFT_ON;
+		caps = 1;
+	} else if (keysym >= 0x20 && keysym <= 0x7e) {
+		const struct ascii_key *k = &ascii_keys[keysym - 0x20];
+		usage = k->usage;
+		sh = k->shift ? HID__SHIFT_ON : HID__SHIFT_OFF;
+	} else if (keysym >= 0xff00 && keysym <= 0xffff) {
+		usage = keysym_ff[keysym & 0xff];
+	} else if (keysym == XK_ISO_LEVEL3_SHIFT) {
+		usage = 0xe6;	/* AltGr is Right Alt on a PC */
+	} else if (keysym == XK_ISO_LEFT_TAB) {
+		usage = 0x2b;	/* X's name for Shift+Tab */
+		sh = HID__SHIFT_ON;
+	}
+	if (usage == 0)
+		sh = HID__SHIFT_ANY, caps = 0;
+	if (shift)
+		*shift = sh;
+	if (caps_sensitive)
+		*caps_sensitive = caps;
+	return usage;
+}
+
+uint8_t hid_usage_from_keysym(uint32_t keysym, bool *shift)
+{
+	enum hid__shift sh;
+	uint8_t usage = hid__keysym_lookup(keysym, &sh, NULL);
+
+	if (shift)
+		*shift = sh == HID__SHIFT_ON;
+	return usage;
+}

@@ -1,0 +1,784 @@
+/* The RFB server: libvncserver driven from the daemon's event loop.
+ *
+ * libvncserver's threaded mode leaks a thread per client (upstream #570) and
+ * races on the update buffer (#607), so we run it unthreaded: we own the
+ * listening socket and accept(), hand each connection to rfbNewClient(), and
+ * call rfbProcessEvents(…, 0) from our loop after poll().  The framebuffer
+ * is only written between those calls, by rfb_frame(), on the same thread.
+ *
+ * Extensions libvncserver lacks on the server side are added with
+ * rfbProtocolExtension: QEMU Extended Key Event (-258) and QEMU LED state
+ * (-261).  XVP uses libvncserver's own xvpHook.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rfb/rfb.h>
+
+#include "rfb/log.h"
+#include "rfb/rfb_server.h"
+
+#define ENC_QEMU_EXT_KEY	(-258)
+#define ENC_QEMU_LED_STATE	(-261)
+#define MSG_QEMU		255
+#define QEMU_SUB_EXT_KEY	0
+#define MAX_RECTS		1024
+#define MAX_VIEWERS		64
+
+int rfb_log_level = RFB_LOG_INFO;
+
+struct rfb_viewer {
+	struct rfb_server *srv;
+	rfbClientPtr cl;
+	int id;
+	bool ext_key;		/* asked for -258 */
+	bool led;		/* asked for -261 */
+	int led_sent;		/* QEMU LED bits last sent, -1 = none yet */
+	char addr[INET6_ADDRSTRLEN + 8];
+};
+
+struct rfb_server {
+	rfbScreenInfoPtr scr;
+	struct rfb_input in;
+	int listen_fd;
+	int port;
+	uint8_t *fb;
+	int width, height;
+	struct rfb_tilediff *td;
+	struct cap_jpeg *jpeg;
+	struct rfb_rect rects[MAX_RECTS];
+	uint8_t qemu_leds;	/* bit0 scroll, bit1 num, bit2 caps */
+	int n_viewers;
+	uint64_t viewer_ids;	/* bit i set: id i in use */
+	uint64_t bytes_gone;	/* sent to viewers that have left */
+	char password[64];
+	char *passwords[2];
+	char desktop_name[128];
+	bool view_only;
+};
+
+/* libvncserver keeps its extension list globally; our handlers find their
+ * server through cl->screen->screenData. */
+static rfbProtocolExtension qemu_ext;
+static int qemu_ext_registered;
+
+void
+rfb__log(int level, const char *fmt, ...)
+{
+	static const char *names[] = { "error", "warn", "info", "debug" };
+	va_list ap;
+
+	if (level > rfb_log_level)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "rfb: %s: ", names[level]);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* libvncserver's own messages: they end in '\n' already, and its chatty
+ * per-client lines are debug for us; its errors are warnings. */
+static void
+lib_log(int level, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	if (level > rfb_log_level)
+		return;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	fprintf(stderr, "rfb: libvncserver: %s\n", buf);
+}
+
+static void
+lib_log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	lib_log(RFB_LOG_DEBUG, fmt, ap);
+	va_end(ap);
+}
+
+static void
+lib_log_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	lib_log(RFB_LOG_WARN, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+rfb_strerror(int err)
+{
+	switch (err) {
+	case RFB_OK: return "success";
+	case RFB_EINVAL: return "invalid argument";
+	case RFB_ENOMEM: return "out of memory";
+	case RFB_ELISTEN: return "cannot listen on the RFB address";
+	case RFB_EPASSWORD: return "cannot read the VNC password file";
+	}
+	return "unknown error";
+}
+
+/* ---- listening ---- */
+
+/* Splits "host:port", "[v6]:port" or ":port" (host empty = all addresses). */
+static int
+parse_listen(const char *spec, char *host, size_t hostlen, char *port, size_t portlen)
+{
+	const char *colon, *h = spec;
+	size_t hl;
+
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+
+		if (end == NULL || end[1] != ':')
+			return -1;
+		h = spec + 1;
+		hl = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (colon == NULL)
+			return -1;
+		hl = (size_t)(colon - spec);
+	}
+	if (hl >= hostlen || strlen(colon + 1) >= portlen || colon[1] == '\0')
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	strcpy(port, colon + 1);
+	for (const char *p = port; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	if (strtol(port, NULL, 10) > 65535)
+		return -1;
+	return 0;
+}
+
+static int
+listen_on(struct rfb_server *s, const char *spec)
+{
+	char host[256], port[16];
+	struct addrinfo hints = { 0 }, *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd = -1, one = 1, rc;
+
+	if (parse_listen(spec, host, sizeof(host), port, sizeof(port)) < 0) {
+		rfb__log(RFB_LOG_ERROR, "bad listen address \"%s\" (want host:port, [v6]:port or :port)", spec);
+		return RFB_EINVAL;
+	}
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
+		rfb__log(RFB_LOG_ERROR, "listen address \"%s\": %s", spec, gai_strerror(rc));
+		return RFB_EINVAL;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rfb__log(RFB_LOG_ERROR, "%s: socket: %s", spec, strerror(errno));
+		goto fail;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6 && host[0] == '\0') {
+		int zero = 0;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+		rfb__log(RFB_LOG_ERROR, "%s: bind: %s", spec, strerror(errno));
+		goto fail;
+	}
+	if (listen(fd, 16) < 0) {
+		rfb__log(RFB_LOG_ERROR, "%s: listen: %s", spec, strerror(errno));
+		goto fail;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		s->port = ntohs(ss.ss_family == AF_INET6 ?
+				((struct sockaddr_in6 *)&ss)->sin6_port :
+				((struct sockaddr_in *)&ss)->sin_port);
+	freeaddrinfo(res);
+	s->listen_fd = fd;
+	rfb__log(RFB_LOG_INFO, "listening for viewers on %s (port %d)", spec, s->port);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return RFB_ELISTEN;
+}
+
+/* ---- viewers ---- */
+
+static struct rfb_viewer *
+viewer_of(rfbClientPtr cl)
+{
+	return cl->clientData;
+}
+
+static void
+client_gone(rfbClientPtr cl)
+{
+	struct rfb_viewer *v = viewer_of(cl);
+	struct rfb_server *s;
+
+	if (v == NULL)
+		return;
+	s = v->srv;
+	s->bytes_gone += (uint64_t)rfbStatGetSentBytes(cl);
+	if (s->in.release != NULL)
+		s->in.release(s->in.ctx, v->id);
+	s->viewer_ids &= ~(1ULL << v->id);
+	s->n_viewers--;
+	rfb__log(RFB_LOG_INFO, "viewer %d (%s) left; %d viewer(s)", v->id, v->addr, s->n_viewers);
+	if (s->in.viewers != NULL)
+		s->in.viewers(s->in.ctx, s->n_viewers);
+	cl->clientData = NULL;
+	free(v);
+}
+
+static enum rfbNewClientAction
+client_new(rfbClientPtr cl)
+{
+	struct rfb_server *s = cl->screen->screenData;
+	struct rfb_viewer *v;
+	int id;
+
+	if (s->n_viewers >= MAX_VIEWERS) {
+		rfb__log(RFB_LOG_WARN, "viewer refused: %d viewers already", s->n_viewers);
+		return RFB_CLIENT_REFUSE;
+	}
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return RFB_CLIENT_REFUSE;
+	for (id = 0; id < MAX_VIEWERS && (s->viewer_ids & (1ULL << id)); id++)
+		;
+	v->srv = s;
+	v->cl = cl;
+	v->id = id;
+	v->led_sent = -1;
+	snprintf(v->addr, sizeof(v->addr), "%s", cl->host ? cl->host : "?");
+	s->viewer_ids |= 1ULL << id;
+	s->n_viewers++;
+	cl->clientData = v;
+	cl->clientGoneHook = client_gone;
+	cl->viewOnly = s->view_only;
+	rfb__log(RFB_LOG_INFO, "viewer %d (%s) connected; %d viewer(s)", id, v->addr, s->n_viewers);
+	if (s->in.viewers != NULL)
+		s->in.viewers(s->in.ctx, s->n_viewers);
+	return RFB_CLIENT_ACCEPT;
+}
+
+static void
+accept_viewers(struct rfb_server *s)
+{
+	for (int i = 0; i < 16; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		int one = 1;
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				rfb__log(RFB_LOG_WARN, "accept: %s", strerror(errno));
+			return;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* rfbNewClient makes the socket non-blocking, sends the protocol
+		 * version and calls client_new(); on refusal it closes fd. */
+		if (rfbNewClient(s->scr, fd) == NULL)
+			rfb__log(RFB_LOG_WARN, "viewer connection dropped during setup");
+	}
+}
+
+/* ---- input ---- */
+
+static void
+on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
+{
+	struct rfb_viewer *v = viewer_of(cl);
+	struct rfb_server *s;
+	int rc;
+
+	if (v == NULL || cl->viewOnly)
+		return;
+	s = v->srv;
+	if ((rc = s->in.key_sym(s->in.ctx, v->id, keysym, down)) < 0)
+		rfb__log(RFB_LOG_DEBUG, "viewer %d: keysym 0x%x not sent (%d)", v->id, (unsigned)keysym, rc);
+}
+
+static void
+on_pointer(int mask, int x, int y, rfbClientPtr cl)
+{
+	struct rfb_viewer *v = viewer_of(cl);
+	struct rfb_server *s;
+
+	if (v == NULL || cl->viewOnly)
+		return;
+	s = v->srv;
+	if (x >= s->width)
+		x = s->width - 1;
+	if (y >= s->height)
+		y = s->height - 1;
+	s->in.pointer(s->in.ctx, v->id, x, y, s->width, s->height, (uint32_t)mask);
+}
+
+static rfbBool
+on_xvp(rfbClientPtr cl, uint8_t version, uint8_t code)
+{
+	struct rfb_viewer *v = viewer_of(cl);
+	struct rfb_server *s;
+	enum rfb_power act;
+
+	if (v == NULL || cl->viewOnly || version != 1)
+		return FALSE;
+	s = v->srv;
+	switch (code) {
+	case rfbXvp_Shutdown: act = RFB_POWER_OFF; break;
+	case rfbXvp_Reboot: act = RFB_POWER_REBOOT; break;
+	case rfbXvp_Reset: act = RFB_POWER_RESET; break;
+	default:
+		rfb__log(RFB_LOG_WARN, "viewer %d: unknown XVP operation %u", v->id, code);
+		return FALSE;
+	}
+	rfb__log(RFB_LOG_INFO, "viewer %d: XVP %s", v->id,
+		 act == RFB_POWER_OFF ? "shutdown" : act == RFB_POWER_REBOOT ? "reboot" : "reset");
+	return s->in.power(s->in.ctx, act) == 0;
+}
+
+/* ---- QEMU extensions ---- */
+
+/* A FramebufferUpdate holding one pseudo-encoding rectangle. */
+static int
+send_pseudo_rect(rfbClientPtr cl, int32_t encoding, const uint8_t *payload, int len)
+{
+	uint8_t msg[4 + 12 + 4];
+
+	msg[0] = rfbFramebufferUpdate;
+	msg[1] = 0;
+	msg[2] = 0;
+	msg[3] = 1;
+	memset(msg + 4, 0, 8);	/* x, y, w, h = 0 */
+	msg[12] = (uint8_t)((uint32_t)encoding >> 24);
+	msg[13] = (uint8_t)((uint32_t)encoding >> 16);
+	msg[14] = (uint8_t)((uint32_t)encoding >> 8);
+	msg[15] = (uint8_t)encoding;
+	if (len > 4)
+		return -1;
+	memcpy(msg + 16, payload, (size_t)len);
+	if (rfbWriteExact(cl, (const char *)msg, 16 + len) < 0) {
+		rfbCloseClient(cl);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+send_leds(struct rfb_viewer *v)
+{
+	uint8_t b = v->srv->qemu_leds;
+
+	if (!v->led || v->led_sent == b || v->cl->sock == RFB_INVALID_SOCKET)
+		return;
+	if (send_pseudo_rect(v->cl, ENC_QEMU_LED_STATE, &b, 1) == 0)
+		v->led_sent = b;
+}
+
+static rfbBool
+qemu_enable(rfbClientPtr cl, void **data, int enc)
+{
+	struct rfb_viewer *v = viewer_of(cl);
+
+	if (v == NULL)
+		return FALSE;
+	*data = v;
+	switch (enc) {
+	case ENC_QEMU_EXT_KEY:
+		if (!v->ext_key) {
+			v->ext_key = true;
+			rfb__log(RFB_LOG_DEBUG, "viewer %d: QEMU extended key events on", v->id);
+			send_pseudo_rect(cl, ENC_QEMU_EXT_KEY, NULL, 0);
+		}
+		return TRUE;
+	case ENC_QEMU_LED_STATE:
+		if (!v->led) {
+			v->led = true;
+			send_leds(v);
+		}
+		return TRUE;
+	}
+	return FALSE;
+}
+
+/* Converts QEMU's "qnum" keycode (extended keys as 0x80|code) to an XT
+ * scancode with 0xe0 in the high byte.  QEMU sends Pause as 0xc6. */
+static uint32_t
+qnum_to_xt(uint32_t qnum)
+{
+	if (qnum == 0xc6)
+		return 0xe11d;
+	if (qnum >= 0x80 && qnum <= 0xff)
+		return 0xe000 | (qnum & 0x7f);
+	return qnum;
+}
+
+static rfbBool
+qemu_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *msg)
+{
+	struct rfb_viewer *v = data;
+	struct rfb_server *s;
+	uint8_t sub, b[10];
+	uint32_t keysym, code;
+	int n;
+
+	if (msg->type != MSG_QEMU || v == NULL)
+		return FALSE;
+	s = v->srv;
+	if ((n = rfbReadExact(cl, (char *)&sub, 1)) <= 0)
+		goto gone;
+	if (sub != QEMU_SUB_EXT_KEY || !v->ext_key) {
+		rfb__log(RFB_LOG_WARN, "viewer %d (%s): unsupported QEMU message subtype %u; closing",
+			 v->id, v->addr, sub);
+		rfbCloseClient(cl);
+		return TRUE;
+	}
+	if ((n = rfbReadExact(cl, (char *)b, sizeof(b))) <= 0)
+		goto gone;
+	keysym = (uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 | b[5];
+	code = (uint32_t)b[6] << 24 | (uint32_t)b[7] << 16 | (uint32_t)b[8] << 8 | b[9];
+	if (cl->viewOnly)
+		return TRUE;
+	if (code == 0 || code > 0xff) {
+		/* No usable scancode: fall back to the keysym, as QEMU does. */
+		if (s->in.key_sym(s->in.ctx, v->id, keysym, b[1] != 0) < 0)
+			rfb__log(RFB_LOG_DEBUG, "viewer %d: keysym 0x%x not sent", v->id, (unsigned)keysym);
+		return TRUE;
+	}
+	if (s->in.key_xt(s->in.ctx, v->id, qnum_to_xt(code), keysym, b[1] != 0) < 0)
+		rfb__log(RFB_LOG_DEBUG, "viewer %d: scancode 0x%x not sent", v->id, (unsigned)code);
+	return TRUE;
+gone:
+	if (n < 0)
+		rfb__log(RFB_LOG_INFO, "viewer %d (%s): read: %s", v->id, v->addr, strerror(errno));
+	rfbCloseClient(cl);
+	return TRUE;
+}
+
+static int qemu_encodings[] = { ENC_QEMU_EXT_KEY, ENC_QEMU_LED_STATE, 0 };
+
+static void
+register_extensions(void)
+{
+	if (qemu_ext_registered)
+		return;
+	qemu_ext.pseudoEncodings = qemu_encodings;
+	qemu_ext.enablePseudoEncoding = qemu_enable;
+	qemu_ext.handleMessage = qemu_message;
+	rfbRegisterProtocolExtension(&qemu_ext);
+	qemu_ext_registered = 1;
+}
+
+/* ---- framebuffer ---- */
+
+/* Our framebuffer is XRGB32: bytes B,G,R,X, i.e. red at bit 16. */
+static void
+set_server_format(rfbScreenInfoPtr scr)
+{
+	scr->serverFormat.redShift = 16;
+	scr->serverFormat.greenShift = 8;
+	scr->serverFormat.blueShift = 0;
+}
+
+static int
+resize_fb(struct rfb_server *s, int w, int h)
+{
+	uint8_t *fb, *old = s->fb;
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl;
+
+	if (w <= 0 || h <= 0 || w > 8192 || h > 8192)
+		return CAP_EINVAL;
+	if ((fb = calloc((size_t)w * h, 4)) == NULL)
+		return CAP_ENOMEM;
+	s->fb = fb;
+	s->width = w;
+	s->height = h;
+	if (s->scr != NULL) {
+		/* rfbNewFramebuffer resets the pixel format to its default
+		 * (red at bit 0) and re-installs translation for it; put ours
+		 * back and re-install again. */
+		rfbNewFramebuffer(s->scr, (char *)fb, w, h, 8, 3, 4);
+		set_server_format(s->scr);
+		it = rfbGetClientIterator(s->scr);
+		while ((cl = rfbClientIteratorNext(it)) != NULL)
+			s->scr->setTranslateFunction(cl);
+		rfbReleaseClientIterator(it);
+		rfb__log(RFB_LOG_INFO, "framebuffer now %dx%d", w, h);
+	}
+	free(old);
+	rfb_tilediff_invalidate(s->td);
+	return 0;
+}
+
+int
+rfb_frame(struct rfb_server *s, const struct cap_frame *f)
+{
+	struct cap_frame view;
+	const struct cap_frame *diff = f;
+	bool convert = true;
+	int w = f->width, h = f->height, n, rc;
+
+	if (f->fmt == CAP_FMT_MJPEG) {
+		if (cap_jpeg_size(s->jpeg, f->data, f->size, &w, &h) < 0)
+			return CAP_EFORMAT;
+	}
+	if (w != s->width || h != s->height) {
+		if ((rc = resize_fb(s, w, h)) < 0)
+			return rc;
+	}
+	if (f->fmt == CAP_FMT_MJPEG) {
+		/* Decode straight into the framebuffer, then find what changed
+		 * by hashing it: no second copy of the frame. */
+		rc = cap_jpeg_decode(s->jpeg, f->data, f->size, s->fb, s->width * 4, w, h);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return 0;	/* byte-identical JPEG */
+		view = (struct cap_frame){ .fmt = CAP_FMT_XRGB32, .width = w, .height = h,
+					   .stride = w * 4, .size = (size_t)w * h * 4,
+					   .data = s->fb, .ts_us = f->ts_us, .seq = f->seq };
+		diff = &view;
+		convert = false;
+	}
+	n = rfb_tilediff_run(s->td, diff, s->fb, s->width * 4, convert, s->rects, MAX_RECTS);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		const struct rfb_rect *r = &s->rects[i];
+
+		rfbMarkRectAsModified(s->scr, r->x, r->y, r->x + r->w, r->y + r->h);
+	}
+	return rfb_tilediff_changed_tiles(s->td);
+}
+
+void
+rfb_set_leds(struct rfb_server *s, uint8_t hid_leds)
+{
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl;
+
+	/* HID: bit0 num, bit1 caps, bit2 scroll.  QEMU: bit0 scroll, bit1
+	 * num, bit2 caps. */
+	s->qemu_leds = (uint8_t)((hid_leds & 1 ? 2 : 0) | (hid_leds & 2 ? 4 : 0) |
+				 (hid_leds & 4 ? 1 : 0));
+	it = rfbGetClientIterator(s->scr);
+	while ((cl = rfbClientIteratorNext(it)) != NULL)
+		if (viewer_of(cl) != NULL)
+			send_leds(viewer_of(cl));
+	rfbReleaseClientIterator(it);
+}
+
+/* ---- setup ---- */
+
+static int
+read_password(struct rfb_server *s, const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	size_t n;
+
+	if (fp == NULL) {
+		rfb__log(RFB_LOG_ERROR, "password file %s: %s", path, strerror(errno));
+		return RFB_EPASSWORD;
+	}
+	if (fgets(s->password, sizeof(s->password), fp) == NULL)
+		s->password[0] = '\0';
+	fclose(fp);
+	n = strcspn(s->password, "\r\n");
+	s->password[n] = '\0';
+	if (n == 0) {
+		rfb__log(RFB_LOG_ERROR, "password file %s: empty", path);
+		return RFB_EPASSWORD;
+	}
+	if (n > 8)
+		rfb__log(RFB_LOG_WARN, "password file %s: VNC uses only the first 8 characters", path);
+	s->passwords[0] = s->password;
+	s->passwords[1] = NULL;
+	return 0;
+}
+
+struct rfb_server *
+rfb_new(const struct rfb_options *opt, const struct rfb_input *in, int *err)
+{
+	struct rfb_server *s;
+	int rc = RFB_ENOMEM;
+
+	if (in == NULL || in->key_sym == NULL || in->key_xt == NULL || in->pointer == NULL ||
+	    opt->width <= 0 || opt->height <= 0) {
+		*err = RFB_EINVAL;
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		goto fail;
+	s->listen_fd = -1;
+	s->in = *in;
+	snprintf(s->desktop_name, sizeof(s->desktop_name), "%s",
+		 opt->desktop_name ? opt->desktop_name : "webkvm");
+	s->td = rfb_tilediff_new(opt->tile_w ? opt->tile_w : 32, opt->tile_h ? opt->tile_h : 32);
+	s->jpeg = cap_jpeg_new();
+	if (s->td == NULL || s->jpeg == NULL) {
+		rc = s->td == NULL && opt->tile_w ? RFB_EINVAL : RFB_ENOMEM;
+		goto fail;
+	}
+	if (opt->password_file != NULL && (rc = read_password(s, opt->password_file)) < 0)
+		goto fail;
+	if ((rc = resize_fb(s, opt->width, opt->height)) < 0) {
+		rc = rc == CAP_ENOMEM ? RFB_ENOMEM : RFB_EINVAL;
+		goto fail;
+	}
+
+	rfbLog = lib_log_info;
+	rfbErr = lib_log_err;
+	register_extensions();
+	s->scr = rfbGetScreen(NULL, NULL, s->width, s->height, 8, 3, 4);
+	if (s->scr == NULL) {
+		rc = RFB_ENOMEM;
+		goto fail;
+	}
+	s->scr->frameBuffer = (char *)s->fb;
+	s->scr->screenData = s;
+	s->scr->desktopName = s->desktop_name;
+	s->scr->alwaysShared = TRUE;
+	s->scr->autoPort = FALSE;
+	s->scr->port = 0;	/* no listener of its own: we accept */
+	s->scr->ipv6port = 0;
+	s->scr->httpPort = 0;
+	s->scr->http6Port = 0;
+	s->scr->deferUpdateTime = 0;
+	s->scr->deferPtrUpdateTime = 0;
+	s->scr->handleEventsEagerly = FALSE;
+	s->scr->permitFileTransfer = FALSE;
+	s->scr->cursor = NULL;	/* the target's pointer is in the picture */
+	s->scr->kbdAddEvent = on_key;
+	s->scr->ptrAddEvent = on_pointer;
+	s->scr->newClientHook = client_new;
+	if (in->power != NULL)
+		s->scr->xvpHook = on_xvp;
+	if (s->passwords[0] != NULL) {
+		s->scr->authPasswdData = (void *)s->passwords;
+		s->scr->passwordCheck = rfbCheckPasswordByList;
+	}
+	set_server_format(s->scr);
+	s->view_only = opt->view_only;
+	rfbInitServer(s->scr);
+	if ((rc = listen_on(s, opt->listen ? opt->listen : "127.0.0.1:5900")) < 0)
+		goto fail;
+	return s;
+fail:
+	*err = rc;
+	rfb_free(s);
+	return NULL;
+}
+
+void
+rfb_free(struct rfb_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->scr != NULL) {
+		/* Calls client_gone() for each viewer: their keys are released. */
+		rfbShutdownServer(s->scr, TRUE);
+		rfbScreenCleanup(s->scr);
+	}
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	rfb_tilediff_free(s->td);
+	cap_jpeg_free(s->jpeg);
+	free(s->fb);
+	explicit_bzero(s->password, sizeof(s->password));
+	free(s);
+}
+
+int
+rfb_pollfds(struct rfb_server *s, struct pollfd *pfd, int max)
+{
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl;
+	int n = 0;
+
+	if (max > 0 && s->listen_fd >= 0)
+		pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+	it = rfbGetClientIterator(s->scr);
+	while ((cl = rfbClientIteratorNext(it)) != NULL && n < max)
+		if (cl->sock != RFB_INVALID_SOCKET)
+			pfd[n++] = (struct pollfd){ .fd = cl->sock, .events = POLLIN };
+	rfbReleaseClientIterator(it);
+	return n;
+}
+
+void
+rfb_process(struct rfb_server *s)
+{
+	accept_viewers(s);
+	/* Reads whatever viewers sent, then sends each viewer that asked for
+	 * one an update of what was marked modified since. */
+	rfbProcessEvents(s->scr, 0);
+}
+
+int
+rfb_viewer_count(const struct rfb_server *s)
+{
+	return s->n_viewers;
+}
+
+void
+rfb_size(const struct rfb_server *s, int *w, int *h)
+{
+	*w = s->width;
+	*h = s->height;
+}
+
+const uint8_t *
+rfb_framebuffer(const struct rfb_server *s, int *stride)
+{
+	*stride = s->width * 4;
+	return s->fb;
+}
+
+int
+rfb_port(const struct rfb_server *s)
+{
+	return s->port;
+}
+
+uint64_t
+rfb_bytes_sent(const struct rfb_server *s)
+{
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl;
+	uint64_t n = s->bytes_gone;
+
+	it = rfbGetClientIterator(s->scr);
+	while ((cl = rfbClientIteratorNext(it)) != NULL)
+		n += (uint64_t)rfbStatGetSentBytes(cl);
+	rfbReleaseClientIterator(it);
+	return n;
+}

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages webkvm needs for building, running and
+# testing, when they are missing.  apt-get update runs once, only when
+# something has to be installed.  Uses sudo when not root.
+set -eu
+
+PKGS="build-essential pkg-config python3
+libvncserver-dev libturbojpeg0-dev libjpeg62-turbo-dev libyuv-dev libxxhash-dev zlib1g-dev
+libcmocka-dev console-setup-linux
+vncsnapshot gvncviewer"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+echo "install-deps: installing:$missing"
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing

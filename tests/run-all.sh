@@ -1,0 +1,150 @@
+#!/bin/sh
+# Runs the test suites and ends with one line "N passed, N failed" (the CI
+# reads it).  Exit status is non-zero when anything failed or nothing ran.
+#
+#   BUILD=build tests/run-all.sh [unit|integration]     (default: both)
+#
+# unit:        every $BUILD/tests/test_* (cmocka), each in its own process
+#              with a timeout; a crash, timeout or non-zero exit is a failure,
+#              and so is a tests/unit/test_*.c whose binary was not built.
+# integration: every tests/integration/test_*.py with Debian's python3 and
+#              a timeout, against $BUILD/webkvmd.
+set -u
+
+cd "$(dirname "$0")/.." || exit 2
+BUILD=${BUILD:-build}
+export BUILD
+PY=/usr/bin/python3
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
+IT_TIMEOUT=${IT_TIMEOUT:-600}
+what=${1:-all}
+
+case $what in
+unit|integration|all) ;;
+*) echo "usage: BUILD=build $0 [unit|integration]" >&2; exit 2 ;;
+esac
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/webkvm-run-all.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+total_pass=0
+total_fail=0
+summary=""
+
+# note SUITE PASSED FAILED
+note() {
+	summary="$summary$(printf '  %-28s %4d passed, %4d failed' "$1" "$2" "$3")
+"
+	total_pass=$((total_pass + $2))
+	total_fail=$((total_fail + $3))
+}
+
+# Sum of the N in lines "[  <tag>  ] N test(s)" of a cmocka log.
+cmocka_count() {
+	sed -n "s/^\[  $1  \] \([0-9][0-9]*\) test(s).*/\1/p" "$2" |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+
+run_unit() {
+	echo "== unit tests ($BUILD/tests)"
+	for src in tests/unit/test_*.c; do
+		[ -e "$src" ] || continue
+		name=$(basename "$src" .c)
+		if [ ! -x "$BUILD/tests/$name" ]; then
+			echo "$name: FAILED: $BUILD/tests/$name was not built"
+			note "unit/$name" 0 1
+		fi
+	done
+	for bin in "$BUILD"/tests/test_*; do
+		[ -x "$bin" ] && [ -f "$bin" ] || continue
+		name=$(basename "$bin")
+		log="$tmp/$name.log"
+		CMOCKA_MESSAGE_OUTPUT=stdout timeout -k 5 "$UNIT_TIMEOUT" "$bin" >"$log" 2>&1
+		rc=$?
+		pass=$(cmocka_count PASSED "$log")
+		fail=$(cmocka_count FAILED "$log")
+		why=""
+		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+			why="timed out after ${UNIT_TIMEOUT}s"
+		elif [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+			why="exited with status $rc"
+		elif [ "$pass" -eq 0 ] && [ "$fail" -eq 0 ]; then
+			why="ran no tests"
+		fi
+		# A crash, timeout or sanitizer exit counts once on top of what
+		# cmocka reported.
+		[ -n "$why" ] && fail=$((fail + 1))
+		if [ "$fail" -ne 0 ]; then
+			echo "---- $name: FAILED${why:+ ($why)}; its output:"
+			cat "$log"
+			echo "---- end of $name"
+		else
+			echo "$name: $pass passed"
+		fi
+		note "unit/$name" "$pass" "$fail"
+	done
+}
+
+run_integration() {
+	echo "== integration tests ($BUILD/webkvmd)"
+	if [ ! -x "$PY" ]; then
+		echo "integration: $PY not found (install python3)"
+		note "integration" 0 1
+		return
+	fi
+	for t in tests/integration/test_*.py; do
+		[ -e "$t" ] || continue
+		name=$(basename "$t" .py)
+		log="$tmp/$name.log"
+		timeout -k 5 "$IT_TIMEOUT" "$PY" -u tests/integration/runner.py "$t" >"$log" 2>&1
+		rc=$?
+		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+		if [ -n "$line" ]; then
+			pass=${line%% *}
+			fail=$(echo "$line" | sed 's/.* \([0-9][0-9]*\) failed$/\1/')
+		else
+			pass=0
+			fail=0
+		fi
+		why=""
+		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+			why="timed out after ${IT_TIMEOUT}s"
+		elif [ -z "$line" ]; then
+			why="runner exited with status $rc and no summary"
+		elif [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+			why="runner exited with status $rc"
+		fi
+		[ -n "$why" ] && fail=$((fail + 1))
+		if [ "$fail" -ne 0 ]; then
+			echo "---- $name: FAILED${why:+ ($why)}; its output:"
+			cat "$log"
+			echo "---- end of $name"
+		else
+			echo "$name: $pass passed"
+		fi
+		grep '^MEASURE:' "$log" >>"$tmp/measure"
+		note "integration/$name" "$pass" "$fail"
+	done
+}
+
+case $what in
+unit) run_unit ;;
+integration) run_integration ;;
+all) run_unit; run_integration ;;
+esac
+
+if [ -s "$tmp/measure" ]; then
+	echo "== measurements"
+	sed 's/^MEASURE: /  /' "$tmp/measure"
+fi
+echo "== summary"
+printf '%s' "$summary"
+status=0
+if [ "$total_fail" -ne 0 ]; then
+	status=1
+elif [ "$total_pass" -eq 0 ]; then
+	echo "no tests ran"
+	status=1
+fi
+echo "$total_pass passed, $total_fail failed"
+exit "$status"

@@ -1,0 +1,1087 @@
+/* hid/: descriptors, key tables and the report sequences a target sees. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "hid/hid.h"
+#include "hid/hid_int.h"
+
+/* ---- helpers ---- */
+
+#define MAX_CAPTURE 64
+
+struct capture {
+	int n;
+	struct {
+		enum hid_iface iface;
+		size_t len;
+		uint8_t buf[16];
+	} r[MAX_CAPTURE];
+	int fail;	/* error to return from send, 0 to accept */
+	int calls;
+};
+
+static int capture_send(void *ctx, enum hid_iface iface, const uint8_t *buf, size_t len)
+{
+	struct capture *c = ctx;
+
+	c->calls++;
+	if (c->fail)
+		return c->fail;
+	assert_true(c->n < MAX_CAPTURE);
+	assert_true(len <= sizeof(c->r[0].buf));
+	c->r[c->n].iface = iface;
+	c->r[c->n].len = len;
+	memcpy(c->r[c->n].buf, buf, len);
+	c->n++;
+	return 0;
+}
+
+struct led_seen {
+	int calls;
+	uint8_t last;
+};
+
+static void led_cb(void *ctx, uint8_t leds)
+{
+	struct led_seen *l = ctx;
+
+	l->calls++;
+	l->last = leds;
+}
+
+struct fixture {
+	struct capture cap;
+	struct led_seen leds;
+	struct hid_dev *h;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct hid_transport tr = { capture_send, NULL };
+
+	if (!f)
+		return -1;
+	tr.ctx = &f->cap;
+	f->h = hid_new(&tr, led_cb, &f->leds);
+	if (!f->h) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	hid_free(f->h);
+	free(f);
+	return 0;
+}
+
+/* Checks report i of the capture against an 8-byte keyboard report. */
+static void expect_kbd(const struct capture *c, int i, uint8_t mods, const uint8_t keys[6])
+{
+	uint8_t want[HID_KBD_REPORT_LEN] = { mods, 0 };
+
+	assert_true(i < c->n);
+	assert_int_equal(c->r[i].iface, HID_IFACE_KEYBOARD);
+	assert_int_equal(c->r[i].len, HID_KBD_REPORT_LEN);
+	if (keys)
+		memcpy(want + 2, keys, 6);
+	assert_memory_equal(c->r[i].buf, want, HID_KBD_REPORT_LEN);
+}
+
+#define KEYS(...) ((const uint8_t[6]){ __VA_ARGS__ })
+
+static void expect_ptr(const struct capture *c, int i, uint8_t buttons, int x, int y, int8_t wheel, int8_t pan)
+{
+	assert_true(i < c->n);
+	assert_int_equal(c->r[i].iface, HID_IFACE_POINTER);
+	assert_int_equal(c->r[i].len, HID_PTR_REPORT_LEN);
+	const uint8_t *b = c->r[i].buf;
+	assert_int_equal(b[0], buttons);
+	assert_int_equal(b[1] | b[2] << 8, x);
+	assert_int_equal(b[3] | b[4] << 8, y);
+	assert_int_equal((int8_t)b[5], wheel);
+	assert_int_equal((int8_t)b[6], pan);
+}
+
+/* Finds the field that carries a usage and the bit where that usage's slot
+ * starts (variable fields only). */
+static const struct hid_field *find_usage(const struct hid_report_layout *l, bool output,
+					  uint16_t page, uint16_t usage, int *bit)
+{
+	for (int i = 0; i < l->n_fields; i++) {
+		const struct hid_field *f = &l->fields[i];
+		if (f->output != output || f->usage_page != page || usage < f->usage_min || usage > f->usage_max)
+			continue;
+		if (bit)
+			*bit = f->bit_offset + (f->variable ? (usage - f->usage_min) * f->bit_size : 0);
+		return f;
+	}
+	return NULL;
+}
+
+#define XK_Shift_L	0xffe1
+#define XK_Shift_R	0xffe2
+#define XK_Control_L	0xffe3
+#define XK_Return	0xff0d
+#define XK_Left		0xff51
+#define XK_Caps_Lock	0xffe5
+
+/* ---- descriptors ---- */
+
+static void test_kbd_descriptor_layout(void **state)
+{
+	(void)state;
+	struct hid_report_layout l;
+
+	assert_int_equal(hid_parse_descriptor(hid_kbd_report_desc, hid_kbd_report_desc_len, &l), 0);
+	assert_int_equal(l.input_bits, HID_KBD_REPORT_LEN * 8);
+	assert_int_equal(l.output_bits, 8);
+	assert_int_equal(l.n_fields, 3);
+
+	const struct hid_field *m = &l.fields[0];
+	assert_int_equal(m->usage_page, 0x07);
+	assert_int_equal(m->usage_min, 0xe0);
+	assert_int_equal(m->usage_max, 0xe7);
+	assert_int_equal(m->bit_offset, 0);
+	assert_int_equal(m->bit_size, 1);
+	assert_int_equal(m->count, 8);
+	assert_true(m->variable);
+	assert_false(m->output);
+
+	const struct hid_field *led = &l.fields[1];
+	assert_true(led->output);
+	assert_int_equal(led->usage_page, 0x08);
+	assert_int_equal(led->usage_min, 1);
+	assert_int_equal(led->usage_max, 5);
+	assert_int_equal(led->bit_offset, 0);
+	assert_int_equal(led->bit_size, 1);
+	assert_int_equal(led->count, 5);
+	/* The LED bits are the HID_LED_* masks. */
+	int bit;
+	assert_non_null(find_usage(&l, true, 0x08, 2, &bit));
+	assert_int_equal(1 << bit, HID_LED_CAPS);
+	assert_non_null(find_usage(&l, true, 0x08, 5, &bit));
+	assert_int_equal(1 << bit, HID_LED_KANA);
+
+	const struct hid_field *k = &l.fields[2];
+	assert_false(k->output);
+	assert_false(k->variable);
+	assert_int_equal(k->usage_page, 0x07);
+	assert_int_equal(k->usage_min, 0);
+	assert_int_equal(k->usage_max, 0xff);
+	assert_int_equal(k->bit_offset, 16);
+	assert_int_equal(k->bit_size, 8);
+	assert_int_equal(k->count, 6);
+	assert_int_equal(k->logical_min, 0);
+	assert_int_equal(k->logical_max, 255);
+}
+
+static void test_ptr_descriptor_layout(void **state)
+{
+	(void)state;
+	struct hid_report_layout l;
+	int bit;
+
+	assert_int_equal(hid_parse_descriptor(hid_ptr_report_desc, hid_ptr_report_desc_len, &l), 0);
+	assert_int_equal(l.input_bits, HID_PTR_REPORT_LEN * 8);
+	assert_int_equal(l.output_bits, 0);
+
+	const struct hid_field *f = find_usage(&l, false, 0x09, 1, &bit);
+	assert_non_null(f);
+	assert_int_equal(bit, 0);
+	assert_int_equal(f->count, 5);
+	assert_int_equal(f->bit_size, 1);
+	assert_non_null(find_usage(&l, false, 0x09, 2, &bit));
+	assert_int_equal(bit, 1);	/* right, as hid.h documents */
+	assert_non_null(find_usage(&l, false, 0x09, 3, &bit));
+	assert_int_equal(bit, 2);	/* middle */
+	assert_null(find_usage(&l, false, 0x09, 6, NULL));
+
+	f = find_usage(&l, false, 0x01, 0x30, &bit);
+	assert_non_null(f);
+	assert_int_equal(bit, 8);
+	assert_int_equal(f->bit_size, 16);
+	assert_int_equal(f->logical_min, 0);
+	assert_int_equal(f->logical_max, HID_ABS_MAX);
+	assert_false(f->relative);
+	assert_true(f->variable);
+
+	f = find_usage(&l, false, 0x01, 0x31, &bit);
+	assert_non_null(f);
+	assert_int_equal(bit, 24);
+	assert_int_equal(f->bit_size, 16);
+	assert_int_equal(f->logical_max, HID_ABS_MAX);
+	assert_false(f->relative);
+
+	f = find_usage(&l, false, 0x01, 0x38, &bit);
+	assert_non_null(f);
+	assert_int_equal(bit, 40);
+	assert_int_equal(f->bit_size, 8);
+	assert_int_equal(f->logical_min, -127);
+	assert_int_equal(f->logical_max, 127);
+	assert_true(f->relative);
+
+	f = find_usage(&l, false, 0x0c, 0x238, &bit);
+	assert_non_null(f);
+	assert_int_equal(bit, 48);
+	assert_int_equal(f->bit_size, 8);
+	assert_int_equal(f->logical_min, -127);
+	assert_true(f->relative);
+}
+
+static void test_descriptor_items(void **state)
+{
+	(void)state;
+	struct hid_report_layout l;
+
+	/* Signed per size: 0x25 0xff is -1, 0x26 0xff 0x00 is 255, and a
+	 * 4-byte usage carries its page. */
+	static const uint8_t d[] = {
+		0x05, 0x01, 0x09, 0x02, 0xa1, 0x01,
+		0x0b, 0x38, 0x02, 0x0c, 0x00,	/* Usage (Consumer:AC Pan), extended */
+		0x09, 0x30,			/* Usage (X) on page 1 */
+		0x16, 0x00, 0x80,		/* Logical Minimum (-32768) */
+		0x27, 0xff, 0xff, 0x00, 0x00,	/* Logical Maximum (65535) */
+		0x75, 0x20, 0x95, 0x03,
+		0x81, 0x02,			/* 3 slots: Pan, X, X again */
+		0x15, 0xff, 0x25, 0x00, 0x75, 0x08, 0x95, 0x01,
+		0x91, 0x03,			/* constant output: padding only */
+		0xb1, 0x02,			/* feature: counted nowhere visible */
+		0xc0,
+	};
+	assert_int_equal(hid_parse_descriptor(d, sizeof(d), &l), 0);
+	assert_int_equal(l.input_bits, 96);
+	assert_int_equal(l.output_bits, 8);
+	assert_int_equal(l.n_fields, 3);
+	assert_int_equal(l.fields[0].usage_page, 0x0c);
+	assert_int_equal(l.fields[0].usage_min, 0x238);
+	assert_int_equal(l.fields[0].logical_min, -32768);
+	assert_int_equal(l.fields[0].logical_max, 65535);
+	assert_int_equal(l.fields[1].usage_page, 0x01);
+	assert_int_equal(l.fields[1].usage_min, 0x30);
+	assert_int_equal(l.fields[1].bit_offset, 32);
+	assert_int_equal(l.fields[2].usage_min, 0x30);
+	assert_int_equal(l.fields[2].bit_offset, 64);
+	assert_int_equal(l.fields[2].count, 1);
+}
+
+static void expect_bad_at(const uint8_t *d, size_t len, int line)
+{
+	struct hid_report_layout l;
+
+	if (hid_parse_descriptor(d, len, &l) != HID_EINVAL)
+		fail_msg("descriptor of line %d accepted", line);
+	assert_int_equal(l.n_fields, 0);
+}
+#define expect_bad(d, len) expect_bad_at(d, len, __LINE__)
+
+#define BAD(...) do { \
+		static const uint8_t d_[] = { __VA_ARGS__ }; \
+		expect_bad(d_, sizeof(d_)); \
+	} while (0)
+
+static void test_descriptor_malformed(void **state)
+{
+	(void)state;
+	struct hid_report_layout l;
+
+	/* Every proper prefix of a good descriptor is truncated mid-item or
+	 * leaves a collection open.  Each copy is exactly as long as the
+	 * prefix, so a read past it shows under ASan. */
+	const uint8_t *descs[] = { hid_kbd_report_desc, hid_ptr_report_desc };
+	size_t lens[] = { hid_kbd_report_desc_len, hid_ptr_report_desc_len };
+	for (int d = 0; d < 2; d++) {
+		for (size_t n = 0; n < lens[d]; n++) {
+			uint8_t *copy = malloc(n ? n : 1);
+			assert_non_null(copy);
+			memcpy(copy, descs[d], n);
+			assert_int_equal(hid_parse_descriptor(copy, n, &l), HID_EINVAL);
+			free(copy);
+		}
+	}
+
+	assert_int_equal(hid_parse_descriptor(NULL, 4, &l), HID_EINVAL);
+	assert_int_equal(hid_parse_descriptor(hid_kbd_report_desc, hid_kbd_report_desc_len, NULL), HID_EINVAL);
+
+	BAD(0xa1, 0x01, 0x75, 0x08, 0x95, 0x01, 0x81, 0x02);		/* unclosed */
+	BAD(0x75, 0x08, 0x95, 0x01, 0x81, 0x02, 0xc0);			/* extra End */
+	BAD(0xa1, 0x01, 0x26, 0xff);					/* truncated data */
+	BAD(0xa1, 0x01, 0xfe, 0x02, 0x00, 0x01, 0x02, 0xc0);		/* long item */
+	BAD(0xa1, 0x01, 0x85, 0x01, 0x75, 0x08, 0x95, 0x01, 0x81, 0x02, 0xc0); /* report id */
+	BAD(0xa1, 0x01, 0xa4, 0xb4, 0xc0);				/* push/pop */
+	BAD(0xa1, 0x01, 0x0c, 0xc0);					/* reserved item type */
+	BAD(0xa1, 0x01, 0xd1, 0x00, 0xc0);				/* reserved main tag */
+	BAD(0xa1, 0x01, 0x29, 0x05, 0x75, 0x01, 0x95, 0x05, 0x81, 0x02, 0xc0); /* max without min */
+	BAD(0xa1, 0x01, 0x19, 0x05, 0x75, 0x01, 0x95, 0x05, 0x81, 0x02, 0xc0); /* min without max */
+	BAD(0xa1, 0x01, 0x19, 0x05, 0x29, 0x01, 0x75, 0x01, 0x95, 0x05, 0x81, 0x02, 0xc0); /* max < min */
+	BAD(0xa1, 0x01, 0x15, 0x01, 0x25, 0xff, 0x75, 0x08, 0x95, 0x01, 0x81, 0x02, 0xc0); /* 1 > -1 */
+	BAD(0xa1, 0x01, 0x76, 0x01, 0x01, 0x95, 0x01, 0x81, 0x02, 0xc0); /* report size 257 */
+	/* size * count past any real report, and counts near 2^32 */
+	BAD(0xa1, 0x01, 0x76, 0x00, 0x01, 0x96, 0x00, 0x04, 0x81, 0x02, 0xc0);
+	BAD(0xa1, 0x01, 0x75, 0x20, 0x97, 0xff, 0xff, 0xff, 0xff, 0x81, 0x02, 0xc0);
+	/* many items that each fit, whose sum does not: 3 x 256 x 256 bits */
+	BAD(0xa1, 0x01, 0x76, 0x00, 0x01, 0x96, 0x00, 0x01,
+	    0x81, 0x01, 0x81, 0x01, 0x81, 0x01, 0xc0);
+	/* 33 data fields */
+	{
+		uint8_t d[128];
+		size_t n = 0;
+		d[n++] = 0xa1, d[n++] = 0x01, d[n++] = 0x75, d[n++] = 0x01, d[n++] = 0x95, d[n++] = 0x01;
+		for (int i = 0; i < 33; i++)
+			d[n++] = 0x81, d[n++] = 0x00;
+		d[n++] = 0xc0;
+		expect_bad(d, n);
+		/* 32 are fine */
+		d[n - 3] = 0xc0;
+		assert_int_equal(hid_parse_descriptor(d, n - 2, &l), 0);
+		assert_int_equal(l.n_fields, 32);
+	}
+	/* collections nested beyond any real device */
+	{
+		uint8_t d[2 * 200 + 200];
+		size_t n = 0;
+		for (int i = 0; i < 200; i++)
+			d[n++] = 0xa1, d[n++] = 0x00;
+		for (int i = 0; i < 200; i++)
+			d[n++] = 0xc0;
+		expect_bad(d, n);
+	}
+}
+
+static uint32_t rng_state = 0x12345678;
+
+static uint32_t rng(void)
+{
+	/* xorshift32: deterministic, so a failure can be replayed */
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state;
+}
+
+static void check_layout_sane(const struct hid_report_layout *l)
+{
+	assert_in_range(l->n_fields, 0, 32);
+	for (int i = 0; i < l->n_fields; i++) {
+		const struct hid_field *f = &l->fields[i];
+		int total = f->output ? l->output_bits : l->input_bits;
+		assert_true(f->count > 0 && f->bit_size > 0);
+		assert_true(f->usage_min <= f->usage_max);
+		assert_true(f->logical_min <= f->logical_max);
+		assert_true(f->bit_offset >= 0);
+		assert_true((int64_t)f->bit_offset + (int64_t)f->bit_size * f->count <= total);
+	}
+}
+
+static void test_descriptor_fuzz(void **state)
+{
+	(void)state;
+	struct hid_report_layout l;
+	int accepted = 0;
+
+	for (int it = 0; it < 10000; it++) {
+		size_t len;
+		uint8_t *d;
+		if (it & 1) {
+			/* mutations of a real descriptor reach deeper states */
+			const uint8_t *src = (it & 2) ? hid_kbd_report_desc : hid_ptr_report_desc;
+			size_t slen = (it & 2) ? hid_kbd_report_desc_len : hid_ptr_report_desc_len;
+			len = slen - rng() % 4;
+			d = malloc(len);
+			assert_non_null(d);
+			memcpy(d, src, len);
+			for (int m = 1 + (int)(rng() % 4); m > 0; m--)
+				d[rng() % len] = (uint8_t)rng();
+		} else {
+			len = rng() % 96;
+			d = malloc(len ? len : 1);
+			assert_non_null(d);
+			for (size_t i = 0; i < len; i++)
+				d[i] = (uint8_t)rng();
+		}
+		int rc = hid_parse_descriptor(d, len, &l);
+		assert_true(rc == 0 || rc == HID_EINVAL);
+		if (rc == 0) {
+			accepted++;
+			check_layout_sane(&l);
+		}
+		free(d);
+	}
+	/* The mutations must let some through, or this tests nothing. */
+	assert_true(accepted > 0);
+}
+
+/* ---- tables ---- */
+
+struct xt_usage {
+	uint32_t xt;
+	uint8_t usage;
+};
+
+/* The 105 keys of an ISO PC keyboard (104 ANSI + the key left of Z), with
+ * the usage each must give. */
+static const struct xt_usage pc105[] = {
+	{ 0x01, 0x29 }, { 0x3b, 0x3a }, { 0x3c, 0x3b }, { 0x3d, 0x3c }, { 0x3e, 0x3d },
+	{ 0x3f, 0x3e }, { 0x40, 0x3f }, { 0x41, 0x40 }, { 0x42, 0x41 }, { 0x43, 0x42 },
+	{ 0x44, 0x43 }, { 0x57, 0x44 }, { 0x58, 0x45 }, { 0x54, 0x46 }, { 0x46, 0x47 },
+	{ 0xe046, 0x48 },
+	{ 0x29, 0x35 }, { 0x02, 0x1e }, { 0x03, 0x1f }, { 0x04, 0x20 }, { 0x05, 0x21 },
+	{ 0x06, 0x22 }, { 0x07, 0x23 }, { 0x08, 0x24 }, { 0x09, 0x25 }, { 0x0a, 0x26 },
+	{ 0x0b, 0x27 }, { 0x0c, 0x2d }, { 0x0d, 0x2e }, { 0x0e, 0x2a },
+	{ 0x0f, 0x2b }, { 0x10, 0x14 }, { 0x11, 0x1a }, { 0x12, 0x08 }, { 0x13, 0x15 },
+	{ 0x14, 0x17 }, { 0x15, 0x1c }, { 0x16, 0x18 }, { 0x17, 0x0c }, { 0x18, 0x12 },
+	{ 0x19, 0x13 }, { 0x1a, 0x2f }, { 0x1b, 0x30 }, { 0x1c, 0x28 },
+	{ 0x3a, 0x39 }, { 0x1e, 0x04 }, { 0x1f, 0x16 }, { 0x20, 0x07 }, { 0x21, 0x09 },
+	{ 0x22, 0x0a }, { 0x23, 0x0b }, { 0x24, 0x0d }, { 0x25, 0x0e }, { 0x26, 0x0f },
+	{ 0x27, 0x33 }, { 0x28, 0x34 }, { 0x2b, 0x31 },
+	{ 0x2a, 0xe1 }, { 0x56, 0x64 }, { 0x2c, 0x1d }, { 0x2d, 0x1b }, { 0x2e, 0x06 },
+	{ 0x2f, 0x19 }, { 0x30, 0x05 }, { 0x31, 0x11 }, { 0x32, 0x10 }, { 0x33, 0x36 },
+	{ 0x34, 0x37 }, { 0x35, 0x38 }, { 0x36, 0xe5 },
+	{ 0x1d, 0xe0 }, { 0xe05b, 0xe3 }, { 0x38, 0xe2 }, { 0x39, 0x2c }, { 0xe038, 0xe6 },
+	{ 0xe05c, 0xe7 }, { 0xe05d, 0x65 }, { 0xe01d, 0xe4 },
+	{ 0xe052, 0x49 }, { 0xe047, 0x4a }, { 0xe049, 0x4b }, { 0xe053, 0x4c },
+	{ 0xe04f, 0x4d }, { 0xe051, 0x4e },
+	{ 0xe048, 0x52 }, { 0xe04b, 0x50 }, { 0xe050, 0x51 }, { 0xe04d, 0x4f },
+	{ 0x45, 0x53 }, { 0xe035, 0x54 }, { 0x37, 0x55 }, { 0x4a, 0x56 }, { 0x47, 0x5f },
+	{ 0x48, 0x60 }, { 0x49, 0x61 }, { 0x4e, 0x57 }, { 0x4b, 0x5c }, { 0x4c, 0x5d },
+	{ 0x4d, 0x5e }, { 0x4f, 0x59 }, { 0x50, 0x5a }, { 0x51, 0x5b }, { 0xe01c, 0x58 },
+	{ 0x52, 0x62 }, { 0x53, 0x63 },
+};
+
+static void test_xt_pc105(void **state)
+{
+	(void)state;
+	size_t n = sizeof(pc105) / sizeof(pc105[0]);
+
+	assert_int_equal(n, 105);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t u = hid_usage_from_xt(pc105[i].xt);
+		if (u != pc105[i].usage)
+			fail_msg("xt 0x%x: usage 0x%02x, want 0x%02x", pc105[i].xt, u, pc105[i].usage);
+		for (size_t j = 0; j < i; j++)
+			assert_int_not_equal(pc105[i].usage, pc105[j].usage);
+	}
+}
+
+static void test_xt_extra_keys(void **state)
+{
+	(void)state;
+	static const struct xt_usage extra[] = {
+		/* aliases QEMU may send */
+		{ 0xe037, 0x46 }, { 0xe11d, 0x48 }, { 0xf1, 0x91 }, { 0xf2, 0x90 },
+		/* F13-F24 as keycodemapdb (QEMU, noVNC) encodes them */
+		{ 0x5d, 0x68 }, { 0x5e, 0x69 }, { 0x5f, 0x6a }, { 0x55, 0x6b }, { 0xe003, 0x6c },
+		{ 0xe077, 0x6d }, { 0xe004, 0x6e }, { 0x5a, 0x6f }, { 0x74, 0x70 }, { 0xe079, 0x71 },
+		{ 0x6d, 0x72 }, { 0x6f, 0x73 },
+		/* JIS, Korean, ABNT */
+		{ 0x73, 0x87 }, { 0x70, 0x88 }, { 0x7d, 0x89 }, { 0x79, 0x8a }, { 0x7b, 0x8b },
+		{ 0x71, 0x91 }, { 0x72, 0x90 }, { 0x7e, 0x85 }, { 0x76, 0x94 }, { 0x77, 0x93 },
+		{ 0x78, 0x92 }, { 0x5c, 0x8c }, { 0x59, 0x67 },
+		{ 0xe05e, 0x66 }, { 0xe020, 0x7f }, { 0xe030, 0x80 }, { 0xe02e, 0x81 },
+	};
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+		uint8_t u = hid_usage_from_xt(extra[i].xt);
+		if (u != extra[i].usage)
+			fail_msg("xt 0x%x: usage 0x%02x, want 0x%02x", extra[i].xt, u, extra[i].usage);
+	}
+	/* No usage and nothing wild outside the table. */
+	static const uint32_t none[] = { 0, 0x80, 0x81, 0xaa, 0xe000, 0xe080, 0xe0ff, 0xe100,
+					 0xe11e, 0xe1, 0xffff, 0xe02a, 0x1000000, UINT32_MAX };
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+		assert_int_equal(hid_usage_from_xt(none[i]), 0);
+}
+
+static void test_xt_unique(void **state)
+{
+	(void)state;
+	/* Each usage comes from one code, apart from the known aliases. */
+	uint32_t seen[256] = { 0 };
+
+	for (uint32_t c = 0x01; c <= 0xe07f; c = c == 0x7f ? 0xe001 : c + 1) {
+		if (c == 0xe037)
+			continue;	/* alias of 0x54 */
+		uint8_t u = hid_usage_from_xt(c);
+		if (!u)
+			continue;
+		assert_true(u > 0x03);	/* never an error code */
+		if (seen[u])
+			fail_msg("usage 0x%02x from both 0x%x and 0x%x", u, seen[u], c);
+		seen[u] = c;
+	}
+}
+
+static void test_modifier_bit(void **state)
+{
+	(void)state;
+	assert_int_equal(hid_modifier_bit(0xe0), 0x01);
+	assert_int_equal(hid_modifier_bit(0xe1), 0x02);
+	assert_int_equal(hid_modifier_bit(0xe2), 0x04);
+	assert_int_equal(hid_modifier_bit(0xe3), 0x08);
+	assert_int_equal(hid_modifier_bit(0xe4), 0x10);
+	assert_int_equal(hid_modifier_bit(0xe5), 0x20);
+	assert_int_equal(hid_modifier_bit(0xe6), 0x40);
+	assert_int_equal(hid_modifier_bit(0xe7), 0x80);
+	assert_int_equal(hid_modifier_bit(0xdf), 0);
+	assert_int_equal(hid_modifier_bit(0xe8), 0);
+	assert_int_equal(hid_modifier_bit(0x04), 0);
+}
+
+static void test_keysym_ascii(void **state)
+{
+	(void)state;
+	/* A US keyboard, key by key: base level, shifted level, scancode. */
+	static const char base[] = "`1234567890-=qwertyuiop[]\\asdfghjkl;'zxcvbnm,./";
+	static const char upper[] = "~!@#$%^&*()_+QWERTYUIOP{}|ASDFGHJKL:\"ZXCVBNM<>?";
+	static const uint8_t xt[] = {
+		0x29, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
+		0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x2b,
+		0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
+		0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
+	};
+	int covered = 1;	/* space, below */
+	bool shift;
+
+	assert_int_equal(sizeof(base) - 1, sizeof(xt));
+	assert_int_equal(sizeof(upper) - 1, sizeof(xt));
+	for (size_t i = 0; i < sizeof(xt); i++) {
+		uint8_t want = hid_usage_from_xt(xt[i]);
+		assert_int_not_equal(want, 0);
+		shift = true;
+		if (hid_usage_from_keysym((uint8_t)base[i], &shift) != want || shift)
+			fail_msg("'%c': want usage 0x%02x unshifted", base[i], want);
+		shift = false;
+		if (hid_usage_from_keysym((uint8_t)upper[i], &shift) != want || !shift)
+			fail_msg("'%c': want usage 0x%02x shifted", upper[i], want);
+		/* Unicode keysyms for the same characters */
+		assert_int_equal(hid_usage_from_keysym(0x01000000u + (uint8_t)base[i], NULL), want);
+		covered += 2;
+	}
+	shift = true;
+	assert_int_equal(hid_usage_from_keysym(' ', &shift), 0x2c);
+	assert_false(shift);
+	assert_int_equal(covered, 0x7f - 0x20);	/* every printable ASCII */
+
+	/* Latin-1 beyond ASCII has no key on a US layout. */
+	assert_int_equal(hid_usage_from_keysym(0xe9, &shift), 0);	/* eacute */
+	assert_int_equal(hid_usage_from_keysym(0x1f, &shift), 0);
+	assert_int_equal(hid_usage_from_keysym(0x7f, &shift), 0);
+	assert_int_equal(hid_usage_from_keysym(0, &shift), 0);
+}
+
+static void test_keysym_function_keys(void **state)
+{
+	(void)state;
+	static const struct {
+		uint32_t keysym;
+		uint8_t usage;
+	} t[] = {
+		{ 0xff0d, 0x28 }, { 0xff08, 0x2a }, { 0xff09, 0x2b }, { 0xff1b, 0x29 },
+		{ 0xffff, 0x4c }, { 0xff63, 0x49 }, { 0xff50, 0x4a }, { 0xff57, 0x4d },
+		{ 0xff55, 0x4b }, { 0xff56, 0x4e }, { 0xff51, 0x50 }, { 0xff52, 0x52 },
+		{ 0xff53, 0x4f }, { 0xff54, 0x51 },
+		{ 0xffbe, 0x3a }, { 0xffc9, 0x45 }, { 0xffca, 0x68 }, { 0xffd5, 0x73 },
+		{ 0xffb0, 0x62 }, { 0xffb1, 0x59 }, { 0xffb9, 0x61 }, { 0xff8d, 0x58 },
+		{ 0xffab, 0x57 }, { 0xffad, 0x56 }, { 0xffaa, 0x55 }, { 0xffaf, 0x54 },
+		{ 0xffae, 0x63 }, { 0xffbd, 0x67 }, { 0xff95, 0x5f }, { 0xff9c, 0x59 },
+		{ 0xff9f, 0x63 }, { 0xff9e, 0x62 },
+		{ 0xffe1, 0xe1 }, { 0xffe2, 0xe5 }, { 0xffe3, 0xe0 }, { 0xffe4, 0xe4 },
+		{ 0xffe9, 0xe2 }, { 0xffea, 0xe6 }, { 0xffe7, 0xe2 }, { 0xffe8, 0xe6 },
+		{ 0xffeb, 0xe3 }, { 0xffec, 0xe7 }, { 0xfe03, 0xe6 },
+		{ 0xffe5, 0x39 }, { 0xff7f, 0x53 }, { 0xff14, 0x47 },
+		{ 0xff61, 0x46 }, { 0xff15, 0x46 }, { 0xff13, 0x48 }, { 0xff6b, 0x48 },
+		{ 0xff67, 0x65 },
+	};
+	bool shift;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		shift = true;
+		uint8_t u = hid_usage_from_keysym(t[i].keysym, &shift);
+		if (u != t[i].usage || shift)
+			fail_msg("keysym 0x%x: usage 0x%02x shift %d", t[i].keysym, u, shift);
+	}
+	shift = false;
+	assert_int_equal(hid_usage_from_keysym(0xfe20, &shift), 0x2b);	/* ISO_Left_Tab */
+	assert_true(shift);
+	assert_int_equal(hid_usage_from_keysym(0xff00, NULL), 0);
+	assert_int_equal(hid_usage_from_keysym(0x1234567, NULL), 0);
+}
+
+/* ---- keyboard reports ---- */
+
+static void test_letter(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(hid_key_keysym(f->h, 1, 'a', true), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, 'a', false), 0);
+	assert_int_equal(f->cap.n, 2);
+	expect_kbd(&f->cap, 0, 0, KEYS(0x04));
+	expect_kbd(&f->cap, 1, 0, NULL);
+}
+
+static void test_shifted_letter_without_shift(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Shift comes with the key and goes with it: two reports. */
+	assert_int_equal(hid_key_keysym(f->h, 1, 'A', true), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, 'A', false), 0);
+	assert_int_equal(f->cap.n, 2);
+	expect_kbd(&f->cap, 0, HID__MOD_LSHIFT, KEYS(0x04));
+	expect_kbd(&f->cap, 1, 0, NULL);
+
+	/* same for punctuation */
+	f->cap.n = 0;
+	assert_int_equal(hid_key_keysym(f->h, 1, '!', true), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, '!', false), 0);
+	expect_kbd(&f->cap, 0, HID__MOD_LSHIFT, KEYS(0x1e));
+	expect_kbd(&f->cap, 1, 0, NULL);
+}
+
+static void test_shift_held_then_letter(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(hid_key_keysym(f->h, 1, XK_Shift_L, true), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, 'A', true), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, 'A', false), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, XK_Shift_L, false), 0);
+	assert_int_equal(f->cap.n, 4);
+	expect_kbd(&f->cap, 0, HID__MOD_LSHIFT, NULL);
+	expect_kbd(&f->cap, 1, HID__MOD_LSHIFT, KEYS(0x04));
+	expect_kbd(&f->cap, 2, HID__MOD_LSHIFT, NULL);
+	expect_kbd(&f->cap, 3, 0, NULL);
+
+	/* Right Shift gives the level as well: no Left Shift added. */
+	f->cap.n = 0;
+	hid_key_keysym(f->h, 1, XK_Shift_R, true);
+	hid_key_keysym(f->h, 1, '?', true);
+	expect_kbd(&f->cap, 1, HID__MOD_RSHIFT, KEYS(0x38));
+}
+
+static void test_unshifted_char_under_shift(void **state)
+{
+	struct fixture *f = *state;
+
+	/* A non-US client sends '/' for Shift+7: the target must not see
+	 * Shift with its '/' key, or it types '?'. */
+	hid_key_keysym(f->h, 1, XK_Shift_L, true);
+	hid_key_keysym(f->h, 1, '/', true);
+	hid_key_keysym(f->h, 1, '/', false);
+	assert_int_equal(f->cap.n, 3);
+	expect_kbd(&f->cap, 0, HID__MOD_LSHIFT, NULL);
+	expect_kbd(&f->cap, 1, 0, KEYS(0x38));
+	expect_kbd(&f->cap, 2, HID__MOD_LSHIFT, NULL);
+
+	/* Keys without a level keep the viewer's Shift (Shift+Left selects). */
+	f->cap.n = 0;
+	hid_key_keysym(f->h, 1, XK_Left, true);
+	hid_key_keysym(f->h, 1, XK_Return, true);
+	expect_kbd(&f->cap, 0, HID__MOD_LSHIFT, KEYS(0x50));
+	expect_kbd(&f->cap, 1, HID__MOD_LSHIFT, KEYS(0x50, 0x28));
+}
+
+static void test_release_after_shift_change(void **state)
+{
+	struct fixture *f = *state;
+
+	/* 'a' down, Shift down, 'A' up: the 'a' key must come up. */
+	hid_key_keysym(f->h, 1, 'a', true);
+	hid_key_keysym(f->h, 1, XK_Shift_L, true);
+	hid_key_keysym(f->h, 1, 'A', false);
+	assert_int_equal(f->cap.n, 3);
+	expect_kbd(&f->cap, 0, 0, KEYS(0x04));
+	expect_kbd(&f->cap, 1, HID__MOD_LSHIFT, KEYS(0x04));
+	expect_kbd(&f->cap, 2, HID__MOD_LSHIFT, NULL);
+
+	/* and the other way: '1' down, Shift, '!' up */
+	f->cap.n = 0;
+	hid_key_keysym(f->h, 1, XK_Shift_L, false);
+	hid_key_keysym(f->h, 1, '1', true);
+	hid_key_keysym(f->h, 1, XK_Shift_L, true);
+	hid_key_keysym(f->h, 1, '!', false);
+	expect_kbd(&f->cap, f->cap.n - 1, HID__MOD_LSHIFT, NULL);
+}
+
+static void test_overlapping_levels(void **state)
+{
+	struct fixture *f = *state;
+
+	/* "Ab" typed fast: 'b' must not inherit the Shift that 'A' needed. */
+	hid_key_keysym(f->h, 1, 'A', true);
+	hid_key_keysym(f->h, 1, 'b', true);
+	hid_key_keysym(f->h, 1, 'A', false);
+	hid_key_keysym(f->h, 1, 'b', false);
+	assert_int_equal(f->cap.n, 4);
+	expect_kbd(&f->cap, 0, HID__MOD_LSHIFT, KEYS(0x04));
+	expect_kbd(&f->cap, 1, 0, KEYS(0x04, 0x05));
+	expect_kbd(&f->cap, 2, 0, KEYS(0x05));
+	expect_kbd(&f->cap, 3, 0, NULL);
+}
+
+static void test_caps_lock_letters(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t caps = HID_LED_CAPS;
+
+	/* With the target's Caps Lock on, 'A' is the bare key, 'a' needs Shift. */
+	assert_int_equal(hid_led_report(f->h, &caps, 1), 0);
+	hid_key_keysym(f->h, 1, 'A', true);
+	hid_key_keysym(f->h, 1, 'A', false);
+	hid_key_keysym(f->h, 1, 'a', true);
+	hid_key_keysym(f->h, 1, 'a', false);
+	hid_key_keysym(f->h, 1, '1', true);
+	assert_int_equal(f->cap.n, 5);
+	expect_kbd(&f->cap, 0, 0, KEYS(0x04));
+	expect_kbd(&f->cap, 1, 0, NULL);
+	expect_kbd(&f->cap, 2, HID__MOD_LSHIFT, KEYS(0x04));
+	expect_kbd(&f->cap, 3, 0, NULL);
+	expect_kbd(&f->cap, 4, 0, KEYS(0x1e));	/* digits ignore Caps Lock */
+}
+
+static void test_autorepeat(void **state)
+{
+	struct fixture *f = *state;
+
+	hid_key_keysym(f->h, 1, 'x', true);
+	hid_key_keysym(f->h, 1, 'x', true);
+	hid_key_keysym(f->h, 1, 'x', true);
+	hid_key_xt(f->h, 1, 0x2d, true);	/* same key by scancode */
+	assert_int_equal(f->cap.n, 1);
+	hid_key_keysym(f->h, 1, 'x', false);
+	assert_int_equal(f->cap.n, 2);
+	expect_kbd(&f->cap, 1, 0, NULL);
+	/* a release of a key nobody holds sends nothing */
+	assert_int_equal(hid_key_keysym(f->h, 1, 'x', false), 0);
+	assert_int_equal(hid_key_xt(f->h, 7, 0x1e, false), 0);
+	assert_int_equal(f->cap.n, 2);
+}
+
+static void test_rollover(void **state)
+{
+	struct fixture *f = *state;
+	const char *keys = "abcdefg";
+
+	hid_key_keysym(f->h, 1, XK_Control_L, true);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(hid_key_keysym(f->h, 1, (uint8_t)keys[i], true), 0);
+	assert_int_equal(f->cap.n, 8);
+	expect_kbd(&f->cap, 6, 0x01, KEYS(0x04, 0x05, 0x06, 0x07, 0x08, 0x09));
+	expect_kbd(&f->cap, 7, 0x01, KEYS(1, 1, 1, 1, 1, 1));
+	/* an eighth key changes nothing the target sees */
+	hid_key_keysym(f->h, 1, 'h', true);
+	assert_int_equal(f->cap.n, 8);
+	hid_key_keysym(f->h, 1, 'h', false);
+	assert_int_equal(f->cap.n, 8);
+	/* back to six: the keys, in the order they went down */
+	hid_key_keysym(f->h, 1, 'c', false);
+	assert_int_equal(f->cap.n, 9);
+	expect_kbd(&f->cap, 8, 0x01, KEYS(0x04, 0x05, 0x07, 0x08, 0x09, 0x0a));
+}
+
+static void test_two_viewers_same_key(void **state)
+{
+	struct fixture *f = *state;
+
+	hid_key_keysym(f->h, 1, 'q', true);
+	hid_key_keysym(f->h, 2, 'q', true);
+	assert_int_equal(f->cap.n, 1);
+	hid_key_keysym(f->h, 1, 'q', false);
+	assert_int_equal(f->cap.n, 1);	/* viewer 2 still holds it */
+	hid_key_keysym(f->h, 2, 'q', false);
+	assert_int_equal(f->cap.n, 2);
+	expect_kbd(&f->cap, 0, 0, KEYS(0x14));
+	expect_kbd(&f->cap, 1, 0, NULL);
+}
+
+static void test_release_viewer(void **state)
+{
+	struct fixture *f = *state;
+
+	hid_key_keysym(f->h, 1, 'a', true);
+	hid_key_keysym(f->h, 1, XK_Control_L, true);
+	hid_key_xt(f->h, 2, 0x30, true);	/* b */
+	hid_key_xt(f->h, 2, 0x38, true);	/* Left Alt */
+	hid_pointer(f->h, 1, 10, 10, 100, 100, 0x01);
+	hid_pointer(f->h, 2, 20, 20, 100, 100, 0x04);
+	f->cap.n = 0;
+
+	assert_int_equal(hid_release(f->h, 1), 0);
+	assert_int_equal(f->cap.n, 2);
+	expect_kbd(&f->cap, 0, 0x04, KEYS(0x05));
+	expect_ptr(&f->cap, 1, 0x02, 20 * HID_ABS_MAX / 99, 20 * HID_ABS_MAX / 99, 0, 0);
+
+	/* nothing left to change for viewer 1: no reports */
+	assert_int_equal(hid_release(f->h, 1), 0);
+	assert_int_equal(f->cap.n, 2);
+
+	assert_int_equal(hid_release(f->h, -1), 0);
+	assert_int_equal(f->cap.n, 4);
+	expect_kbd(&f->cap, 2, 0, NULL);
+	expect_ptr(&f->cap, 3, 0, 20 * HID_ABS_MAX / 99, 20 * HID_ABS_MAX / 99, 0, 0);
+
+	/* a released viewer starts afresh */
+	hid_key_keysym(f->h, 1, 'a', true);
+	expect_kbd(&f->cap, 4, 0, KEYS(0x04));
+}
+
+static void test_release_ends_shift_override(void **state)
+{
+	struct fixture *f = *state;
+
+	/* A modifier from another viewer leaves viewer 1's Shift override in
+	 * place; releasing viewer 1 takes the override away with its key. */
+	hid_key_keysym(f->h, 1, 'Z', true);
+	hid_key_xt(f->h, 2, 0x1d, true);
+	hid_release(f->h, 1);
+	assert_int_equal(f->cap.n, 3);
+	expect_kbd(&f->cap, 0, HID__MOD_LSHIFT, KEYS(0x1d));
+	expect_kbd(&f->cap, 1, HID__MOD_LSHIFT | 0x01, KEYS(0x1d));
+	expect_kbd(&f->cap, 2, 0x01, NULL);
+}
+
+static void test_xt_modifiers(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(hid_key_xt(f->h, 1, 0x2a, true), 0);	/* Left Shift */
+	assert_int_equal(hid_key_xt(f->h, 1, 0xe05b, true), 0);	/* Left GUI */
+	assert_int_equal(hid_key_xt(f->h, 1, 0x1e, true), 0);
+	assert_int_equal(hid_key_xt(f->h, 1, 0x2a, false), 0);
+	assert_int_equal(f->cap.n, 4);
+	expect_kbd(&f->cap, 0, 0x02, NULL);
+	expect_kbd(&f->cap, 1, 0x0a, NULL);
+	expect_kbd(&f->cap, 2, 0x0a, KEYS(0x04));
+	expect_kbd(&f->cap, 3, 0x08, KEYS(0x04));
+}
+
+static void test_unmapped(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(hid_key_keysym(f->h, 1, 0xe9, true), HID_EUNMAPPED);
+	assert_int_equal(hid_key_keysym(f->h, 1, 0xe9, false), HID_EUNMAPPED);
+	assert_int_equal(hid_key_xt(f->h, 1, 0xe0ff, true), HID_EUNMAPPED);
+	assert_int_equal(hid_key_xt(f->h, 1, 0, true), HID_EUNMAPPED);
+	assert_int_equal(hid_key_keysym(NULL, 1, 'a', true), HID_EINVAL);
+	assert_int_equal(f->cap.calls, 0);
+}
+
+static void test_transport_failure(void **state)
+{
+	struct fixture *f = *state;
+
+	f->cap.fail = -11;	/* EAGAIN */
+	assert_int_equal(hid_key_keysym(f->h, 1, 'a', true), HID_EIO);
+	/* the target never saw 'a', so its release has nothing to send */
+	assert_int_equal(hid_key_keysym(f->h, 1, 'a', false), 0);
+	assert_int_equal(f->cap.calls, 1);
+	assert_int_equal(hid_key_keysym(f->h, 1, 'b', true), HID_EIO);
+	f->cap.fail = 0;
+	/* the next report carries the whole state: 'b' held, 'a' not */
+	assert_int_equal(hid_key_keysym(f->h, 1, 'c', true), 0);
+	assert_int_equal(f->cap.n, 1);
+	expect_kbd(&f->cap, 0, 0, KEYS(0x05, 0x06));
+
+	f->cap.fail = -5;
+	assert_int_equal(hid_pointer(f->h, 1, 1, 1, 10, 10, 0), HID_EIO);
+	f->cap.fail = 0;
+	assert_int_equal(hid_pointer(f->h, 1, 1, 1, 10, 10, 0), 0);	/* retried */
+	assert_int_equal(f->cap.n, 2);
+}
+
+/* ---- pointer ---- */
+
+static void test_pointer_scaling(void **state)
+{
+	struct fixture *f = *state;
+
+	hid_pointer(f->h, 1, 0, 0, 1280, 720, 0);
+	hid_pointer(f->h, 1, 1279, 719, 1280, 720, 0);
+	hid_pointer(f->h, 1, 640, 360, 1280, 720, 0);
+	hid_pointer(f->h, 1, 5000, -5, 1280, 720, 0);	/* clamped */
+	hid_pointer(f->h, 1, 0, 0, 1, 1, 0);		/* 1x1: always 0 */
+	assert_int_equal(f->cap.n, 5);
+	expect_ptr(&f->cap, 0, 0, 0, 0, 0, 0);
+	expect_ptr(&f->cap, 1, 0, HID_ABS_MAX, HID_ABS_MAX, 0, 0);
+	expect_ptr(&f->cap, 2, 0, 640 * 32767 / 1279, 360 * 32767 / 719, 0, 0);
+	expect_ptr(&f->cap, 3, 0, HID_ABS_MAX, 0, 0, 0);
+	expect_ptr(&f->cap, 4, 0, 0, 0, 0, 0);
+
+	/* every column of a small screen maps in order, ends exact */
+	int prev = -1;
+	for (int x = 0; x < 7; x++) {
+		hid_pointer(f->h, 1, x, 0, 7, 3, 0);
+		const uint8_t *b = f->cap.r[f->cap.n - 1].buf;
+		int ax = b[1] | b[2] << 8;
+		assert_true(ax > prev);
+		prev = ax;
+	}
+	assert_int_equal(prev, HID_ABS_MAX);
+
+	assert_int_equal(hid_pointer(f->h, 1, 0, 0, 0, 10, 0), HID_EINVAL);
+	assert_int_equal(hid_pointer(f->h, 1, 0, 0, 10, -1, 0), HID_EINVAL);
+}
+
+static void test_pointer_buttons(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		uint32_t rfb;
+		uint8_t hid;
+	} t[] = {
+		{ 0x001, 0x01 },	/* left */
+		{ 0x002, 0x04 },	/* middle */
+		{ 0x004, 0x02 },	/* right */
+		{ 0x080, 0x08 },	/* back */
+		{ 0x100, 0x10 },	/* forward */
+		{ 0x185, 0x1b },
+		{ 0x000, 0x00 },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		hid_pointer(f->h, 1, 3, 4, 10, 10, t[i].rfb);
+		expect_ptr(&f->cap, (int)i, t[i].hid, 3 * 32767 / 9, 4 * 32767 / 9, 0, 0);
+	}
+	assert_int_equal(f->cap.n, 7);
+
+	/* two viewers: the target sees both buttons until both let go */
+	f->cap.n = 0;
+	hid_pointer(f->h, 1, 3, 4, 10, 10, 0x01);
+	hid_pointer(f->h, 2, 3, 4, 10, 10, 0x04);
+	hid_pointer(f->h, 1, 3, 4, 10, 10, 0x00);
+	assert_int_equal(f->cap.n, 3);
+	expect_ptr(&f->cap, 1, 0x03, 3 * 32767 / 9, 4 * 32767 / 9, 0, 0);
+	expect_ptr(&f->cap, 2, 0x02, 3 * 32767 / 9, 4 * 32767 / 9, 0, 0);
+}
+
+static void test_pointer_wheel(void **state)
+{
+	struct fixture *f = *state;
+
+	hid_pointer(f->h, 1, 5, 5, 11, 11, 0);
+	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x08);	/* up pressed: one step */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x08);	/* still down: nothing */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x00);	/* released: nothing */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x10);	/* down */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x20);	/* left; down released */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x40);	/* right */
+	hid_pointer(f->h, 1, 6, 5, 11, 11, 0x41);	/* moved with left button */
+	assert_int_equal(f->cap.n, 6);
+	int c = HID_ABS_MAX / 2;
+	expect_ptr(&f->cap, 0, 0, c, c, 0, 0);
+	expect_ptr(&f->cap, 1, 0, c, c, 1, 0);
+	expect_ptr(&f->cap, 2, 0, c, c, -1, 0);
+	expect_ptr(&f->cap, 3, 0, c, c, 0, -1);
+	expect_ptr(&f->cap, 4, 0, c, c, 0, 1);
+	expect_ptr(&f->cap, 5, 0x01, 6 * 32767 / 10, c, 0, 0);
+}
+
+static void test_pointer_no_duplicates(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int i = 0; i < 5; i++)
+		hid_pointer(f->h, 1, 50, 60, 100, 100, 0x01);
+	assert_int_equal(f->cap.n, 1);
+	/* another viewer at the same spot with no buttons adds nothing */
+	hid_pointer(f->h, 2, 50, 60, 100, 100, 0);
+	assert_int_equal(f->cap.n, 1);
+	/* the same position on a differently sized screen is new */
+	hid_pointer(f->h, 2, 50, 60, 200, 200, 0);
+	assert_int_equal(f->cap.n, 2);
+}
+
+/* ---- LEDs ---- */
+
+static void test_led_report(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[2] = { HID_LED_CAPS | HID_LED_NUM, 0 };
+
+	assert_int_equal(hid_leds(f->h), 0);
+	assert_int_equal(hid_led_report(f->h, b, 1), 0);
+	assert_int_equal(f->leds.calls, 1);
+	assert_int_equal(f->leds.last, HID_LED_CAPS | HID_LED_NUM);
+	assert_int_equal(hid_leds(f->h), HID_LED_CAPS | HID_LED_NUM);
+
+	assert_int_equal(hid_led_report(f->h, b, 1), 0);	/* unchanged */
+	assert_int_equal(f->leds.calls, 1);
+
+	b[0] = HID_LED_SCROLL | 0xe0;	/* padding bits are not LEDs */
+	assert_int_equal(hid_led_report(f->h, b, 1), 0);
+	assert_int_equal(f->leds.calls, 2);
+	assert_int_equal(f->leds.last, HID_LED_SCROLL);
+
+	assert_int_equal(hid_led_report(f->h, b, 0), HID_EINVAL);
+	assert_int_equal(hid_led_report(f->h, b, 2), HID_EINVAL);
+	assert_int_equal(hid_led_report(f->h, NULL, 1), HID_EINVAL);
+	assert_int_equal(f->leds.calls, 2);
+	assert_int_equal(hid_leds(f->h), HID_LED_SCROLL);
+	assert_int_equal(f->cap.calls, 0);	/* LEDs never produce input reports */
+}
+
+static void test_misc(void **state)
+{
+	(void)state;
+	struct hid_transport none = { NULL, NULL };
+
+	assert_null(hid_new(NULL, NULL, NULL));
+	assert_null(hid_new(&none, NULL, NULL));
+	hid_free(NULL);
+	for (int e = HID_EIO; e <= HID_OK; e++)
+		assert_string_not_equal(hid_strerror(e), "unknown error");
+	assert_string_equal(hid_strerror(-99), "unknown error");
+}
+
+int main(void)
+{
+	/* The malformed-input tests would fill the log. */
+	hid_log_level = HID__LOG_ERROR - 1;
+
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kbd_descriptor_layout),
+		cmocka_unit_test(test_ptr_descriptor_layout),
+		cmocka_unit_test(test_descriptor_items),
+		cmocka_unit_test(test_descriptor_malformed),
+		cmocka_unit_test(test_descriptor_fuzz),
+		cmocka_unit_test(test_xt_pc105),
+		cmocka_unit_test(test_xt_extra_keys),
+		cmocka_unit_test(test_xt_unique),
+		cmocka_unit_test(test_modifier_bit),
+		cmocka_unit_test(test_keysym_ascii),
+		cmocka_unit_test(test_keysym_function_keys),
+		cmocka_unit_test_setup_teardown(test_letter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shifted_letter_without_shift, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shift_held_then_letter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unshifted_char_under_shift, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_after_shift_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlapping_levels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_caps_lock_letters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_autorepeat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_viewers_same_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_viewer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_ends_shift_override, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xt_modifiers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unmapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transport_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pointer_scaling, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pointer_buttons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pointer_wheel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pointer_no_duplicates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_led_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_misc, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
