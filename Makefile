@@ -18,7 +18,9 @@ BUILD    := build
 SANFLAGS :=
 endif
 
-PKGS     := libvncserver libturbojpeg libxxhash
+# libturbojpeg before libvncserver: the latter exports an old copy of some tj*
+# functions under the same names.
+PKGS     := libturbojpeg libxxhash libvncserver
 CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE
 CFLAGS   += -std=c11 -O$(O) -g -Wall -Wextra -Werror -pthread $(SANFLAGS) -MMD -MP \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -39,6 +41,7 @@ HID_SRC  := $(wildcard hid/*.c)
 RFB_SRC  := $(wildcard rfb/*.c)
 SIM_SRC  := $(wildcard board/sim/*.c)
 FW_SRC   := $(filter-out firmware/main.c,$(wildcard firmware/*.c))
+PROXY_SRC := $(filter-out proxy/main.c,$(wildcard proxy/*.c))
 GEN_SRC  := $(BUILD)/gen/font_vga16.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -47,9 +50,10 @@ HID_OBJ  := $(call obj,$(HID_SRC))
 RFB_OBJ  := $(call obj,$(RFB_SRC))
 SIM_OBJ  := $(call obj,$(SIM_SRC)) $(BUILD)/obj/gen/font_vga16.o
 FW_OBJ   := $(call obj,$(FW_SRC))
+PROXY_OBJ := $(call obj,$(PROXY_SRC))
 LIB_OBJ  := $(FW_OBJ) $(RFB_OBJ) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ)
 
-BINS     := $(BUILD)/webkvmd
+BINS     := $(BUILD)/webkvmd $(if $(wildcard proxy/main.c),$(BUILD)/webkvm-proxy)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 # Keep test objects: they are intermediate files of the pattern rule.
@@ -87,6 +91,13 @@ $(BUILD)/tests/test_hid: $(HID_OBJ)
 $(BUILD)/tests/test_sim: $(SIM_OBJ) $(HID_OBJ)
 $(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ)
 $(BUILD)/tests/test_firmware: $(LIB_OBJ)
+$(BUILD)/tests/test_proxy: $(PROXY_OBJ)
+$(BUILD)/tests/test_proxy: LDLIBS += $(shell pkg-config --libs libwebsockets 2>/dev/null)
+# The network edge: no device code, only libwebsockets.
+$(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libwebsockets 2>/dev/null)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)

@@ -227,8 +227,10 @@ list_images(const char *dir, char ***namesp, size_t *np)
 		cap__log(CAP_LOG_ERROR, "%s: opendir: %s", dir, strerror(errno));
 		return CAP_EIO;
 	}
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
 		if (de->d_name[0] == '.')
 			continue;
 		if (!has_suffix(de->d_name, ".ppm") && !has_suffix(de->d_name, ".jpg") &&
@@ -246,7 +248,6 @@ list_images(const char *dir, char ***namesp, size_t *np)
 		if ((names[n] = strdup(de->d_name)) == NULL)
 			goto nomem;
 		n++;
-		errno = 0;
 	}
 	if (errno != 0) {
 		cap__log(CAP_LOG_ERROR, "%s: readdir: %s", dir, strerror(errno));

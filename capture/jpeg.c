@@ -3,6 +3,8 @@
  * USB dongles send the same JPEG again and again while the screen is still;
  * such a frame is recognised (length, XXH3, then the bytes themselves) and
  * not decoded at all.  The byte compare makes a hash collision harmless. */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +19,55 @@
 
 /* A 4K MJPEG frame is a few MiB; anything far above is not a frame. */
 #define JPEG_MAX_BYTES ((size_t)64 << 20)
+#define TURBOJPEG_SONAME "libturbojpeg.so.0"
+
+/* libvncserver.so.1 exports its own bundled, older TurboJPEG under the same
+ * names (tjInitDecompress, tjDecompress2, tjDestroy, ...) but not the newer
+ * ones (tjDecompressHeader3, tjGetErrorStr2).  Whichever library comes first
+ * in the link wins those names for the whole process, and a handle made by
+ * one and used by the other crashes.  So every TurboJPEG function we call is
+ * taken from libturbojpeg itself, whatever the link order. */
+static struct {
+	__typeof__(&tjInitDecompress) init_decompress;
+	__typeof__(&tjDestroy) destroy;
+	__typeof__(&tjDecompressHeader3) decompress_header3;
+	__typeof__(&tjDecompress2) decompress2;
+	__typeof__(&tjGetErrorStr2) get_error_str2;
+	__typeof__(&tjGetErrorCode) get_error_code;
+} tj;
+static pthread_once_t tj_once = PTHREAD_ONCE_INIT;
+static bool tj_bound;
+
+static bool
+tj_sym(void *lib, const char *name, void *fn_ptr)
+{
+	void *p = dlsym(lib, name);
+
+	if (p == NULL) {
+		cap__log(CAP_LOG_ERROR, "jpeg: %s: no %s: %s", TURBOJPEG_SONAME, name, dlerror());
+		return false;
+	}
+	memcpy(fn_ptr, &p, sizeof(p));	/* POSIX: data and function pointers convert */
+	return true;
+}
+
+static void
+tj_bind(void)
+{
+	/* Kept open for the life of the process. */
+	void *lib = dlopen(TURBOJPEG_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (lib == NULL) {
+		cap__log(CAP_LOG_ERROR, "jpeg: dlopen %s: %s", TURBOJPEG_SONAME, dlerror());
+		return;
+	}
+	tj_bound = tj_sym(lib, "tjInitDecompress", &tj.init_decompress) &&
+		   tj_sym(lib, "tjDestroy", &tj.destroy) &&
+		   tj_sym(lib, "tjDecompressHeader3", &tj.decompress_header3) &&
+		   tj_sym(lib, "tjDecompress2", &tj.decompress2) &&
+		   tj_sym(lib, "tjGetErrorStr2", &tj.get_error_str2) &&
+		   tj_sym(lib, "tjGetErrorCode", &tj.get_error_code);
+}
 
 struct cap_jpeg {
 	tjhandle tj;
@@ -35,10 +86,13 @@ cap_jpeg_new(void)
 {
 	struct cap_jpeg *j;
 
+	pthread_once(&tj_once, tj_bind);
+	if (!tj_bound)
+		return NULL;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
-	if ((j->tj = tjInitDecompress()) == NULL) {
-		cap__log(CAP_LOG_ERROR, "jpeg: tjInitDecompress: %s", tjGetErrorStr2(NULL));
+	if ((j->tj = tj.init_decompress()) == NULL) {
+		cap__log(CAP_LOG_ERROR, "jpeg: tjInitDecompress: %s", tj.get_error_str2(NULL));
 		free(j);
 		return NULL;
 	}
@@ -50,7 +104,7 @@ cap_jpeg_free(struct cap_jpeg *j)
 {
 	if (j == NULL)
 		return;
-	tjDestroy(j->tj);
+	tj.destroy(j->tj);
 	free(j->prev);
 	free(j);
 }
@@ -81,7 +135,7 @@ cap_jpeg_size(struct cap_jpeg *j, const uint8_t *buf, size_t len, int *w, int *h
 
 	if (j == NULL || buf == NULL || len == 0 || len > JPEG_MAX_BYTES)
 		return CAP_EFORMAT;
-	if (tjDecompressHeader3(j->tj, buf, (unsigned long)len, &jw, &jh, &subsamp,
+	if (tj.decompress_header3(j->tj, buf, (unsigned long)len, &jw, &jh, &subsamp,
 				&colorspace) < 0)
 		return CAP_EFORMAT;
 	if (jw <= 0 || jh <= 0)
@@ -94,7 +148,7 @@ cap_jpeg_size(struct cap_jpeg *j, const uint8_t *buf, size_t len, int *w, int *h
 const char *
 cap__jpeg_error(struct cap_jpeg *j)
 {
-	return tjGetErrorStr2(j->tj);
+	return tj.get_error_str2(j->tj);
 }
 
 static bool
@@ -154,9 +208,9 @@ cap_jpeg_decode(struct cap_jpeg *j, const uint8_t *buf, size_t len,
 		return 0;
 	/* Whatever happens below changes dst or fails: forget the old frame. */
 	j->prev_valid = false;
-	if (tjDecompressHeader3(j->tj, buf, (unsigned long)len, &jw, &jh, &subsamp,
+	if (tj.decompress_header3(j->tj, buf, (unsigned long)len, &jw, &jh, &subsamp,
 				&colorspace) < 0) {
-		jpeg_fail(j, "bad header: %s", tjGetErrorStr2(j->tj));
+		jpeg_fail(j, "bad header: %s", tj.get_error_str2(j->tj));
 		return CAP_EFORMAT;
 	}
 	if (jw != w || jh != h) {
@@ -165,11 +219,11 @@ cap_jpeg_decode(struct cap_jpeg *j, const uint8_t *buf, size_t len,
 	}
 	/* A warning (truncated data, corrupt entropy data) also fails here: the
 	 * picture is partly grey and must not be shown as the screen. */
-	if (tjDecompress2(j->tj, buf, (unsigned long)len, dst, w, dst_stride, h,
+	if (tj.decompress2(j->tj, buf, (unsigned long)len, dst, w, dst_stride, h,
 			  TJPF_BGRX, 0) < 0) {
 		jpeg_fail(j, "%s: %s",
-			  tjGetErrorCode(j->tj) == TJERR_WARNING ? "damaged frame" : "decode failed",
-			  tjGetErrorStr2(j->tj));
+			  tj.get_error_code(j->tj) == TJERR_WARNING ? "damaged frame" : "decode failed",
+			  tj.get_error_str2(j->tj));
 		return CAP_EFORMAT;
 	}
 	j->last_err[0] = '\0';

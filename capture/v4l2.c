@@ -25,6 +25,7 @@
 #include "capture/internal.h"
 #include "capture/log.h"
 #include "capture/v4l2_policy.h"
+#include "capture/v4l2_sys.h"
 
 #define V4L2_MAX_BUFS 32
 #define V4L2_MAX_FMTS 64
@@ -36,6 +37,35 @@
 #define XIOCTL_EINTR_TRIES 32
 #define XIOCTL_BUSY_TRIES 4
 #define NOTE_MEMORY 4
+
+/* open(2) and ioctl(2) are variadic: wrapped, not cast. */
+static int
+sys_open(const char *path, int flags)
+{
+	return open(path, flags);
+}
+
+static int
+sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg);
+}
+
+static const struct cap__v4l2_sys real_sys = {
+	.open = sys_open,
+	.close = close,
+	.ioctl = sys_ioctl,
+	.mmap = mmap,
+	.munmap = munmap,
+	.now_us = cap__now_us,
+};
+static const struct cap__v4l2_sys *sys = &real_sys;
+
+void
+cap__v4l2_set_sys(const struct cap__v4l2_sys *s)
+{
+	sys = s != NULL ? s : &real_sys;
+}
 
 struct mbuf {
 	uint8_t *start;
@@ -59,7 +89,7 @@ struct cap__v4l2 {
 	uint64_t retry_at_us;	/* ... at this time */
 	int fd;
 	uint32_t buf_type;
-	bool mplane, uvc, has_dv, events;
+	bool mplane, has_dv, events;
 	uint32_t input;
 	char driver[17], card[33];
 
@@ -80,6 +110,8 @@ struct cap__v4l2 {
 	 * every second is logged once, until it works again. */
 	uint64_t noted[NOTE_MEMORY];
 	unsigned n_noted;
+	int logged_w, logged_h;	/* the mode last logged as "capturing" */
+	enum cap_pixfmt logged_fmt;
 };
 
 static int
@@ -88,7 +120,7 @@ xioctl(int fd, unsigned long req, void *arg)
 	int eintr = 0, busy = 0;
 
 	for (;;) {
-		if (ioctl(fd, req, arg) != -1)
+		if (sys->ioctl(fd, req, arg) != -1)
 			return 0;
 		if (errno == EINTR && eintr++ < XIOCTL_EINTR_TRIES)
 			continue;
@@ -152,7 +184,7 @@ stream_stop(struct cap__v4l2 *v)
 		v->streaming = false;
 	}
 	for (unsigned i = 0; i < v->n_bufs; i++)
-		if (munmap(v->bufs[i].start, v->bufs[i].length) < 0)
+		if (sys->munmap(v->bufs[i].start, v->bufs[i].length) < 0)
 			cap__log(CAP_LOG_WARN, "%s: munmap: %s", v->path, strerror(errno));
 	v->n_bufs = 0;
 	if (v->bufs_requested) {
@@ -173,7 +205,7 @@ dev_close(struct cap__v4l2 *v)
 	if (v->fd < 0)
 		return;
 	stream_stop(v);
-	close(v->fd);
+	sys->close(v->fd);
 	v->fd = -1;
 }
 
@@ -242,7 +274,7 @@ map_buffers(struct cap__v4l2 *v)
 			note(v, CAP_LOG_WARN, "VIDIOC_QUERYBUF %u: driver gave an empty buffer", i);
 			return -EINVAL;
 		}
-		p = mmap(NULL, length, PROT_READ, MAP_SHARED, v->fd, offset);
+		p = sys->mmap(NULL, length, PROT_READ, MAP_SHARED, v->fd, offset);
 		if (p == MAP_FAILED) {
 			r = -errno;
 			note(v, CAP_LOG_WARN, "mmap buffer %u (%zu bytes): %s", i, length, strerror(-r));
@@ -511,6 +543,32 @@ set_format(struct cap__v4l2 *v, uint32_t fourcc, int w, int h)
 	return 0;
 }
 
+/* 1 when the source changed, 0 when not, -errno on failure. */
+static int
+drain_events(struct cap__v4l2 *v)
+{
+	bool changed = false;
+
+	if (!v->events)
+		return 0;
+	for (int i = 0; i < 16; i++) {
+		struct v4l2_event ev;
+		int r;
+
+		memset(&ev, 0, sizeof(ev));
+		if ((r = xioctl(v->fd, VIDIOC_DQEVENT, &ev)) == -ENOENT)
+			break;
+		if (r < 0) {
+			note(v, CAP_LOG_WARN, "VIDIOC_DQEVENT: %s", strerror(-r));
+			return r;
+		}
+		if (ev.type == V4L2_EVENT_SOURCE_CHANGE &&
+		    (ev.u.src_change.changes & V4L2_EVENT_SRC_CH_RESOLUTION))
+			changed = true;
+	}
+	return changed;
+}
+
 /* Probe the signal, negotiate, map buffers, STREAMON.  0 or -errno (logged);
  * on failure whatever was set up is released. */
 static int
@@ -520,6 +578,10 @@ stream_start(struct cap__v4l2 *v)
 	int w = v->want_w, h = v->want_h;
 	int r;
 
+	/* Changes announced before this probe are in what it finds; left
+	 * queued they would restart the new stream for nothing. */
+	if ((r = drain_events(v)) < 0)
+		return r;
 	if ((r = choose_format(v, &fourcc)) < 0)
 		return r;
 	if (v->has_dv && (r = apply_dv_timings(v, &w, &h)) < 0)
@@ -541,7 +603,7 @@ stream_start(struct cap__v4l2 *v)
 	v->streaming = true;
 	v->held = -1;
 	v->got_frame = false;
-	v->stream_start_us = cap__now_us();
+	v->stream_start_us = sys->now_us();
 	cap__log(CAP_LOG_DEBUG, "%s: streaming %dx%d %s, %u buffers", v->path, v->width,
 		 v->height, cap_fmt_name(v->fmt), v->n_bufs);
 	return 0;
@@ -646,7 +708,7 @@ dev_open(struct cap__v4l2 *v)
 	uint32_t caps;
 	int r;
 
-	if ((v->fd = open(v->path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+	if ((v->fd = sys->open(v->path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		r = -errno;
 		note(v, CAP_LOG_WARN, "open: %s", strerror(-r));
 		return r;
@@ -676,7 +738,6 @@ dev_open(struct cap__v4l2 *v)
 		r = -EINVAL;
 		goto fail;
 	}
-	v->uvc = cap__v4l2_is_uvc(v->driver);
 	select_input(v);
 
 	memset(&sub, 0, sizeof(sub));
@@ -693,7 +754,7 @@ dev_open(struct cap__v4l2 *v)
 	     v->mplane ? ", multi-planar API" : "", v->has_dv ? ", DV timings" : "");
 	return 0;
 fail:
-	close(v->fd);
+	sys->close(v->fd);
 	v->fd = -1;
 	return r;
 }
@@ -715,11 +776,15 @@ apply(struct cap__v4l2 *v, enum cap__v4l2_event ev, int err)
 	v->base.state = s.state;
 	v->retry = s.retry_ms >= 0;
 	if (v->retry)
-		v->retry_at_us = cap__now_us() + (uint64_t)s.retry_ms * 1000;
-	if (s.state == CAP_STATE_OK && old_state != CAP_STATE_OK) {
+		v->retry_at_us = sys->now_us() + (uint64_t)s.retry_ms * 1000;
+	if (s.state == CAP_STATE_OK && (old_state != CAP_STATE_OK || v->width != v->logged_w ||
+					v->height != v->logged_h || v->fmt != v->logged_fmt)) {
 		cap__log(CAP_LOG_INFO, "%s: capturing %dx%d %s at %d.%02d fps", v->path,
 			 v->width, v->height, cap_fmt_name(v->fmt),
 			 v->fps_milli / 1000, v->fps_milli % 1000 / 10);
+		v->logged_w = v->width;
+		v->logged_h = v->height;
+		v->logged_fmt = v->fmt;
 		v->n_noted = 0;	/* problems from now on are news again */
 	}
 	if (s.state != old_state || s.phase != old_phase)
@@ -733,7 +798,7 @@ run_pending(struct cap__v4l2 *v)
 	int r;
 
 	for (int i = 0; i < 2; i++) {
-		if (!v->retry || cap__now_us() < v->retry_at_us)
+		if (!v->retry || sys->now_us() < v->retry_at_us)
 			return;
 		v->retry = false;
 		if (v->phase == CAP__V4L2_CLOSED) {
@@ -748,32 +813,6 @@ run_pending(struct cap__v4l2 *v)
 				apply(v, CAP__V4L2_EV_STARTED, 0);
 		}
 	}
-}
-
-/* 1 when the source changed, 0 when not, -errno on failure. */
-static int
-drain_events(struct cap__v4l2 *v)
-{
-	bool changed = false;
-
-	if (!v->events)
-		return 0;
-	for (int i = 0; i < 16; i++) {
-		struct v4l2_event ev;
-		int r;
-
-		memset(&ev, 0, sizeof(ev));
-		if ((r = xioctl(v->fd, VIDIOC_DQEVENT, &ev)) == -ENOENT)
-			break;
-		if (r < 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_DQEVENT: %s", strerror(-r));
-			return r;
-		}
-		if (ev.type == V4L2_EVENT_SOURCE_CHANGE &&
-		    (ev.u.src_change.changes & V4L2_EVENT_SRC_CH_RESOLUTION))
-			changed = true;
-	}
-	return changed;
 }
 
 /* Why a dequeued buffer cannot be shown, or NULL when it can. */
@@ -859,7 +898,7 @@ dequeue_newest(struct cap__v4l2 *v, struct cap_frame *frame)
 		frame->stride = v->stride;
 		frame->size = used - off;
 		frame->data = v->bufs[b.index].start + off;
-		frame->ts_us = buffer_ts(&b, cap__now_us());
+		frame->ts_us = buffer_ts(&b, sys->now_us());
 	}
 	if (newest < 0)
 		return 0;
@@ -907,7 +946,7 @@ v4l2_grab(struct cap_source *src, struct cap_frame *out)
 		apply(v, CAP__V4L2_EV_FAILED, -r);
 		return cap__state_code(v->base.state);
 	}
-	now = cap__now_us();
+	now = sys->now_us();
 	if (r > 0) {
 		v->got_frame = true;
 		v->last_frame_us = now;
@@ -915,8 +954,7 @@ v4l2_grab(struct cap_source *src, struct cap_frame *out)
 		return 0;
 	}
 	since = v->got_frame ? v->last_frame_us : v->stream_start_us;
-	limit = (uint64_t)(v->got_frame ? CAP__V4L2_FRAME_TIMEOUT_MS
-					: CAP__V4L2_FIRST_FRAME_TIMEOUT_MS) * 1000;
+	limit = (uint64_t)cap__v4l2_frame_timeout_ms(v->fps_milli, !v->got_frame) * 1000;
 	if (now - since >= limit) {
 		note(v, CAP_LOG_INFO, "no frame for %llu ms; restarting the stream",
 		     (unsigned long long)(limit / 1000));
@@ -945,14 +983,14 @@ static int
 v4l2_wait_ms(struct cap_source *src)
 {
 	struct cap__v4l2 *v = (struct cap__v4l2 *)src;
-	uint64_t now = cap__now_us();
+	uint64_t now = sys->now_us();
 
 	if (v->phase == CAP__V4L2_STREAMING) {
 		/* Frames wake the caller through the fd; this is the deadline
 		 * for noticing that they stopped. */
 		uint64_t since = v->got_frame ? v->last_frame_us : v->stream_start_us;
-		uint64_t limit = (uint64_t)(v->got_frame ? CAP__V4L2_FRAME_TIMEOUT_MS
-							 : CAP__V4L2_FIRST_FRAME_TIMEOUT_MS) * 1000;
+		uint64_t limit = (uint64_t)cap__v4l2_frame_timeout_ms(v->fps_milli,
+								      !v->got_frame) * 1000;
 
 		return ms_until(since + limit, now);
 	}
@@ -1053,7 +1091,7 @@ cap__v4l2_open(const struct cap_options *opt, struct cap_source **out)
 	v->base.state = CAP_STATE_NO_DEVICE;
 	v->phase = CAP__V4L2_CLOSED;
 	v->retry = true;
-	v->retry_at_us = cap__now_us();
+	v->retry_at_us = sys->now_us();
 	set_desc(v);
 	/* Try at once, so a present device streams from the first cap_grab(). */
 	run_pending(v);

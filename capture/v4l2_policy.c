@@ -22,6 +22,16 @@ static const struct {
 	{ V4L2_PIX_FMT_JPEG, CAP_FMT_MJPEG },
 };
 
+int
+cap__v4l2_frame_timeout_ms(int fps_milli, bool first_frame)
+{
+	int ms = first_frame ? CAP__V4L2_FIRST_FRAME_TIMEOUT_MS : CAP__V4L2_FRAME_TIMEOUT_MS;
+
+	if (fps_milli > 0 && 3000000 / fps_milli > ms)
+		ms = 3000000 / fps_milli;
+	return ms;
+}
+
 enum cap_pixfmt
 cap__v4l2_fmt_from_fourcc(uint32_t fourcc)
 {

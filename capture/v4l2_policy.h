@@ -21,6 +21,11 @@
 #define CAP__V4L2_FRAME_TIMEOUT_MS 1000
 #define CAP__V4L2_FIRST_FRAME_TIMEOUT_MS 2000
 
+/* How long streaming may go without a frame before it counts as signal
+ * loss: the constants above, or three frame periods for a rate so slow
+ * (fps_milli > 0 and below 3 fps) that they are longer. */
+int cap__v4l2_frame_timeout_ms(int fps_milli, bool first_frame);
+
 /* V4L2 fourcc ↔ our formats.  Unknown → CAP_FMT_NONE / 0.  Both MJPG and
  * JPEG map to CAP_FMT_MJPEG; both XR24 and BGR4 to CAP_FMT_XRGB32. */
 enum cap_pixfmt cap__v4l2_fmt_from_fourcc(uint32_t fourcc);

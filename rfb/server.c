@@ -20,11 +20,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rfb/rfb.h>
 
+#include "rfb/framing.h"
 #include "rfb/log.h"
 #include "rfb/rfb_server.h"
 
@@ -34,6 +39,22 @@
 #define QEMU_SUB_EXT_KEY	0
 #define MAX_RECTS		1024
 #define MAX_VIEWERS		64
+/* A viewer that has not finished the handshake, or has sent part of a
+ * message and then nothing, for this long is dropped. */
+#define STALL_US		(10 * 1000000ull)
+/* Unsent bytes in a viewer's socket above which it gets no new update
+ * until it drains: a slow link gets fewer, fresher frames instead of a
+ * growing backlog, and never holds up the other viewers. */
+#define OUTQ_LIMIT		(512 * 1024)
+/* Kernel send buffer per viewer, so one whole update fits without our
+ * write blocking. */
+#define SNDBUF			(8 * 1024 * 1024)
+/* Last resort: a write that cannot complete in this long drops the viewer. */
+#define MAX_CLIENT_WAIT_MS	5000
+
+/* Not in libvncserver's header, but exported: the iterator that also
+ * returns closed clients, which rfbProcessEvents uses to reap them. */
+extern rfbClientIteratorPtr rfbGetClientIteratorWithClosed(rfbScreenInfoPtr screen);
 
 int rfb_log_level = RFB_LOG_INFO;
 
@@ -44,6 +65,8 @@ struct rfb_viewer {
 	bool ext_key;		/* asked for -258 */
 	bool led;		/* asked for -261 */
 	int led_sent;		/* QEMU LED bits last sent, -1 = none yet */
+	uint64_t connected_us;
+	uint64_t partial_since_us;	/* part of a message waiting, 0 = none */
 	char addr[INET6_ADDRSTRLEN + 8];
 };
 
@@ -65,6 +88,7 @@ struct rfb_server {
 	char *passwords[2];
 	char desktop_name[128];
 	bool view_only;
+	uint8_t peek[RFB__MAX_MSG];	/* what a viewer's socket holds */
 };
 
 /* libvncserver keeps its extension list globally; our handlers find their
@@ -229,6 +253,15 @@ fail:
 
 /* ---- viewers ---- */
 
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static struct rfb_viewer *
 viewer_of(rfbClientPtr cl)
 {
@@ -275,6 +308,7 @@ client_new(rfbClientPtr cl)
 	v->cl = cl;
 	v->id = id;
 	v->led_sent = -1;
+	v->connected_us = now_us();
 	snprintf(v->addr, sizeof(v->addr), "%s", cl->host ? cl->host : "?");
 	s->viewer_ids |= 1ULL << id;
 	s->n_viewers++;
@@ -302,7 +336,15 @@ accept_viewers(struct rfb_server *s)
 				rfb__log(RFB_LOG_WARN, "accept: %s", strerror(errno));
 			return;
 		}
+		/* libvncserver keeps its sockets in an fd_set. */
+		if (fd >= FD_SETSIZE) {
+			rfb__log(RFB_LOG_WARN, "viewer refused: descriptor %d too high for libvncserver", fd);
+			close(fd);
+			continue;
+		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &(int){ SNDBUF }, sizeof(int)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ SNDBUF }, sizeof(int));
 		/* rfbNewClient makes the socket non-blocking, sends the protocol
 		 * version and calls client_new(); on refusal it closes fd. */
 		if (rfbNewClient(s->scr, fd) == NULL)
@@ -656,6 +698,7 @@ rfb_new(const struct rfb_options *opt, const struct rfb_input *in, int *err)
 	}
 
 	rfbLog = lib_log_info;
+	rfbMaxClientWait = MAX_CLIENT_WAIT_MS;
 	rfbErr = lib_log_err;
 	register_extensions();
 	s->scr = rfbGetScreen(NULL, NULL, s->width, s->height, 8, 3, 4);
@@ -734,13 +777,114 @@ rfb_pollfds(struct rfb_server *s, struct pollfd *pfd, int max)
 	return n;
 }
 
+static enum rfb__phase
+phase_of(rfbClientPtr cl)
+{
+	switch (cl->state) {
+	case RFB_PROTOCOL_VERSION: return RFB__PHASE_VERSION;
+	case RFB_SECURITY_TYPE: return RFB__PHASE_SECURITY;
+	case RFB_AUTHENTICATION: return RFB__PHASE_AUTH;
+	case RFB_INITIALISATION:
+	case RFB_INITIALISATION_SHARED: return RFB__PHASE_INIT;
+	default: return RFB__PHASE_NORMAL;
+	}
+}
+
+/* Hands libvncserver the viewer's messages that have arrived whole. */
+static void
+viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
+{
+	struct rfb_viewer *v = viewer_of(cl);
+	const char *why = "";
+
+	for (int i = 0; i < 64 && cl->sock != RFB_INVALID_SOCKET; i++) {
+		ssize_t n = recv(cl->sock, s->peek, sizeof(s->peek), MSG_PEEK | MSG_DONTWAIT);
+		long m;
+
+		if (n == 0) {
+			rfb__log(RFB_LOG_DEBUG, "viewer %d (%s): closed the connection", v->id, v->addr);
+			rfbCloseClient(cl);
+			return;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			rfb__log(RFB_LOG_INFO, "viewer %d (%s): recv: %s", v->id, v->addr, strerror(errno));
+			rfbCloseClient(cl);
+			return;
+		}
+		m = rfb__msg_len(phase_of(cl), s->peek, (size_t)n, &why);
+		if (m == RFB__BAD) {
+			rfb__log(RFB_LOG_WARN, "viewer %d (%s): %s (message type %u); closing",
+				 v->id, v->addr, why, s->peek[0]);
+			rfbCloseClient(cl);
+			return;
+		}
+		if (m == RFB__NEED_MORE) {
+			if (v->partial_since_us == 0)
+				v->partial_since_us = now;
+			return;
+		}
+		v->partial_since_us = 0;
+		rfbProcessClientMessage(cl);
+	}
+}
+
+static void
+viewer_check_stall(rfbClientPtr cl, uint64_t now)
+{
+	struct rfb_viewer *v = viewer_of(cl);
+
+	if (cl->state != RFB_NORMAL && now - v->connected_us > STALL_US) {
+		rfb__log(RFB_LOG_WARN, "viewer %d (%s): handshake not finished in %llu s; closing",
+			 v->id, v->addr, STALL_US / 1000000ull);
+		rfbCloseClient(cl);
+	} else if (v->partial_since_us != 0 && now - v->partial_since_us > STALL_US) {
+		rfb__log(RFB_LOG_WARN, "viewer %d (%s): stopped in the middle of a message; closing",
+			 v->id, v->addr);
+		rfbCloseClient(cl);
+	}
+}
+
+static void
+viewer_update(rfbClientPtr cl)
+{
+	int outq = 0;
+
+	if (cl->sock == RFB_INVALID_SOCKET)
+		return;
+	if (ioctl(cl->sock, SIOCOUTQ, &outq) == 0 && outq > OUTQ_LIMIT)
+		return;	/* still sending the last one; changes keep accumulating */
+	rfbUpdateClient(cl);
+}
+
 void
 rfb_process(struct rfb_server *s)
 {
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl, prev;
+	uint64_t now;
+
 	accept_viewers(s);
-	/* Reads whatever viewers sent, then sends each viewer that asked for
-	 * one an update of what was marked modified since. */
-	rfbProcessEvents(s->scr, 0);
+	now = now_us();	/* after accept: no viewer is newer than now */
+	/* What rfbProcessEvents does, minus its blocking reads: read whole
+	 * messages, send each viewer that asked for one an update of what
+	 * was marked modified, then reap the viewers that were closed. */
+	it = rfbGetClientIteratorWithClosed(s->scr);
+	cl = rfbClientIteratorNext(it);
+	while (cl != NULL) {
+		if (cl->sock != RFB_INVALID_SOCKET && viewer_of(cl) != NULL) {
+			viewer_read(s, cl, now);
+			if (cl->sock != RFB_INVALID_SOCKET)
+				viewer_check_stall(cl, now);
+			viewer_update(cl);
+		}
+		prev = cl;
+		cl = rfbClientIteratorNext(it);
+		if (prev->sock == RFB_INVALID_SOCKET)
+			rfbClientConnectionGone(prev);
+	}
+	rfbReleaseClientIterator(it);
 }
 
 int

@@ -123,7 +123,8 @@ class Client:
         self.width = self.height = 0
         self.name = ""
         self.fb = bytearray()
-        self.fb_valid = False       # every rect so far was decoded
+        self.fb_valid = False       # every pixel came from a decoded rect
+        self.covered = bytearray()
         self.encodings = ()
         self.auto_request = True
         self.updates = 0            # FramebufferUpdate messages
@@ -146,7 +147,10 @@ class Client:
             pass
 
     def send(self, data):
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            raise Closed("send: %s" % e)
 
     def _fill(self, n, deadline):
         while len(self.buf) < n:
@@ -290,6 +294,18 @@ class Client:
         self.width, self.height = w, h
         self.fb = bytearray(w * h * 4)
         self.fb_valid = False
+        self.covered = bytearray(w * h)     # pixels known since the resize
+
+    def _cover(self, x, y, w, h, known):
+        """Records which pixels the local framebuffer holds: fb_valid is
+        true once every pixel came from a decoded rectangle."""
+        w = max(0, min(w, self.width - x))
+        fill = (b"\x01" if known else b"\x00") * w
+        for row in range(y, min(y + h, self.height)):
+            o = row * self.width + x
+            self.covered[o:o + w] = fill
+        if not known:
+            self.fb_valid = False
 
     def _check_rect(self, x, y, w, h, enc):
         if x + w > self.width or y + h > self.height:
@@ -354,14 +370,12 @@ class Client:
         (n,) = struct.unpack(">xH", self._take(3, d))
         now = time.monotonic()
         got = []
-        painted = 0
-        undecoded = False
         for _ in range(n):
             x, y, w, h, enc = struct.unpack(">HHHHi", self._take(12, d))
             got.append((x, y, w, h, enc))
             self.rects.append((now, x, y, w, h, enc))
             if enc in DECODED:
-                painted += w * h
+                self._cover(x, y, w, h, True)
             if enc == RAW:
                 self._check_rect(x, y, w, h, enc)
                 data = self._take(w * h * 4, d)
@@ -382,7 +396,6 @@ class Client:
             elif enc == DESKTOP_SIZE:
                 self.resizes.append((w, h, enc))
                 self._resize(w, h)
-                painted = 0
             elif enc == EXT_DESKTOP_SIZE:
                 (screens,) = self._take(1, d)
                 self._take(3 + 16 * screens, d)
@@ -391,7 +404,6 @@ class Client:
                     self.resizes.append((w, h, enc))
                     if (w, h) != (self.width, self.height):
                         self._resize(w, h)
-                        painted = 0
             elif enc == QEMU_KEY:
                 self.qemu_key_acks += 1
             elif enc == QEMU_LED:
@@ -402,21 +414,16 @@ class Client:
             elif enc in (ZLIB, ZRLE):
                 (ln,) = struct.unpack(">I", self._take(4, d))
                 self._take(ln, d)
-                undecoded = True
-                self.fb_valid = False
+                self._cover(x, y, w, h, False)
             elif enc == TIGHT:
                 self._skip_tight(w, h, d)
-                undecoded = True
-                self.fb_valid = False
+                self._cover(x, y, w, h, False)
             elif enc == HEXTILE:
                 self._skip_hextile(w, h, d)
-                undecoded = True
-                self.fb_valid = False
+                self._cover(x, y, w, h, False)
             else:
                 raise RFBError("rect with unknown encoding %d" % enc)
-        # Once decoded rectangles of one update cover the whole framebuffer
-        # (the tile diff sends a full frame as rows of tiles), it is known.
-        if painted >= self.width * self.height and not undecoded:
+        if not self.fb_valid and self.covered.find(0) < 0:
             self.fb_valid = True
         self.updates += 1
         self.update_log.append((now, self.consumed - start, got))
@@ -513,3 +520,40 @@ class Client:
                 if self.fb_valid else "(no complete frame)"
             raise AssertionError("%s; last screen %dx%d:\n%s" % (e, self.width, self.height, shown))
         return self.screen()
+
+
+def wait_all(clients, pred, timeout=5.0, what="condition"):
+    """Like Client.wait_for but keeps reading every client meanwhile, as
+    separate viewers would: a viewer left unread can stall the server."""
+    end = time.monotonic() + timeout
+    while True:
+        for c in clients:
+            c.drain()
+        if pred():
+            return
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        ready = [c for c in clients if c.buf]
+        if not ready:
+            r, _, _ = select.select([c.sock for c in clients], [], [], min(left, 0.5))
+            ready = [c for c in clients if c.sock in r]
+        for c in ready:
+            c.read_message(time.monotonic() + 10)
+
+
+def screens_all(clients, pred, timeout=5.0, what="screens"):
+    """Waits until pred(rows) holds on every client's OCR'd screen."""
+    def ok():
+        return all(c.fb_valid and pred(c.screen()) for c in clients)
+    try:
+        wait_all(clients, ok, timeout, what)
+    except AssertionError as e:
+        shown = []
+        for i, c in enumerate(clients):
+            shown.append("viewer %d %dx%d:" % (i, c.width, c.height))
+            if c.fb_valid:
+                shown.extend("%3d|%s" % (j, r) for j, r in enumerate(c.screen()))
+            else:
+                shown.append("(no complete frame)")
+        raise AssertionError("%s; last screens:\n%s" % (e, "\n".join(shown)))

@@ -58,7 +58,10 @@ class RealClients(DaemonTestCase):
         self.assertGreater(len(data), 1000)
 
     def test_vncsnapshot_other_encodings(self):
-        for enc in ("raw", "hextile", "zlib", "zrle", "tight"):
+        # Not "tight" alone: vncsnapshot 1.2a then waits forever, against
+        # libvncserver's own example server too (a client bug); its default
+        # list, used above, includes tight and works.
+        for enc in ("raw", "hextile", "zlib", "zrle"):
             path = os.path.join(self.tmp, "frame-%s.jpg" % enc)
             self.run_client(["vncsnapshot", "-quiet", "-encodings", enc,
                              "127.0.0.1:%d" % self.display, path])

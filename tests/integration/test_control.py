@@ -31,7 +31,13 @@ class ControlSocket(DaemonTestCase):
         st = self.status()
         self.assertEqual((st.get("width"), st.get("height")), (1280, 720), st)
         self.assertIsInstance(st.get("fps"), (int, float), st)
+        # fps is measured over the last second: wait for one to pass.
+        end = time.monotonic() + 3 * SLOW
+        while st["fps"] <= 0 and time.monotonic() < end:
+            time.sleep(0.2)
+            st = self.status()
         self.assertGreater(st["fps"], 0, st)
+        self.assertLessEqual(st["fps"], 31, "fps at --fps 30: %s" % st)
         self.assertEqual(st.get("signal"), "ok", st)
         self.assertEqual(st.get("viewers"), 0, st)
         leds = st.get("leds")

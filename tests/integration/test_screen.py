@@ -82,9 +82,10 @@ class FirstFrame(DaemonTestCase):
     def test_two_viewers_get_the_same_frame(self):
         a = self.viewer()
         b = self.viewer()
-        ra = self.first_screen(a)
-        rb = self.first_screen(b)
-        self.assertEqual(ra[1:], rb[1:])
+        rfb.screens_all([a, b], lambda r: TITLE in r[0], 10 * SLOW, "both first frames")
+        self.assertEqual(a.screen()[1:], b.screen()[1:])
+        a.type_keysyms("echo both\n")
+        rfb.screens_all([a, b], lambda r: "both" in r[OUTPUT_ROW], 5 * SLOW, "echo on both")
 
 
 class Resize(DaemonTestCase):
@@ -97,22 +98,26 @@ class Resize(DaemonTestCase):
         self.first_screen(ext)
         self.first_screen(old)
         self._type_res(ext, "res 1920x1080")
-        for v, enc in ((ext, rfb.EXT_DESKTOP_SIZE), (old, rfb.DESKTOP_SIZE)):
-            v.wait_for(lambda v=v: (1920, 1080) in [r[:2] for r in v.resizes], 5 * SLOW,
-                       "a resize to 1920x1080 (encoding %d)" % enc)
-            self.assertIn((1920, 1080, enc), v.resizes)
+        both = [ext, old]
+        rfb.wait_all(both, lambda: all((1920, 1080) in [r[:2] for r in v.resizes] for v in both),
+                     5 * SLOW, "both viewers to be resized to 1920x1080")
+        self.assertIn((1920, 1080, rfb.EXT_DESKTOP_SIZE), ext.resizes)
+        self.assertIn((1920, 1080, rfb.DESKTOP_SIZE), old.resizes)
+        rfb.screens_all(both, lambda r: TITLE in r[0] and "res 1920x1080" in r[last_row(r)],
+                        5 * SLOW, "the setup screen at 1920x1080 on both viewers")
+        for v in both:
             self.assertEqual((v.width, v.height), (1920, 1080))
-            rows = v.wait_screen(lambda r: TITLE in r[0] and "res 1920x1080" in r[last_row(r)],
-                                 5 * SLOW, "the setup screen at 1920x1080")
             geo = v.geometry()
             self.assertEqual((geo.scale, geo.cols, geo.rows), (3, 80, 22))
+            rows = v.screen()
             self.assertEqual(rows[MENU_FIRST_ROW + 2][MENU_COL:MENU_COL + MENU_WIDTH].strip(), "Boot")
         st = self.daemon.request({"cmd": "status"})
         self.assertEqual((st.get("width"), st.get("height")), (1920, 1080), st)
         # And back to a small size where scale is 1.
         self._type_res(ext, "res 640x480")
-        ext.wait_for(lambda: (ext.width, ext.height) == (640, 480), 5 * SLOW, "resize to 640x480")
-        rows = ext.wait_screen(lambda r: TITLE in r[0], 5 * SLOW, "the setup screen at 640x480")
+        rfb.screens_all(both, lambda r: TITLE in r[0] and "res 640x480" in r[last_row(r)],
+                        5 * SLOW, "the setup screen at 640x480 on both viewers")
+        self.assertEqual((old.width, old.height), (640, 480))
         self.assertEqual(ext.geometry().scale, 1)
 
     def test_bad_res_keeps_the_size(self):

@@ -1,0 +1,287 @@
+/* websockify's command line, and host:port parsing. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proxy/proxy.h"
+
+void
+proxy_cli_usage(FILE *f)
+{
+	fprintf(f,
+"usage: webkvm-proxy [options] [source_addr:]source_port [target_addr:target_port]\n"
+"\n"
+"A websockify-compatible WebSocket <-> TCP bridge that serves the web UI.\n"
+"  source_addr:source_port  where to listen; a bare port listens on every\n"
+"                           address (IPv4 and IPv6); IPv6 as [::1]:6080\n"
+"  target_addr:target_port  the RFB server to bridge to\n"
+"\n"
+"options:\n"
+"  --web DIR                serve static files from DIR\n"
+"  --cert FILE              TLS certificate (PEM); enables TLS\n"
+"  --key FILE               TLS private key (if not in --cert)\n"
+"  --ssl-only               refuse connections without TLS\n"
+"  --token-plugin TokenFile --token-source FILE_OR_DIR\n"
+"                           route by token (?token= or the token cookie);\n"
+"                           lines 'token: host:port'\n"
+"  --unix-target PATH       bridge to a Unix socket instead of TCP\n"
+"  --idle-timeout SECS      exit after SECS without any connection\n"
+"  --timeout SECS           stop listening SECS after start (exit when idle)\n"
+"  --heartbeat SECS         send a WebSocket ping every SECS\n"
+"  --control PATH           the daemon's control socket, for /api/\n"
+"  --auth none              no login (only with a loopback listen address)\n"
+"  --verbose, -v            log every connection\n"
+"  --help, -h               this text\n");
+}
+
+static int
+fail(char *err, size_t errlen, const char *fmt, const char *arg)
+{
+	snprintf(err, errlen, fmt, arg);
+	return -EINVAL;
+}
+
+static int
+parse_port(const char *s, int *port)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
+		return -EINVAL;
+	*port = (int)v;
+	return 0;
+}
+
+int
+proxy_addr_parse(const char *s, bool allow_bare_port, struct proxy_addr *a,
+		 char *err, size_t errlen)
+{
+	const char *colon, *host;
+	size_t hostlen;
+	struct in6_addr a6;
+
+	memset(a, 0, sizeof(*a));
+	if (s == NULL || *s == '\0')
+		return fail(err, errlen, "empty address%s", "");
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return fail(err, errlen, "bad address \"%.200s\": want [ipv6]:port", s);
+		host = s + 1;
+		hostlen = (size_t)(close - host);
+		colon = close + 1;
+		if (hostlen == 0 || hostlen >= sizeof(a->host))
+			return fail(err, errlen, "bad address \"%.200s\": empty or long IPv6 address", s);
+		memcpy(a->host, host, hostlen);
+		if (inet_pton(AF_INET6, a->host, &a6) != 1)
+			return fail(err, errlen, "bad address \"%.200s\": not an IPv6 address", s);
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL) {
+			if (!allow_bare_port)
+				return fail(err, errlen, "bad address \"%.200s\": want host:port", s);
+			if (parse_port(s, &a->port) < 0)
+				return fail(err, errlen, "bad port \"%.200s\": want 1..65535", s);
+			return 0;
+		}
+		if (strchr(s, ':') != colon)
+			return fail(err, errlen, "bad address \"%.200s\": IPv6 addresses need brackets, e.g. [::1]:6080", s);
+		hostlen = (size_t)(colon - s);
+		if (hostlen == 0)
+			return fail(err, errlen, "bad address \"%.200s\": empty host", s);
+		if (hostlen >= sizeof(a->host))
+			return fail(err, errlen, "bad address \"%.200s\": host name too long", s);
+		for (size_t i = 0; i < hostlen; i++) {
+			char c = s[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			      (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'))
+				return fail(err, errlen, "bad address \"%.200s\": bad character in host", s);
+		}
+		memcpy(a->host, s, hostlen);
+	}
+	if (parse_port(colon + 1, &a->port) < 0)
+		return fail(err, errlen, "bad port in \"%.200s\": want 1..65535", s);
+	return 0;
+}
+
+bool
+proxy_addr_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1) {
+		if (IN6_IS_ADDR_LOOPBACK(&a6))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+static int
+parse_secs(const char *name, const char *s, int *out, char *err, size_t errlen)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 86400 * 365) {
+		snprintf(err, errlen, "%s: bad number of seconds \"%.100s\"", name, s);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* Options that take a value, as "--opt value" or "--opt=value". */
+enum opt_id { O_WEB, O_CERT, O_KEY, O_TOKEN_PLUGIN, O_TOKEN_SOURCE, O_UNIX_TARGET,
+	      O_IDLE, O_HEARTBEAT, O_TIMEOUT, O_CONTROL, O_AUTH };
+static const struct { const char *name; enum opt_id id; } value_opts[] = {
+	{ "--web", O_WEB }, { "--cert", O_CERT }, { "--key", O_KEY },
+	{ "--token-plugin", O_TOKEN_PLUGIN }, { "--token-source", O_TOKEN_SOURCE },
+	{ "--unix-target", O_UNIX_TARGET }, { "--idle-timeout", O_IDLE },
+	{ "--heartbeat", O_HEARTBEAT }, { "--timeout", O_TIMEOUT },
+	{ "--control", O_CONTROL }, { "--auth", O_AUTH },
+};
+
+static int
+set_value(struct proxy_options *o, enum opt_id id, const char *name, const char *v,
+	  const char **plugin, char *err, size_t errlen)
+{
+	if (*v == '\0' && id != O_AUTH)
+		return fail(err, errlen, "%s: empty value", name);
+	switch (id) {
+	case O_WEB: o->web = v; break;
+	case O_CERT: o->cert = v; break;
+	case O_KEY: o->key = v; break;
+	case O_TOKEN_PLUGIN: *plugin = v; break;
+	case O_TOKEN_SOURCE: o->token_source = v; break;
+	case O_UNIX_TARGET: o->unix_target = v; break;
+	case O_CONTROL: o->control = v; break;
+	case O_IDLE: return parse_secs(name, v, &o->idle_timeout, err, errlen);
+	case O_HEARTBEAT: return parse_secs(name, v, &o->heartbeat, err, errlen);
+	case O_TIMEOUT: return parse_secs(name, v, &o->timeout, err, errlen);
+	case O_AUTH:
+		if (strcmp(v, "none") != 0)
+			return fail(err, errlen, "--auth: unknown mode \"%.100s\" (this build knows only \"none\")", v);
+		o->auth = PROXY_AUTH_NONE;
+		break;
+	}
+	return 0;
+}
+
+int
+proxy_cli_parse(int argc, char **argv, struct proxy_options *o, char *err, size_t errlen)
+{
+	const char *pos[2] = { NULL, NULL };
+	const char *plugin = NULL;
+	int npos = 0, rc;
+	bool only_pos = false;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(err, errlen, "no error");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		size_t k;
+
+		if (only_pos || a[0] != '-' || a[1] == '\0') {
+			if (npos == 2)
+				return fail(err, errlen, "unexpected argument \"%.200s\" (wrapping a program is not supported)", a);
+			pos[npos++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_pos = true;
+			continue;
+		}
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			proxy_cli_usage(stdout);
+			return 1;
+		}
+		if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+			o->verbose = true;
+			continue;
+		}
+		if (strcmp(a, "--ssl-only") == 0) {
+			o->ssl_only = true;
+			continue;
+		}
+		for (k = 0; k < sizeof(value_opts) / sizeof(value_opts[0]); k++) {
+			size_t n = strlen(value_opts[k].name);
+
+			if (strncmp(a, value_opts[k].name, n) == 0 && (a[n] == '\0' || a[n] == '='))
+				break;
+		}
+		if (k == sizeof(value_opts) / sizeof(value_opts[0]))
+			return fail(err, errlen, "unknown option \"%.200s\" (see --help)", a);
+		{
+			const char *name = value_opts[k].name;
+			size_t n = strlen(name);
+			const char *v;
+
+			if (a[n] == '=') {
+				v = a + n + 1;
+			} else {
+				if (i + 1 >= argc)
+					return fail(err, errlen, "%s needs a value", name);
+				v = argv[++i];
+			}
+			if ((rc = set_value(o, value_opts[k].id, name, v, &plugin, err, errlen)) < 0)
+				return rc;
+		}
+	}
+
+	if (npos == 0)
+		return fail(err, errlen, "missing [source_addr:]source_port%s (see --help)", "");
+	if ((rc = proxy_addr_parse(pos[0], true, &o->listen, err, errlen)) < 0)
+		return rc;
+	if (npos == 2) {
+		if ((rc = proxy_addr_parse(pos[1], false, &o->target, err, errlen)) < 0)
+			return rc;
+		o->has_target = true;
+	}
+	if (plugin != NULL) {
+		/* websockify names it by Python path; accept both spellings. */
+		const char *base = strrchr(plugin, '.');
+
+		base = base ? base + 1 : plugin;
+		if (strcmp(base, "TokenFile") != 0 && strcmp(base, "ReadOnlyTokenFile") != 0)
+			return fail(err, errlen, "--token-plugin: \"%.200s\" is not supported (only TokenFile)", plugin);
+		if (o->token_source == NULL)
+			return fail(err, errlen, "--token-plugin needs --token-source FILE_OR_DIR%s", "");
+	} else if (o->token_source != NULL) {
+		return fail(err, errlen, "--token-source needs --token-plugin TokenFile%s", "");
+	}
+	{
+		int targets = o->has_target + (o->unix_target != NULL) + (o->token_source != NULL);
+
+		if (targets == 0)
+			return fail(err, errlen, "no target: give target_addr:target_port, --unix-target or --token-plugin%s", "");
+		if (targets > 1)
+			return fail(err, errlen, "give only one of target_addr:target_port, --unix-target and --token-plugin%s", "");
+	}
+	if (o->key != NULL && o->cert == NULL)
+		return fail(err, errlen, "--key needs --cert%s", "");
+	if (o->ssl_only && o->cert == NULL)
+		return fail(err, errlen, "--ssl-only needs --cert%s", "");
+	if (o->auth == PROXY_AUTH_NONE && !proxy_addr_is_loopback(o->listen.host))
+		return fail(err, errlen, "--auth none is allowed only on a loopback listen address (e.g. 127.0.0.1:%s)",
+			    strrchr(pos[0], ':') ? strrchr(pos[0], ':') + 1 : pos[0]);
+	return 0;
+}

@@ -1,0 +1,1241 @@
+/* The libwebsockets glue: one event loop (lws_service), no threads.
+ *
+ * A bridged connection is a struct conn shared by two lws connections: the
+ * viewer's WebSocket and the target's raw socket.  Each direction has a
+ * bounded queue; when a queue passes PROXY_QUEUE_BOUND, reading from the side
+ * that fills it stops (lws_rx_flow_control) until the other side has drained
+ * it to half.  So a viewer that stops reading stalls only its own target, and
+ * a connection never holds more than its two queues plus one frame that lws
+ * keeps of a partial write.
+ *
+ * The target socket is connected here, non-blocking, and adopted into lws
+ * as a raw socket (lws_adopt_descriptor_vhost_via_info): the same code path
+ * serves TCP over IPv4/IPv6 and --unix-target, we see the connect's own
+ * errno (SO_ERROR) for the log line and the close reason, and lws's poll loop
+ * does the rest.  Name resolution of a target is getaddrinfo (blocking); a
+ * target is normally an address literal or /etc/hosts name. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "proxy/proxy.h"
+
+#define PROXY_QUEUE_BOUND (256 * 1024)	/* per direction, per connection */
+#define PROXY_IO_CHUNK (64 * 1024)	/* largest read lws hands us / write we make */
+#define PROXY_QUEUE_CAP (PROXY_QUEUE_BOUND + 2 * PROXY_IO_CHUNK)
+#define PROXY_CTL_TIMEOUT_MS 2000	/* the daemon is local; never stall longer */
+#define PROXY_HEADER_MAX 8192		/* request headers above this get 431 */
+#define PROXY_BODY_DRAIN_MAX (1024 * 1024)
+
+/* ---- logging ---- */
+
+static bool verbose;
+
+static void __attribute__((format(printf, 1, 2)))
+plog(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "proxy: %s\n", buf);
+}
+
+#define vlog(...) do { if (verbose) plog(__VA_ARGS__); } while (0)
+
+/* Set when lws gives up on a request whose headers overflow its buffer;
+ * lws then closes that connection at once, in the same service call, and
+ * offers no way to answer it, so we answer 431 ourselves from its log line,
+ * before lws shuts the socket down. */
+static void answer_431(struct lws *wsi);
+
+/* HTTP connections whose request head has not been dispatched yet. */
+#define PENDING_MAX 64
+static struct lws *pending[PENDING_MAX];
+
+static void
+pending_del(struct lws *wsi)
+{
+	for (int i = 0; i < PENDING_MAX; i++)
+		if (pending[i] == wsi)
+			pending[i] = NULL;
+}
+
+static void
+pending_add(struct lws *wsi)
+{
+	for (int i = 0; i < PENDING_MAX; i++) {
+		if (pending[i] == NULL) {
+			pending[i] = wsi;
+			return;
+		}
+	}
+}
+
+static void
+lws_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	(void)level;
+	if (strstr(line, "Ran out of header data space") != NULL) {
+		/* We are inside lws's parser for the connection that overflowed;
+		 * with one undispatched request head it can only be that one.
+		 * With several we cannot tell which, and lws just hangs up. */
+		struct lws *only = NULL;
+		int n = 0;
+
+		for (int i = 0; i < PENDING_MAX; i++)
+			if (pending[i] != NULL && n++ == 0)
+				only = pending[i];
+		if (n == 1) {
+			pending_del(only);
+			answer_431(only);
+		} else {
+			plog("request headers larger than %d bytes; connection closed", PROXY_HEADER_MAX);
+		}
+		return;
+	}
+	while (n > 0 && line[n - 1] == '\n')
+		n--;
+	fprintf(stderr, "proxy: lws: %.*s\n", (int)n, line);
+}
+
+/* ---- bounded byte queue ---- */
+
+struct ring {
+	uint8_t *buf;
+	size_t cap, head, len;
+};
+
+static int
+ring_init(struct ring *r, size_t cap)
+{
+	r->buf = malloc(cap);
+	r->cap = cap;
+	r->head = r->len = 0;
+	return r->buf ? 0 : -ENOMEM;
+}
+
+static int
+ring_put(struct ring *r, const void *data, size_t n)
+{
+	size_t tail, first;
+
+	if (n > r->cap - r->len)
+		return -ENOBUFS;
+	tail = (r->head + r->len) % r->cap;
+	first = n < r->cap - tail ? n : r->cap - tail;
+	memcpy(r->buf + tail, data, first);
+	memcpy(r->buf, (const uint8_t *)data + first, n - first);
+	r->len += n;
+	return 0;
+}
+
+/* Copies up to max queued bytes to out without consuming them. */
+static size_t
+ring_peek(const struct ring *r, uint8_t *out, size_t max)
+{
+	size_t n = r->len < max ? r->len : max;
+	size_t first = n < r->cap - r->head ? n : r->cap - r->head;
+
+	memcpy(out, r->buf + r->head, first);
+	memcpy(out + first, r->buf, n - first);
+	return n;
+}
+
+static void
+ring_drop(struct ring *r, size_t n)
+{
+	r->head = (r->head + n) % r->cap;
+	r->len -= n;
+	if (r->len == 0)
+		r->head = 0;
+}
+
+/* ---- state ---- */
+
+struct server;
+
+struct conn {
+	struct server *srv;
+	struct conn *prev, *next;
+	struct lws *ws, *raw;
+	int refs;			/* ws + raw: freed when both are gone */
+	unsigned id;
+	char peer[64];
+	char target[PROXY_HOST_MAX + 16];
+	struct ring to_viewer, to_target;
+	bool target_connected, raw_paused, ws_paused, ping_due;
+	int close_code;			/* close the WebSocket once to_viewer drains */
+	char close_reason[120];
+	time_t last_ping;
+	unsigned long long up, down;	/* bytes viewer->target, target->viewer */
+};
+
+struct server {
+	const struct proxy_options *o;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	char web_root[PATH_MAX];
+	struct conn *conns;
+	int nconns;
+	unsigned next_id;
+	time_t started, idle_since;
+	lws_sorted_usec_list_t tick;
+	volatile sig_atomic_t stop;
+	uint8_t tx[LWS_PRE + PROXY_IO_CHUNK];
+	uint8_t http[LWS_PRE + 4096 + PROXY_CTL_LINE_MAX];
+};
+
+/* Per HTTP/WebSocket connection (lws allocates and zeroes it). */
+struct pss {
+	struct conn *conn;
+	char *body;
+	size_t body_len, body_want;
+	int body_status;		/* non-zero: answer this once the body is in */
+	char api_path[32];
+};
+
+static struct server *g_srv;	/* for the signal handler */
+
+static time_t
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* ---- authorization ---- */
+
+enum proxy_req_kind { PROXY_REQ_UPGRADE, PROXY_REQ_API };
+
+/* The one place every WebSocket upgrade and every /api/ request passes
+ * through before anything is done for it.  The security issue adds login
+ * sessions and the Origin check here.  Returns 0 to allow, or the HTTP status
+ * to refuse with. */
+static int
+proxy_authorize(struct server *srv, struct lws *wsi, enum proxy_req_kind kind)
+{
+	(void)wsi;
+	(void)kind;
+	if (srv->o->auth == PROXY_AUTH_NONE)
+		return 0;
+	/* PROXY_AUTH_DEFAULT: login is not built yet; the startup line says so. */
+	return 0;
+}
+
+/* ---- HTTP responses ---- */
+
+static int
+http_reply(struct server *srv, struct lws *wsi, unsigned status, const char *ctype,
+	   const char *body, size_t len, bool head)
+{
+	uint8_t *start = srv->http + LWS_PRE, *p = start, *end = srv->http + sizeof(srv->http);
+
+	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:",
+					(const uint8_t *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (!head && len > 0) {
+		if (len > (size_t)(end - p) - LWS_PRE)
+			return -1;
+		memcpy(p + LWS_PRE, body, len);
+		if (lws_write(wsi, p + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) != (int)len)
+			return -1;
+	}
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int
+json_error(struct server *srv, struct lws *wsi, unsigned status, const char *msg)
+{
+	char body[512];
+	size_t o = 0;
+
+	o += (size_t)snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"");
+	for (const char *s = msg; *s != '\0' && o < sizeof(body) - 8; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			body[o++] = '\\';
+		body[o++] = c < 0x20 ? ' ' : (char)c;
+	}
+	o += (size_t)snprintf(body + o, sizeof(body) - o, "\"}\n");
+	return http_reply(srv, wsi, status, "application/json", body, o, false);
+}
+
+static int
+text_error(struct server *srv, struct lws *wsi, unsigned status, const char *msg, bool head)
+{
+	char body[256];
+	int n = snprintf(body, sizeof(body), "%u %s\n", status, msg);
+
+	return http_reply(srv, wsi, status, "text/plain; charset=utf-8", body, (size_t)n, head);
+}
+
+/* ---- REST API -> control socket ---- */
+
+/* One request line, one answer line.  Blocking, but on a local socket with
+ * a short timeout; the daemon answers from its own loop. */
+static int
+ctl_call(const char *path, const char *line, char *ans, size_t anslen, size_t *outlen)
+{
+	struct timeval tv = { PROXY_CTL_TIMEOUT_MS / 1000, (PROXY_CTL_TIMEOUT_MS % 1000) * 1000 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(line), sent = 0, got = 0;
+	int fd, rc = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	while (sent < len) {
+		ssize_t w = send(fd, line + sent, len - sent, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			goto out;
+		}
+		sent += (size_t)w;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (got == anslen) {
+			rc = -EMSGSIZE;
+			goto out;
+		}
+		r = recv(fd, ans + got, anslen - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			goto out;
+		}
+		if (r == 0) {
+			rc = -ECONNRESET;
+			goto out;
+		}
+		if (memchr(ans + got, '\n', (size_t)r) != NULL) {
+			got += (size_t)r;
+			*outlen = (size_t)((char *)memchr(ans, '\n', got) - ans);
+			break;
+		}
+		got += (size_t)r;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+static char ctl_line[PROXY_CTL_LINE_MAX + 256];
+static char ctl_answer[PROXY_CTL_LINE_MAX + 2];
+
+static int
+api_finish(struct server *srv, struct lws *wsi, const char *method, const char *path,
+	   const char *body, size_t body_len)
+{
+	struct proxy_rest_req r = { method, path, body, body_len };
+	char err[256];
+	size_t alen = 0;
+	int status, rc;
+
+	status = proxy_rest_build(&r, ctl_line, sizeof(ctl_line), err, sizeof(err));
+	if (status != 0) {
+		vlog("api: %s %s: %d %s", method, path, status, err);
+		return json_error(srv, wsi, (unsigned)status, err);
+	}
+	if (srv->o->control == NULL)
+		return json_error(srv, wsi, 503, "no daemon control socket (start the proxy with --control PATH)");
+	rc = ctl_call(srv->o->control, ctl_line, ctl_answer, sizeof(ctl_answer), &alen);
+	if (rc < 0) {
+		snprintf(err, sizeof(err), "daemon unreachable: %s: %s", srv->o->control, strerror(-rc));
+		plog("api: %s %s: %s", method, path, err);
+		return json_error(srv, wsi, 502, err);
+	}
+	status = proxy_rest_status(path, ctl_answer, alen);
+	if (status == 502) {
+		plog("api: %s %s: daemon answered something that is not a JSON object", method, path);
+		return json_error(srv, wsi, 502, "daemon answered something that is not a JSON object");
+	}
+	vlog("api: %s %s: %d", method, path, status);
+	ctl_answer[alen++] = '\n';
+	return http_reply(srv, wsi, (unsigned)status, "application/json", ctl_answer, alen, false);
+}
+
+static const char *
+req_method(struct lws *wsi)
+{
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+		return "GET";
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+		return "POST";
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI))
+		return "HEAD";
+	return "OTHER";
+}
+
+static int
+api_request(struct server *srv, struct lws *wsi, struct pss *pss, const char *path)
+{
+	const char *method = req_method(wsi);
+	int status;
+
+	if ((status = proxy_authorize(srv, wsi, PROXY_REQ_API)) != 0)
+		return json_error(srv, wsi, (unsigned)status, "not authorized");
+	if (strcmp(method, "POST") != 0)
+		return api_finish(srv, wsi, method, path, NULL, 0);
+
+	{
+		char cl[32], *end;
+		long v;
+
+		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+			return json_error(srv, wsi, 411, "POST needs a Content-Length");
+		errno = 0;
+		v = strtol(cl, &end, 10);
+		if (errno != 0 || end == cl || *end != '\0' || v < 0)
+			return json_error(srv, wsi, 400, "bad Content-Length");
+		if (v > PROXY_BODY_DRAIN_MAX) {
+			/* Too big to even drain: answer and hang up. */
+			json_error(srv, wsi, 413, "body larger than 65536 bytes");
+			return -1;
+		}
+		snprintf(pss->api_path, sizeof(pss->api_path), "%s", strlen(path) < sizeof(pss->api_path) ? path : "/api/?");
+		pss->body_want = (size_t)v;
+		pss->body_len = 0;
+		pss->body_status = 0;
+		free(pss->body);
+		pss->body = NULL;
+		if (v > PROXY_BODY_MAX) {
+			pss->body_status = 413;	/* drained, then refused */
+		} else if (v > 0 && (pss->body = malloc((size_t)v)) == NULL) {
+			return json_error(srv, wsi, 500, "out of memory");
+		}
+		if (v == 0) {
+			int rc = api_finish(srv, wsi, "POST", pss->api_path, NULL, 0);
+
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- static files ---- */
+
+static bool
+accepts_gzip(struct lws *wsi)
+{
+	char ae[256];
+
+	if (lws_hdr_copy(wsi, ae, sizeof(ae), WSI_TOKEN_HTTP_ACCEPT_ENCODING) <= 0)
+		return false;
+	/* Good enough: "gzip;q=0" is never sent by browsers. */
+	return strstr(ae, "gzip") != NULL;
+}
+
+static int
+serve_file(struct server *srv, struct lws *wsi, const char *uri)
+{
+	char rel[PATH_MAX], real[PATH_MAX], gz[PATH_MAX + 4], gzreal[PATH_MAX];
+	uint8_t hdr[512], *p = hdr, *end = hdr + sizeof(hdr);
+	const char *method = req_method(wsi), *mime, *path;
+	bool head = strcmp(method, "HEAD") == 0, is_gz = false;
+	struct stat st;
+	int rc;
+
+	if (strcmp(method, "GET") != 0 && !head)
+		return text_error(srv, wsi, 405, "Method Not Allowed", false);
+	if (srv->web_root[0] == '\0')
+		return text_error(srv, wsi, 404, "Not Found (no --web directory)", head);
+	rc = proxy_path_clean(uri, rel, sizeof(rel));
+	if (rc == 0)
+		rc = proxy_path_resolve(srv->web_root, rel, real, sizeof(real));
+	if (rc == -EPERM || rc == -EACCES) {
+		plog("http: refused path \"%.200s\"", uri);
+		return text_error(srv, wsi, 403, "Forbidden", head);
+	}
+	if (rc < 0) {
+		vlog("http: %s %.200s: 404", method, uri);
+		return text_error(srv, wsi, 404, "Not Found", head);
+	}
+	mime = proxy_mime_type(real);
+	path = real;
+	if (accepts_gzip(wsi) && snprintf(gz, sizeof(gz), "%s.gz", real) < (int)sizeof(gz) &&
+	    realpath(gz, gzreal) != NULL && strncmp(gzreal, srv->web_root, strlen(srv->web_root)) == 0 &&
+	    gzreal[strlen(srv->web_root)] == '/' && stat(gzreal, &st) == 0 && S_ISREG(st.st_mode)) {
+		path = gzreal;
+		is_gz = true;
+	}
+	if (stat(path, &st) < 0)
+		return text_error(srv, wsi, 404, "Not Found", head);
+	if ((is_gz && lws_add_http_header_by_name(wsi, (const uint8_t *)"content-encoding:",
+						  (const uint8_t *)"gzip", 4, &p, end)) ||
+	    lws_add_http_header_by_name(wsi, (const uint8_t *)"vary:",
+					(const uint8_t *)"Accept-Encoding", 15, &p, end))
+		return -1;
+	{
+		const char *cc = strncmp(mime, "text/html", 9) == 0 ? "no-cache" : "max-age=3600";
+
+		if (lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:",
+						(const uint8_t *)cc, (int)strlen(cc), &p, end))
+			return -1;
+	}
+	vlog("http: %s %.200s -> %s (%s%s)", method, uri, path, mime, is_gz ? ", gzip" : "");
+	if (head) {
+		uint8_t *start = srv->http + LWS_PRE, *q = start, *qend = srv->http + sizeof(srv->http);
+
+		if (lws_add_http_common_headers(wsi, 200, mime, (lws_filepos_t)st.st_size, &q, qend))
+			return -1;
+		if ((size_t)(qend - q) < (size_t)(p - hdr))
+			return -1;
+		memcpy(q, hdr, (size_t)(p - hdr));
+		q += p - hdr;
+		if (lws_finalize_write_http_header(wsi, start, &q, qend))
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	rc = lws_serve_http_file(wsi, path, mime, (const char *)hdr, (int)(p - hdr));
+	if (rc < 0 || (rc > 0 && lws_http_transaction_completed(wsi)))
+		return -1;
+	return 0;
+}
+
+/* ---- bridging ---- */
+
+static void
+conn_unref(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (--c->refs > 0)
+		return;
+	vlog("#%u %s: closed (%llu bytes to target, %llu to viewer)", c->id, c->peer, c->up, c->down);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (--srv->nconns == 0)
+		srv->idle_since = now_s();
+	free(c->to_viewer.buf);
+	free(c->to_target.buf);
+	free(c);
+}
+
+/* Closes the WebSocket with code/reason once what is queued for the viewer
+ * has gone out. */
+static void
+conn_finish(struct conn *c, int code, const char *reason)
+{
+	if (c->close_code == 0) {
+		c->close_code = code;
+		size_t n = strnlen(reason, sizeof(c->close_reason) - 1);
+
+		memcpy(c->close_reason, reason, n);
+		c->close_reason[n] = '\0';
+	}
+	if (c->ws)
+		lws_callback_on_writable(c->ws);
+}
+
+/* Logs why the bridge ends and closes the WebSocket with that reason (cut
+ * to what fits in a close frame). */
+static void __attribute__((format(printf, 3, 4)))
+conn_fail(struct conn *c, int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	plog("#%u %s: %s", c->id, c->peer, msg);
+	msg[sizeof(c->close_reason) - 1] = '\0';
+	conn_finish(c, code, msg);
+}
+
+/* The target for this upgrade: the command line's, or the token's. */
+static int
+pick_target(struct server *srv, struct lws *wsi, struct proxy_addr *a, char *why, size_t whylen)
+{
+	char tok[PROXY_TOKEN_MAX], cookie[1024];
+	int rc;
+
+	if (!srv->o->token_source) {
+		*a = srv->o->target;
+		return 0;
+	}
+	if (lws_get_urlarg_by_name(wsi, "token=", tok, sizeof(tok)) == NULL || tok[0] == '\0') {
+		if (lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) <= 0 ||
+		    proxy_cookie_token(cookie, tok, sizeof(tok)) <= 0) {
+			snprintf(why, whylen, "no token (want ?token= or a token cookie)");
+			return -ENOENT;
+		}
+	}
+	rc = proxy_token_lookup(srv->o->token_source, tok, a, NULL, NULL);
+	if (rc < 0) {
+		snprintf(why, whylen, "token source %s: %s", srv->o->token_source, strerror(-rc));
+		return rc;
+	}
+	if (rc == 0) {
+		snprintf(why, whylen, "unknown token \"%.64s\"", tok);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int
+connect_target(struct conn *c, const struct proxy_addr *a)
+{
+	struct server *srv = c->srv;
+	lws_adopt_desc_t ad = { 0 };
+	struct lws *raw;
+	int fd = -1, rc;
+
+	if (srv->o->unix_target) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		snprintf(c->target, sizeof(c->target), "unix:%s", srv->o->unix_target);
+		if (strlen(srv->o->unix_target) >= sizeof(sa.sun_path)) {
+			rc = -ENAMETOOLONG;
+			goto fail;
+		}
+		strcpy(sa.sun_path, srv->o->unix_target);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
+		    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			rc = -errno;
+			goto fail;
+		}
+	} else {
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *ai;
+		char port[8];
+		int one = 1, g;
+
+		snprintf(c->target, sizeof(c->target), strchr(a->host, ':') ? "[%s]:%d" : "%s:%d",
+			 a->host, a->port);
+		snprintf(port, sizeof(port), "%d", a->port);
+		if ((g = getaddrinfo(a->host, port, &hints, &ai)) != 0) {
+			conn_fail(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "target %s: %s", c->target, gai_strerror(g));
+			return -EHOSTUNREACH;
+		}
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd >= 0)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)) {
+			rc = -errno;
+			freeaddrinfo(ai);
+			goto fail;
+		}
+		freeaddrinfo(ai);
+	}
+	ad.vh = srv->vh;
+	ad.type = LWS_ADOPT_SOCKET;
+	ad.fd.sockfd = fd;
+	ad.vh_prot_name = "webkvm-target";
+	ad.opaque = c;
+	c->refs++;
+	raw = lws_adopt_descriptor_vhost_via_info(&ad);
+	if (raw == NULL) {
+		c->refs--;
+		fd = -1;	/* lws closed it */
+		rc = -ENOMEM;
+		goto fail;
+	}
+	c->raw = raw;
+	/* POLLOUT tells us when the non-blocking connect has finished. */
+	lws_callback_on_writable(raw);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	conn_fail(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "target %s: connect: %s", c->target, strerror(-rc));
+	return rc;
+}
+
+static int
+ws_established(struct server *srv, struct lws *wsi, struct pss *pss)
+{
+	struct proxy_addr a;
+	char why[200];
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || ring_init(&c->to_viewer, PROXY_QUEUE_CAP) < 0 ||
+	    ring_init(&c->to_target, PROXY_QUEUE_CAP) < 0) {
+		plog("out of memory for a new connection");
+		if (c) {
+			free(c->to_viewer.buf);
+			free(c);
+		}
+		return -1;
+	}
+	c->srv = srv;
+	c->ws = wsi;
+	c->refs = 1;
+	c->id = ++srv->next_id;
+	c->last_ping = now_s();
+	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	pss->conn = c;
+	if (pick_target(srv, wsi, &a, why, sizeof(why)) < 0) {
+		conn_fail(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "refusing: %s", why);
+		return 0;
+	}
+	if (connect_target(c, &a) == 0)
+		vlog("#%u %s: WebSocket (%s) -> %s", c->id, c->peer,
+		     lws_get_protocol(wsi)->name, c->target);
+	return 0;
+}
+
+static int
+ws_writeable(struct server *srv, struct lws *wsi, struct conn *c)
+{
+	uint8_t *buf = srv->tx + LWS_PRE;
+	size_t n;
+
+	if (c->ping_due) {
+		c->ping_due = false;
+		if (lws_write(wsi, buf, 0, LWS_WRITE_PING) < 0)
+			return -1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (c->to_viewer.len > 0) {
+		n = ring_peek(&c->to_viewer, buf, PROXY_IO_CHUNK);
+		if (lws_write(wsi, buf, n, LWS_WRITE_BINARY) < (int)n) {
+			vlog("#%u %s: WebSocket write failed", c->id, c->peer);
+			return -1;
+		}
+		ring_drop(&c->to_viewer, n);
+		c->down += n;
+		if (c->raw_paused && c->raw && c->to_viewer.len <= PROXY_QUEUE_BOUND / 2) {
+			c->raw_paused = false;
+			lws_rx_flow_control(c->raw, 1);
+		}
+		if (c->to_viewer.len > 0 || c->close_code)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (c->close_code) {
+		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ws_receive(struct lws *wsi, struct conn *c, const void *in, size_t len)
+{
+	if (c->close_code)
+		return 0;	/* the target is gone; nothing to forward to */
+	if (ring_put(&c->to_target, in, len) < 0) {
+		plog("#%u %s: queue to target overflowed; closing", c->id, c->peer);
+		return -1;
+	}
+	if (c->raw && c->target_connected)
+		lws_callback_on_writable(c->raw);
+	if (!c->ws_paused && c->to_target.len >= PROXY_QUEUE_BOUND) {
+		c->ws_paused = true;
+		lws_rx_flow_control(wsi, 0);
+	}
+	return 0;
+}
+
+static void
+ws_closed(struct conn *c)
+{
+	c->ws = NULL;
+	if (c->raw) {
+		if (c->to_target.len == 0 || !c->target_connected) {
+			lws_set_timeout(c->raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+		} else {
+			/* Let the last bytes reach the target, but not forever. */
+			if (c->raw_paused) {
+				c->raw_paused = false;
+				lws_rx_flow_control(c->raw, 1);
+			}
+			lws_set_timeout(c->raw, PENDING_TIMEOUT_USER_OK, 5);
+			lws_callback_on_writable(c->raw);
+		}
+	}
+	conn_unref(c);
+}
+
+static int
+cb_target(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct conn *c = lws_get_opaque_user_data(wsi);
+	struct server *srv = lws_context_user(lws_get_context(wsi));
+	int err = 0;
+	socklen_t elen = sizeof(err);
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_ADOPT:
+		return 0;
+	case LWS_CALLBACK_RAW_RX:
+		if (c == NULL)
+			return -1;
+		c->target_connected = true;
+		if (c->ws == NULL)
+			return 0;
+		if (ring_put(&c->to_viewer, in, len) < 0) {
+			plog("#%u %s: queue to viewer overflowed; closing", c->id, c->peer);
+			return -1;
+		}
+		lws_callback_on_writable(c->ws);
+		if (!c->raw_paused && c->to_viewer.len >= PROXY_QUEUE_BOUND) {
+			c->raw_paused = true;
+			lws_rx_flow_control(wsi, 0);
+		}
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		if (c == NULL)
+			return -1;
+		if (!c->target_connected) {
+			if (getsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+				err = errno;
+			if (err != 0) {
+				conn_fail(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "target %s: connect: %s",
+					  c->target, strerror(err));
+				return -1;
+			}
+			c->target_connected = true;
+			vlog("#%u %s: connected to %s", c->id, c->peer, c->target);
+		}
+		if (c->to_target.len > 0) {
+			uint8_t *buf = srv->tx + LWS_PRE;
+			size_t n = ring_peek(&c->to_target, buf, PROXY_IO_CHUNK);
+
+			if (lws_write(wsi, buf, n, LWS_WRITE_RAW) < (int)n)
+				return -1;
+			ring_drop(&c->to_target, n);
+			c->up += n;
+			if (c->ws_paused && c->ws && c->to_target.len <= PROXY_QUEUE_BOUND / 2) {
+				c->ws_paused = false;
+				lws_rx_flow_control(c->ws, 1);
+			}
+		}
+		if (c->to_target.len > 0)
+			lws_callback_on_writable(wsi);
+		else if (c->ws == NULL)
+			return -1;	/* flushed what the viewer sent before leaving */
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (c == NULL)
+			return 0;
+		c->raw = NULL;
+		if (c->ws != NULL && c->close_code == 0) {
+			if (!c->target_connected) {
+				if (getsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err == 0)
+					err = ECONNREFUSED;
+				conn_fail(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "target %s: connect: %s",
+					  c->target, strerror(err));
+			} else {
+				vlog("#%u %s: target %s closed the connection", c->id, c->peer, c->target);
+				conn_finish(c, LWS_CLOSE_STATUS_NORMAL, "target closed the connection");
+			}
+		}
+		lws_set_opaque_user_data(wsi, NULL);
+		conn_unref(c);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* ---- the HTTP / WebSocket protocol ---- */
+
+static void
+answer_431(struct lws *wsi)
+{
+	static const char resp[] =
+		"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Content-Length: 36\r\n"
+		"Connection: close\r\n\r\n"
+		"431 Request Header Fields Too Large\n";
+	int fd = lws_get_socket_fd(wsi);
+	char peer[64], sink[4096];
+
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	plog("%s: request headers larger than %d bytes; answering 431", peer, PROXY_HEADER_MAX);
+	if (fd < 0 || lws_is_ssl(wsi))
+		return;
+	/* Read what is left of the request, so that closing does not reset
+	 * the connection before the client has read the answer. */
+	for (int i = 0; i < 64 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	if (send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		vlog("%s: 431 answer: %s", peer, strerror(errno));
+}
+
+/* RFC 6455 section 4.2.1: lws would hang up on some of these without an
+ * answer, and accepts pre-standard versions. */
+static bool
+handshake_ok(struct lws *wsi, char *why, size_t whylen)
+{
+	char v[16], key[64];
+	int n;
+
+	if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_VERSION) <= 0 || strcmp(v, "13") != 0) {
+		snprintf(why, whylen, "Sec-WebSocket-Version must be 13");
+		return false;
+	}
+	n = lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY);
+	if (n != 24 || key[22] != '=' || key[23] != '=') {
+		snprintf(why, whylen, "Sec-WebSocket-Key must be 16 bytes in base64");
+		return false;
+	}
+	for (int i = 0; i < 22; i++) {
+		char c = key[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/')) {
+			snprintf(why, whylen, "Sec-WebSocket-Key must be 16 bytes in base64");
+			return false;
+		}
+	}
+	return true;
+}
+
+static int
+cb_http_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct server *srv = lws_context_user(lws_get_context(wsi));
+	struct pss *pss = user;
+	int status;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+		struct proxy_addr a;
+		char why[200], peer[64];
+
+		pending_del(wsi);
+		if (in == NULL || strcmp(in, "websocket") != 0)
+			return text_error(srv, wsi, 400, "Bad Request (only WebSocket upgrades)", false) ? -1 : 1;
+		if (!handshake_ok(wsi, why, sizeof(why))) {
+			lws_get_peer_simple(wsi, peer, sizeof(peer));
+			plog("%s: bad WebSocket handshake: %s", peer, why);
+			return text_error(srv, wsi, 400, why, false) ? -1 : 1;
+		}
+		if ((status = proxy_authorize(srv, wsi, PROXY_REQ_UPGRADE)) != 0)
+			return text_error(srv, wsi, (unsigned)status, "Forbidden", false) ? -1 : 1;
+		/* Refuse an unknown token before the handshake so the client sees
+		 * a plain 403 rather than an opened and closed WebSocket. */
+		if (srv->o->token_source && pick_target(srv, wsi, &a, why, sizeof(why)) < 0) {
+			lws_get_peer_simple(wsi, peer, sizeof(peer));
+			plog("%s: refusing WebSocket: %s", peer, why);
+			return text_error(srv, wsi, 403, why, false) ? -1 : 1;
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_HTTP:
+		pending_del(wsi);
+		if (strncmp(in, "/api/", 5) == 0)
+			return api_request(srv, wsi, pss, in);
+		return serve_file(srv, wsi, in);
+	case LWS_CALLBACK_HTTP_BODY:
+		if (pss->body_status == 0 && pss->body != NULL) {
+			if (len > pss->body_want - pss->body_len) {
+				pss->body_status = 413;
+			} else {
+				memcpy(pss->body + pss->body_len, in, len);
+				pss->body_len += len;
+			}
+		}
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+		int rc;
+
+		if (pss->body_status)
+			rc = json_error(srv, wsi, (unsigned)pss->body_status, "body larger than 65536 bytes");
+		else
+			rc = api_finish(srv, wsi, "POST", pss->api_path, pss->body, pss->body_len);
+		free(pss->body);
+		pss->body = NULL;
+		pss->body_len = pss->body_want = 0;
+		pss->body_status = 0;
+		return rc;
+	}
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		pending_add(wsi);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		pending_del(wsi);
+		return 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		pending_del(wsi);
+		if (pss) {
+			free(pss->body);
+			pss->body = NULL;
+		}
+		return 0;
+
+	case LWS_CALLBACK_ESTABLISHED:
+		return ws_established(srv, wsi, pss);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (pss->conn == NULL)
+			return -1;
+		return ws_writeable(srv, wsi, pss->conn);
+	case LWS_CALLBACK_RECEIVE:
+		if (pss->conn == NULL)
+			return -1;
+		return ws_receive(wsi, pss->conn, in, len);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (pss->conn && len >= 2)
+			vlog("#%u %s: viewer closed with code %u", pss->conn->id, pss->conn->peer,
+			     ((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1]);
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		if (pss->conn) {
+			ws_closed(pss->conn);
+			pss->conn = NULL;
+		}
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+/* protocols[0] serves HTTP and WebSocket clients that offer no subprotocol
+ * (noVNC >= 1.0); "binary" answers clients that offer it (older noVNC,
+ * websockify's tests). */
+static const struct lws_protocols protocols[] = {
+	{ "webkvm", cb_http_ws, sizeof(struct pss), PROXY_IO_CHUNK, 0, NULL, 0 },
+	{ "binary", cb_http_ws, sizeof(struct pss), PROXY_IO_CHUNK, 0, NULL, 0 },
+	{ "webkvm-target", cb_target, 0, PROXY_IO_CHUNK, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* ---- timers, signals, main loop ---- */
+
+static void
+tick(lws_sorted_usec_list_t *sul)
+{
+	struct server *srv = lws_container_of(sul, struct server, tick);
+	const struct proxy_options *o = srv->o;
+	time_t t = now_s();
+
+	if (o->heartbeat > 0) {
+		for (struct conn *c = srv->conns; c; c = c->next) {
+			if (c->ws && !c->close_code && t - c->last_ping >= o->heartbeat) {
+				c->last_ping = t;
+				c->ping_due = true;
+				lws_callback_on_writable(c->ws);
+			}
+		}
+	}
+	if (o->idle_timeout > 0 && srv->nconns == 0 && t - srv->idle_since >= o->idle_timeout) {
+		plog("exiting: no connection for %d s (--idle-timeout)", o->idle_timeout);
+		srv->stop = 1;
+	}
+	if (o->timeout > 0 && srv->nconns == 0 && t - srv->started >= o->timeout) {
+		plog("exiting: --timeout %d s reached", o->timeout);
+		srv->stop = 1;
+	}
+	if (srv->stop)
+		lws_cancel_service(srv->ctx);
+	else
+		lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, LWS_US_PER_SEC);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (g_srv) {
+		g_srv->stop = 1;
+		lws_cancel_service(g_srv->ctx);
+	}
+}
+
+static void
+token_warn(void *ctx, const char *file, int line, const char *why)
+{
+	(void)ctx;
+	if (line > 0)
+		plog("%s:%d: %s; line ignored", file, line, why);
+	else
+		plog("%s: %s", file, why);
+}
+
+/* lws takes an interface name or an address literal: turn "localhost" and
+ * other names into an address. */
+static int
+listen_iface(const struct proxy_addr *a, char *out, size_t outlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
+	int g;
+
+	if ((g = getaddrinfo(a->host, NULL, &hints, &ai)) != 0) {
+		plog("listen address %s: %s", a->host, gai_strerror(g));
+		return -EINVAL;
+	}
+	g = getnameinfo(ai->ai_addr, ai->ai_addrlen, out, (socklen_t)outlen, NULL, 0, NI_NUMERICHOST);
+	freeaddrinfo(ai);
+	if (g != 0) {
+		plog("listen address %s: %s", a->host, gai_strerror(g));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+proxy_run(const struct proxy_options *o)
+{
+	static struct server srv;	/* large buffers; one per process */
+	struct lws_context_creation_info ci;
+	char iface[INET6_ADDRSTRLEN + 8];
+	struct sigaction sa;
+	int rc = 0;
+
+	verbose = o->verbose;
+	memset(&srv, 0, sizeof(srv));
+	srv.o = o;
+	lws_set_log_level(LLL_ERR | (o->verbose ? LLL_WARN : 0), lws_emit);
+
+	if (o->web != NULL) {
+		struct stat st;
+
+		if (realpath(o->web, srv.web_root) == NULL || stat(srv.web_root, &st) < 0) {
+			plog("--web %s: %s", o->web, strerror(errno));
+			return 2;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			plog("--web %s: not a directory", o->web);
+			return 2;
+		}
+	}
+	if (o->token_source != NULL) {
+		int n = proxy_token_lookup(o->token_source, NULL, NULL, token_warn, NULL);
+
+		if (n < 0) {
+			plog("--token-source %s: %s", o->token_source, strerror(-n));
+			return 2;
+		}
+	}
+
+	memset(&ci, 0, sizeof(ci));
+	ci.port = o->listen.port;
+	if (o->listen.host[0] != '\0') {
+		if (listen_iface(&o->listen, iface, sizeof(iface)) < 0)
+			return 2;
+		ci.iface = iface;
+		if (strchr(iface, ':') == NULL)
+			ci.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	}
+	ci.protocols = protocols;
+	ci.user = &srv;
+	ci.pt_serv_buf_size = PROXY_IO_CHUNK;
+	ci.max_http_header_data = PROXY_HEADER_MAX;
+	ci.timeout_secs = 20;
+	ci.alpn = "http/1.1";
+	ci.vhost_name = "webkvm";
+	if (o->cert != NULL) {
+		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		ci.ssl_cert_filepath = o->cert;
+		ci.ssl_private_key_filepath = o->key ? o->key : o->cert;
+		/* websockify answers TLS and plain HTTP on one port. */
+		if (!o->ssl_only)
+			ci.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	srv.ctx = lws_create_context(&ci);
+	if (srv.ctx == NULL) {
+		plog("cannot listen on %s%s%s:%d (see the lws line above)",
+		     strchr(o->listen.host, ':') ? "[" : "", o->listen.host[0] ? o->listen.host : "*",
+		     strchr(o->listen.host, ':') ? "]" : "", o->listen.port);
+		return 1;
+	}
+	srv.vh = lws_get_vhost_by_name(srv.ctx, "webkvm");
+	if (srv.vh == NULL) {
+		plog("internal: no vhost");
+		lws_context_destroy(srv.ctx);
+		return 1;
+	}
+	g_srv = &srv;
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	srv.started = srv.idle_since = now_s();
+	lws_sul_schedule(srv.ctx, 0, &srv.tick, tick, LWS_US_PER_SEC);
+
+	{
+		char tgt[PROXY_HOST_MAX + 32];
+
+		if (o->unix_target)
+			snprintf(tgt, sizeof(tgt), "unix:%s", o->unix_target);
+		else if (o->token_source)
+			snprintf(tgt, sizeof(tgt), "tokens in %s", o->token_source);
+		else
+			snprintf(tgt, sizeof(tgt), strchr(o->target.host, ':') ? "[%s]:%d" : "%s:%d",
+				 o->target.host, o->target.port);
+		plog("listening on %s%s%s:%d%s, bridging to %s", strchr(o->listen.host, ':') ? "[" : "",
+		     o->listen.host[0] ? o->listen.host : "*", strchr(o->listen.host, ':') ? "]" : "",
+		     o->listen.port, o->cert ? (o->ssl_only ? " (TLS only)" : " (TLS or plain)") : "", tgt);
+	}
+	if (o->web)
+		plog("serving %s", srv.web_root);
+	if (o->auth == PROXY_AUTH_DEFAULT)
+		plog("login is not implemented yet: anyone who reaches this port controls the target");
+
+	while (!srv.stop) {
+		if (lws_service(srv.ctx, 0) < 0) {
+			plog("lws_service failed; exiting");
+			rc = 1;
+			break;
+		}
+	}
+	lws_sul_schedule(srv.ctx, 0, &srv.tick, NULL, LWS_SET_TIMER_USEC_CANCEL);
+	g_srv = NULL;
+	lws_context_destroy(srv.ctx);
+	plog("stopped");
+	return rc;
+}

@@ -1,0 +1,294 @@
+// Starts what the browser tests need, each on a free loopback port: the
+// daemon (webkvmd --board sim, with a control socket), the proxy serving
+// web/dist, and headless Chromium; plus helpers that read the target's
+// screen from the page's canvas.  Every wait is bounded.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve, isAbsolute } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readRows, geometry } from "./ocr.mjs";
+
+export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const BUILD = process.env.BUILD || "build";
+export const BUILD_DIR = isAbsolute(BUILD) ? BUILD : join(REPO, BUILD);
+export const WEB_DIR = process.env.WEBKVM_WEB || join(REPO, "web", "dist");
+export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+// Sanitizer builds run slower; waits stretch with them.
+export const SLOW = BUILD_DIR.replace(/\/+$/, "").endsWith("/san") ? 3 : 1;
+
+export const TITLE = "webkvm virtual target - Setup Utility";
+export const BIOS_BANNER = "webkvm virtual BIOS v1.0";
+export const MENU = ["Main", "Advanced", "Boot", "Security", "Exit"];
+export const MENU_FIRST_ROW = 2;
+export const MENU_COL = 3;
+export const OUTPUT_ROW = 8;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls fn until it returns a truthy value; throws after ms with what and
+// the last value seen.
+export async function waitFor(fn, ms, what) {
+	const end = Date.now() + ms * SLOW;
+	let last, lastErr;
+	for (;;) {
+		try {
+			last = await fn();
+			lastErr = null;
+			if (last)
+				return last;
+		} catch (err) {
+			lastErr = err;
+		}
+		if (Date.now() > end) {
+			const seen = lastErr ? `error ${lastErr.message}` : JSON.stringify(last);
+			throw new Error(`timed out after ${ms * SLOW} ms waiting for ${what} (last: ${seen})`);
+		}
+		await sleep(100);
+	}
+}
+
+export function freePort() {
+	return new Promise((res, rej) => {
+		const srv = createServer();
+		srv.on("error", rej);
+		srv.listen(0, "127.0.0.1", () => {
+			const { port } = srv.address();
+			srv.close(() => res(port));
+		});
+	});
+}
+
+// A child process whose output is kept for the report of a failed test.
+class Child {
+	constructor(name, cmd, args) {
+		this.name = name;
+		this.log = "";
+		this.exited = null;
+		this.proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+		const keep = (d) => {
+			this.log += d.toString();
+			if (this.log.length > 200000)
+				this.log = this.log.slice(-100000);
+		};
+		this.proc.stdout.on("data", keep);
+		this.proc.stderr.on("data", keep);
+		this.done = new Promise((res) => {
+			this.proc.on("exit", (code, sig) => { this.exited = { code, sig }; res(); });
+			this.proc.on("error", (err) => {
+				this.log += `${name}: cannot start ${cmd}: ${err.message}\n`;
+				this.exited = { code: -1, sig: null };
+				res();
+			});
+		});
+	}
+
+	alive() {
+		return this.exited === null;
+	}
+
+	async stop() {
+		if (!this.alive())
+			return this.exited;
+		this.proc.kill("SIGTERM");
+		const t = setTimeout(() => this.proc.kill("SIGKILL"), 5000 * SLOW);
+		await this.done;
+		clearTimeout(t);
+		return this.exited;
+	}
+}
+
+export class Daemon {
+	constructor(port, sock) {
+		this.port = port;
+		this.sock = sock;
+		this.child = null;
+	}
+
+	async start() {
+		const bin = join(BUILD_DIR, "webkvmd");
+		if (!existsSync(bin))
+			throw new Error(`${bin} is missing: run make`);
+		rmSync(this.sock, { force: true });
+		this.child = new Child("webkvmd", bin, ["--board", "sim",
+			"--rfb-listen", `127.0.0.1:${this.port}`, "--control", this.sock]);
+		await waitFor(async () => {
+			if (!this.child.alive())
+				throw new Error(`webkvmd exited ${JSON.stringify(this.child.exited)}: ${this.child.log}`);
+			// The control socket answers once the RFB port listens; probing
+			// the RFB port itself would log a dropped viewer.
+			if (!existsSync(this.sock))
+				return false;
+			const st = await this.request({ cmd: "status" }, 1000);
+			return st.ok === true;
+		}, 10000, "webkvmd to listen");
+	}
+
+	async stop() {
+		const st = await this.child.stop();
+		// SIGTERM is a clean stop: anything else is a crash to report.
+		if (st && st.code !== 0 && st.sig !== "SIGTERM")
+			throw new Error(`webkvmd exited ${JSON.stringify(st)}`);
+	}
+
+	// One JSON-lines request on the control socket.
+	request(obj, ms = 5000) {
+		return new Promise((res, rej) => {
+			const s = createConnection(this.sock);
+			let buf = "";
+			const t = setTimeout(() => { s.destroy(); rej(new Error(`control: no answer to ${JSON.stringify(obj)}`)); }, ms * SLOW);
+			s.on("connect", () => s.write(JSON.stringify(obj) + "\n"));
+			s.on("data", (d) => {
+				buf += d.toString();
+				const nl = buf.indexOf("\n");
+				if (nl < 0)
+					return;
+				clearTimeout(t);
+				s.destroy();
+				try {
+					res(JSON.parse(buf.slice(0, nl)));
+				} catch (err) {
+					rej(new Error(`control: bad answer ${buf.slice(0, nl)}: ${err.message}`));
+				}
+			});
+			s.on("error", (err) => { clearTimeout(t); rej(new Error(`control: ${this.sock}: ${err.message}`)); });
+		});
+	}
+}
+
+// The proxy command: WEBKVM_PROXY (e.g. "websockify" while developing),
+// else $BUILD/webkvm-proxy; WEBKVM_PROXY_ARGS adds options before the
+// websockify-style arguments.
+export function proxyCommand() {
+	const words = (s) => (s || "").split(/\s+/).filter(Boolean);
+	const cmd = words(process.env.WEBKVM_PROXY);
+	if (!cmd.length) {
+		const bin = join(BUILD_DIR, "webkvm-proxy");
+		if (!existsSync(bin))
+			throw new Error(`${bin} is missing: run make, or set WEBKVM_PROXY=websockify`);
+		cmd.push(bin);
+	}
+	return [...cmd, ...words(process.env.WEBKVM_PROXY_ARGS)];
+}
+
+export class Proxy {
+	constructor(port, rfbPort) {
+		this.port = port;
+		this.rfbPort = rfbPort;
+	}
+
+	async start() {
+		if (!existsSync(join(WEB_DIR, "index.html")))
+			throw new Error(`${WEB_DIR}/index.html is missing: build the page (make web)`);
+		const [cmd, ...opts] = proxyCommand();
+		this.child = new Child("proxy", cmd, [...opts, "--web", WEB_DIR,
+			`127.0.0.1:${this.port}`, `127.0.0.1:${this.rfbPort}`]);
+		await waitFor(async () => {
+			if (!this.child.alive())
+				throw new Error(`proxy exited ${JSON.stringify(this.child.exited)}: ${this.child.log}`);
+			const res = await fetch(`http://127.0.0.1:${this.port}/`, { signal: AbortSignal.timeout(1000) });
+			return res.ok;
+		}, 10000, "the proxy to serve the page");
+	}
+
+	stop() {
+		return this.child.stop();
+	}
+}
+
+export async function launchBrowser(chromium) {
+	const profile = mkdtempSync(join(tmpdir(), "webkvm-chromium-"));
+	const ctx = await chromium.launchPersistentContext(profile, {
+		executablePath: CHROMIUM,
+		headless: true,
+		viewport: { width: 1280, height: 800 },
+		args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync"],
+		timeout: 30000 * SLOW,
+	});
+	return {
+		ctx,
+		async close() {
+			await ctx.close().catch(() => {});
+			rmSync(profile, { recursive: true, force: true });
+		},
+	};
+}
+
+// ---- reading the page ----
+
+// Framebuffer lines of the given console rows (negative counts from the
+// bottom), read from noVNC's canvas in the page; null before a canvas.
+async function canvasBand(page, rows) {
+	return page.evaluate((rows) => {
+		const c = document.querySelector("#screen canvas");
+		if (!c || !c.width || !c.height)
+			return null;
+		const w = c.width, h = c.height;
+		const scale = Math.max(1, Math.min(Math.floor(w / 640), Math.floor(h / 360)));
+		const cellH = 16 * scale;
+		const nrows = Math.floor(h / cellH);
+		const abs = rows.map((r) => (r < 0 ? nrows + r : r));
+		const lo = Math.min(...abs), hi = Math.max(...abs);
+		const data = c.getContext("2d").getImageData(0, lo * cellH, w, (hi - lo + 1) * cellH).data;
+		let bin = "";
+		for (let i = 0; i < data.length; i += 0x8000)
+			bin += String.fromCharCode.apply(null, data.subarray(i, i + 0x8000));
+		return { w, h, y0: lo * cellH, rows: abs, data: btoa(bin) };
+	}, rows);
+}
+
+// {row: text} for the rows asked (negative from the bottom, keys as asked),
+// plus geo; null while there is no canvas.
+export async function readScreen(page, rows) {
+	const band = await canvasBand(page, rows);
+	if (!band)
+		return null;
+	const rgba = Buffer.from(band.data, "base64");
+	const text = readRows(rgba, band.w, band.h, band.y0, band.rows);
+	const out = { geo: geometry(band.w, band.h) };
+	rows.forEach((r, i) => { out[r] = text[band.rows[i]]; });
+	return out;
+}
+
+// Waits until the rows asked satisfy pred(screen); returns that screen.
+export async function waitScreen(page, rows, pred, ms, what) {
+	let last = null;
+	try {
+		return await waitFor(async () => {
+			last = await readScreen(page, rows);
+			return last && pred(last) ? last : null;
+		}, ms, what);
+	} catch (err) {
+		if (last)
+			err.message += `\n  screen: ${JSON.stringify(Object.fromEntries(rows.map((r) => [r, last[r]])))}`;
+		throw err;
+	}
+}
+
+// The typed text on the command line (row rows-2, "> text"), or null.
+export function commandText(screen) {
+	const row = screen[-2];
+	if (row === undefined || !(row === ">" || row.startsWith("> ")))
+		return null;
+	return row.slice(2).replace(/ +$/, "");
+}
+
+// Page coordinates of a console cell's centre, through the page's scaling.
+export async function cellPoint(page, row, col) {
+	const c = await page.$("#screen canvas");
+	const box = await c.boundingBox();
+	const size = await c.evaluate((el) => [el.width, el.height]);
+	const geo = geometry(size[0], size[1]);
+	const [x, y] = geo.centre(row, col);
+	return [box.x + x * box.width / size[0], box.y + y * box.height / size[1]];
+}
+
+export async function pixel(page, x, y) {
+	return page.evaluate(([x, y]) => {
+		const c = document.querySelector("#screen canvas");
+		const d = c.getContext("2d").getImageData(x, y, 1, 1).data;
+		return (d[0] << 16) | (d[1] << 8) | d[2];
+	}, [x, y]);
+}

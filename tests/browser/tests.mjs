@@ -1,0 +1,262 @@
+// The browser tests: each gets a fresh page on the console, connected and
+// showing the setup screen, with an empty command line.
+import {
+	BIOS_BANNER, MENU, MENU_COL, MENU_FIRST_ROW, OUTPUT_ROW, TITLE,
+	cellPoint, commandText, pixel, readScreen, sleep, waitFor, waitScreen,
+} from "./harness.mjs";
+
+const BLUE = 0x0000aa;
+const GREY = 0xaaaaaa;
+
+function assert(cond, msg) {
+	if (!cond)
+		throw new Error(msg);
+}
+
+function eq(a, b, what) {
+	assert(JSON.stringify(a) === JSON.stringify(b), `${what}: got ${JSON.stringify(a)}, want ${JSON.stringify(b)}`);
+}
+
+const state = (page) => page.$eval("#state", (el) => el.dataset.state);
+const led = (page, name) => page.$eval(`#led-${name}`, (el) => el.dataset.on);
+
+// What a US keyboard needs Shift for.
+const SHIFTED = /[A-Z~!@#$%^&*()_+{}|:"<>?]/;
+
+// Types as a person does, Shift held for capitals and symbols (Playwright's
+// type() sends "H" without Shift, which no keyboard does).
+async function typeKeys(page, text) {
+	for (const ch of text) {
+		if (SHIFTED.test(ch)) {
+			await page.keyboard.down("Shift");
+			await page.keyboard.press(ch);
+			await page.keyboard.up("Shift");
+		} else {
+			await page.keyboard.press(ch);
+		}
+	}
+}
+
+// Types through the page's keyboard: the canvas has the focus.
+async function typeLine(page, text, enter = true) {
+	await typeKeys(page, text);
+	await waitScreen(page, [-2], (s) => commandText(s) === text, 5000, `"${text}" on the command line`);
+	if (enter)
+		await page.keyboard.press("Enter");
+}
+
+async function openMenu(page, button) {
+	await page.click(button);
+	await page.waitForSelector(`${button} + .menu:not([hidden])`, { timeout: 3000 });
+}
+
+// Records the keys the page sends over RFB, as [keysym, code, down].
+async function recordKeys(page) {
+	await page.evaluate(() => {
+		const rfb = window.webkvm.rfb;
+		const send = rfb.sendKey.bind(rfb);
+		window.__keys = [];
+		rfb.sendKey = (sym, code, down) => {
+			if (down !== undefined)
+				window.__keys.push([sym, code, down]);
+			return send(sym, code, down);
+		};
+	});
+}
+
+const XK = { Control_L: 0xffe3, Alt_L: 0xffe9, Delete: 0xffff, F1: 0xffbe, F7: 0xffc4 };
+
+export const tests = [
+	["the page shows the target's screen", async ({ page }) => {
+		const size = await page.$eval("#screen canvas", (c) => [c.width, c.height]);
+		eq(size, [1280, 720], "canvas size");
+		eq(await pixel(page, 640, 360), BLUE, "colour in the middle");
+		eq(await pixel(page, 2, 2), GREY, "colour of the title bar");
+		const s = await readScreen(page, [0, 2, 3, 4, 5, 6]);
+		assert(s[0].includes(TITLE), `title row reads ${JSON.stringify(s[0])}`);
+		eq([2, 3, 4, 5, 6].map((r) => s[r].trim()), MENU, "menu rows");
+		// The canvas fills the window's width (scale to fit).
+		const box = await (await page.$("#screen canvas")).boundingBox();
+		assert(Math.abs(box.width - 1280) < 2, `canvas shown ${box.width} px wide in a 1280 px window`);
+	}],
+
+	["typing on the page shows on the target", async ({ page }) => {
+		await typeLine(page, "echo Hello, Browser 42!");
+		await waitScreen(page, [OUTPUT_ROW, -4], (s) => s[OUTPUT_ROW] === "Hello, Browser 42!"
+			&& s[-4] === "Last: echo Hello, Browser 42!", 5000, "the echo output");
+	}],
+
+	["a click on a menu item of the target works", async ({ page }) => {
+		const row = MENU_FIRST_ROW + MENU.indexOf("Boot");
+		const [x, y] = await cellPoint(page, row, MENU_COL + 1);
+		await page.mouse.click(x, y);
+		await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "Selected: Boot", 5000, "Selected: Boot");
+		const [x2, y2] = await cellPoint(page, MENU_FIRST_ROW + MENU.indexOf("Security"), MENU_COL + 2);
+		await page.mouse.click(x2, y2);
+		await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "Selected: Security", 5000, "Selected: Security");
+	}],
+
+	["Ctrl-Alt-Del and the special keys reach the target", async ({ page, daemon }) => {
+		// The sim shows nothing for these chords, so: the page must send
+		// exactly the chord, and the target must be left with no key held
+		// (typing on the target after it still gives plain characters).
+		await typeLine(page, "xy", false);
+		await recordKeys(page);
+		await page.click("#btn-cad");
+		let keys = await page.evaluate(() => window.__keys);
+		eq(keys.map((k) => [k[0], k[2]]), [[XK.Control_L, true], [XK.Alt_L, true], [XK.Delete, true],
+			[XK.Delete, false], [XK.Alt_L, false], [XK.Control_L, false]], "keys of Ctrl-Alt-Del");
+		await openMenu(page, "#btn-keys");
+		await page.click('[data-combo="caf7"]');
+		keys = await page.evaluate(() => window.__keys.slice(6));
+		eq(keys.map((k) => [k[0], k[1], k[2]]), [[XK.Control_L, "ControlLeft", true], [XK.Alt_L, "AltLeft", true],
+			[XK.F7, "F7", true], [XK.F7, "F7", false], [XK.Alt_L, "AltLeft", false],
+			[XK.Control_L, "ControlLeft", false]], "keys of Ctrl-Alt-F7");
+		const st = await daemon.request({ cmd: "type", text: "ab" });
+		assert(st.ok === true, `control type: ${JSON.stringify(st)}`);
+		await waitScreen(page, [-2], (s) => commandText(s) === "xyab", 5000,
+			"typing after the chords to give plain text");
+	}],
+
+	["paste types the text on the target", async ({ page }) => {
+		await openMenu(page, "#btn-paste");
+		await page.fill("#paste-text", "echo Pasted {text} & more_symbols: ~!@#$%^*()\n");
+		await page.click("#paste-send");
+		await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "Pasted {text} & more_symbols: ~!@#$%^*()",
+			10000, "the pasted echo");
+	}],
+
+	["Caps Lock lights the LED indicator", async ({ page, daemon }) => {
+		eq(await led(page, "caps"), "false", "Caps LED before");
+		await page.keyboard.press("CapsLock");
+		await waitFor(async () => (await led(page, "caps")) === "true", 5000, "the Caps LED to light");
+		await waitScreen(page, [-3], (s) => s[-3].includes("[CAPS]"), 5000, "[CAPS] on the target");
+		const st = await daemon.request({ cmd: "status" });
+		eq(st.leds && st.leds.caps, true, "daemon's caps state");
+		await page.keyboard.press("CapsLock");
+		await waitFor(async () => (await led(page, "caps")) === "false", 5000, "the Caps LED to go out");
+		await page.keyboard.press("NumLock");
+		await waitFor(async () => (await led(page, "num")) === "true", 5000, "the Num LED to light");
+		await page.keyboard.press("NumLock");
+		await waitFor(async () => (await led(page, "num")) === "false", 5000, "the Num LED to go out");
+	}],
+
+	["no key stays down when the page loses focus", async ({ page, daemon }) => {
+		// Ctrl held on the target swallows typed characters (a shortcut),
+		// so text typed through the control socket shows whether it is up.
+		const heldThen = async (release, what) => {
+			await page.keyboard.down("Control");
+			await sleep(200);
+			await daemon.request({ cmd: "type", text: "q" });
+			await sleep(500);
+			const before = commandText(await readScreen(page, [-2]));
+			eq(before, "", `command line while Ctrl is held (${what})`);
+			await release();
+			await daemon.request({ cmd: "type", text: "z" });
+			await waitScreen(page, [-2], (s) => commandText(s) === "z", 5000, `Ctrl released by ${what}`);
+			await page.keyboard.up("Control");
+			await page.keyboard.press("Escape");
+			await waitScreen(page, [-2], (s) => commandText(s) === "", 5000, "an empty command line");
+			await page.evaluate(() => window.webkvm.rfb.focus());
+		};
+		await heldThen(() => page.evaluate(() => window.dispatchEvent(new Event("blur"))), "window blur");
+		await heldThen(() => page.evaluate(() => {
+			Object.defineProperty(document, "hidden", { value: true, configurable: true });
+			document.dispatchEvent(new Event("visibilitychange"));
+			delete document.hidden;
+		}), "a hidden tab");
+		await heldThen(async () => {
+			await openMenu(page, "#btn-keys");
+			await page.click("#btn-release");
+		}, "the release-all button");
+	}],
+
+	["quality, compression and 1:1 view", async ({ page }) => {
+		await openMenu(page, "#btn-view");
+		await page.fill("#opt-quality", "3");
+		await page.fill("#opt-compression", "8");
+		eq(await page.evaluate(() => [window.webkvm.rfb.qualityLevel, window.webkvm.rfb.compressionLevel]),
+			[3, 8], "rfb quality and compression");
+		await page.setViewportSize({ width: 800, height: 600 });
+		await waitFor(async () => {
+			const b = await (await page.$("#screen canvas")).boundingBox();
+			return Math.round(b.width) === 800 && b.height < 600;
+		}, 3000, "the screen scaled down to fit 800 px");
+		await page.uncheck("#opt-fit");
+		await waitFor(async () => {
+			const b = await (await page.$("#screen canvas")).boundingBox();
+			return Math.round(b.width) === 1280 && Math.round(b.height) === 720;
+		}, 3000, "1:1 view");
+		await page.check("#opt-fit");
+		// Still a working screen with these settings.
+		await typeLine(page, "echo q3c8");
+		await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "q3c8", 5000, "echo at quality 3");
+		const figures = await page.$eval("#stats", (el) => el.textContent.replace(/\s+/g, " ").trim());
+		assert(/^[\d.]+ fps [\d.]+ kB\/s [\d.]+ ms$/.test(figures), `live figures read ${JSON.stringify(figures)}`);
+	}],
+
+	["on a phone: tools in a menu and the on-screen keyboard types", async ({ page }) => {
+		await page.setViewportSize({ width: 390, height: 844 });
+		assert(!(await page.isVisible("#btn-cad")), "toolbar buttons visible before opening the menu");
+		await page.click("#menu-toggle");
+		await page.waitForSelector("#btn-cad", { state: "visible", timeout: 3000 });
+		await page.click("#btn-osk");
+		eq(await page.evaluate(() => document.activeElement.id), "osk-input", "focus after the keyboard button");
+		await page.keyboard.type("echo from phone", { delay: 10 });
+		await waitScreen(page, [-2], (s) => commandText(s) === "echo from phone", 5000, "text from the on-screen keyboard");
+		await page.keyboard.press("Backspace");
+		await waitScreen(page, [-2], (s) => commandText(s) === "echo from phon", 5000, "Backspace from the on-screen keyboard");
+		await page.keyboard.press("Enter");
+		await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "from phon", 5000, "Enter from the on-screen keyboard");
+	}],
+
+	["a res 1920x1080 resize is followed", async ({ page }) => {
+		await typeLine(page, "res 1920x1080");
+		await waitFor(async () => {
+			const size = await page.$eval("#screen canvas", (c) => [c.width, c.height]);
+			return size[0] === 1920 && size[1] === 1080;
+		}, 5000, "a 1920x1080 canvas");
+		const s = await waitScreen(page, [0, -4], (s) => s[0].includes(TITLE) && s[-4] === "Last: res 1920x1080",
+			5000, "the setup screen at 1920x1080");
+		eq([s.geo.scale, s.geo.cols, s.geo.rows], [3, 80, 22], "console grid at 1920x1080");
+		const box = await (await page.$("#screen canvas")).boundingBox();
+		assert(Math.abs(box.width - 1280) < 2, `1920 px screen shown ${box.width} px wide in a 1280 px window`);
+		await typeLine(page, "res 1280x720");
+		await waitFor(async () => {
+			const size = await page.$eval("#screen canvas", (c) => [c.width, c.height]);
+			return size[0] === 1280 && size[1] === 720;
+		}, 5000, "back to 1280x720");
+	}],
+
+	["power buttons reach the target", async ({ page }) => {
+		page.on("dialog", (d) => d.accept());
+		await openMenu(page, "#btn-power");
+		await page.click('[data-power="reset"]');
+		await waitScreen(page, [0], (s) => s[0].includes(BIOS_BANNER), 5000, "the POST screen after reset");
+		await waitScreen(page, [0], (s) => s[0].includes(TITLE), 10000, "the setup screen after POST");
+		await openMenu(page, "#btn-power");
+		await page.click('[data-power="off"]');
+		await waitScreen(page, [0], (s) => !s[0].includes(TITLE), 5000, "the screen to go dark after power off");
+		await openMenu(page, "#btn-power");
+		await page.click('[data-power="on"]');
+		await waitScreen(page, [0], (s) => s[0].includes(BIOS_BANNER) || s[0].includes(TITLE), 8000,
+			"the target to boot after power on");
+		await waitScreen(page, [0], (s) => s[0].includes(TITLE), 10000, "the setup screen after power on");
+	}],
+
+	["the page reconnects by itself after the daemon restarts", async ({ page, daemon }) => {
+		eq(await state(page), "connected", "state before");
+		await daemon.stop();
+		await waitFor(async () => (await state(page)) === "disconnected", 10000, "the disconnected state");
+		assert(await page.isVisible("#banner"), "no banner while disconnected");
+		const text = await page.$eval("#banner", (el) => el.textContent);
+		assert(/reconnecting in \d+ s/.test(text), `banner reads ${JSON.stringify(text)}`);
+		await sleep(1500);
+		await daemon.start();
+		await waitFor(async () => (await state(page)) === "connected", 40000, "the page to reconnect");
+		assert(!(await page.isVisible("#banner")), "banner still shown after reconnecting");
+		await waitScreen(page, [0], (s) => s[0].includes(TITLE), 10000, "the target's screen after reconnecting");
+		await typeLine(page, "echo back again");
+		await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "back again", 5000, "typing after reconnecting");
+	}],
+];

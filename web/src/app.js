@@ -1,0 +1,444 @@
+// webkvm console: noVNC's RFB core plus a KVM toolbar.
+//
+// Hooks into noVNC internals (the pinned version is 1.7.0; re-check them
+// when upgrading): Keyboard._allKeysUp to release held keys (the public
+// viewOnly toggle drops the key-ups), RFB._handleLedEvent for the lock
+// state (noVNC keeps Caps/Num private and discards Scroll), and in
+// stats.js Display.flip and Websock._recvMessage for the live figures.
+import RFB from "../node_modules/@novnc/novnc/core/rfb.js";
+import { COMBOS, MODIFIERS, NAMED_KEYS, sendCombo, typeText, charKeysym } from "./keys.js";
+import { Stats } from "./stats.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const token = params.get("token");
+
+const RETRY_MIN_S = 1;
+const RETRY_MAX_S = 30;
+const API_TIMEOUT_MS = 3000;
+const PROBE_EVERY_MS = 2000;
+const PASTE_MAX = 65536;
+
+let rfb = null;
+let attempt = 0;		// failed connections since the last success
+let retryTimer = null;
+let countdownTimer = null;
+let apiUp = false;		// the proxy answers /api/ (webkvm-proxy, not websockify)
+
+// ---- where things are ----
+
+function wsUrl() {
+	const scheme = location.protocol === "https:" ? "wss" : "ws";
+	const path = (params.get("path") || "websockify").replace(/^\/+/, "");
+	let url = `${scheme}://${location.host}/${path}`;
+	if (token)
+		url += (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+	return url;
+}
+
+// Relative, so the page also works under a prefix.
+function apiUrl(what) {
+	return "api/" + what + (token ? "?token=" + encodeURIComponent(token) : "");
+}
+
+async function api(method, what, body) {
+	const ctl = new AbortController();
+	const timer = setTimeout(() => ctl.abort(), API_TIMEOUT_MS);
+	try {
+		const res = await fetch(apiUrl(what), {
+			method,
+			signal: ctl.signal,
+			cache: "no-store",
+			headers: body ? { "Content-Type": "application/json" } : {},
+			body: body ? JSON.stringify(body) : undefined,
+		});
+		const type = res.headers.get("Content-Type") || "";
+		const json = type.includes("json") ? await res.json() : null;
+		if (!res.ok || !json || json.ok === false)
+			throw new Error(json && json.error ? json.error : `HTTP ${res.status}`);
+		return json;
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
+// ---- connection ----
+
+function setState(state, title, detail) {
+	const pill = $("state");
+	pill.dataset.state = state;
+	pill.textContent = state;
+	document.body.dataset.state = state;
+	$("banner").hidden = state === "connected";
+	$("banner-title").textContent = title || "";
+	$("banner-detail").textContent = detail || "";
+	$("banner-retry").hidden = state !== "disconnected";
+}
+
+function connect() {
+	clearTimeout(retryTimer);
+	clearInterval(countdownTimer);
+	retryTimer = countdownTimer = null;
+	if (rfb)
+		return;
+	setState("connecting", "Connecting…", wsUrl());
+
+	let r;
+	try {
+		r = new RFB($("screen"), wsUrl(), { shared: true });
+	} catch (err) {
+		scheduleRetry(`cannot connect: ${err.message}`);
+		return;
+	}
+	rfb = r;
+	r.background = "#0b0e13";
+	r.focusOnClick = true;
+	applyView();
+	hookLeds(r);
+	stats.attach(r);
+
+	r.addEventListener("connect", () => {
+		attempt = 0;
+		setState("connected");
+		r.focus();
+		probeApi();
+	});
+	r.addEventListener("disconnect", (e) => {
+		if (rfb === r)
+			rfb = null;
+		stats.detach();
+		showLeds(null);
+		scheduleRetry(e.detail.clean ? "the connection was closed" : "the connection was lost");
+	});
+	r.addEventListener("credentialsrequired", () => {
+		const password = window.prompt("Password for the KVM");
+		if (password === null)
+			r.disconnect();
+		else
+			r.sendCredentials({ password });
+	});
+	r.addEventListener("securityfailure", (e) => {
+		setState("disconnected", "Access refused", e.detail.reason || "security failure");
+	});
+	r.addEventListener("desktopname", (e) => {
+		document.title = e.detail.name ? `${e.detail.name} – webkvm` : "webkvm";
+	});
+}
+
+// 1 s, 2 s, 4 s … 30 s between tries, reset by a successful connection.
+function scheduleRetry(why) {
+	const delay = Math.min(RETRY_MAX_S, RETRY_MIN_S * 2 ** attempt);
+	attempt++;
+	let left = delay;
+	const show = () => setState("disconnected", "Disconnected",
+		`${why}; reconnecting in ${left} s`);
+	show();
+	clearInterval(countdownTimer);
+	countdownTimer = setInterval(() => { left = Math.max(0, left - 1); show(); }, 1000);
+	clearTimeout(retryTimer);
+	retryTimer = setTimeout(connect, delay * 1000);
+}
+
+async function probeApi() {
+	try {
+		const t0 = performance.now();
+		const st = await api("GET", "status");
+		apiUp = true;
+		stats.setRtt(performance.now() - t0);
+		return st;
+	} catch {
+		apiUp = false;
+		return null;
+	}
+}
+
+function connected() {
+	return rfb && rfb._rfbConnectionState === "connected";
+}
+
+// ---- keyboard ----
+
+function hookLeds(r) {
+	const handle = r._handleLedEvent.bind(r);
+	r._handleLedEvent = () => {
+		if (r._sock.rQwait("LED status", 1))
+			return false;
+		const bits = r._sock.rQpeek8();
+		const done = handle();
+		if (done)
+			showLeds(bits);
+		return done;
+	};
+}
+
+// bits as in the QEMU LED state pseudo-encoding: 1 Scroll, 2 Num, 4 Caps;
+// null when unknown.
+function showLeds(bits) {
+	for (const [id, bit] of [["led-scroll", 1], ["led-num", 2], ["led-caps", 4]])
+		$(id).dataset.on = bits === null ? "unknown" : String(!!(bits & bit));
+}
+
+function releaseAll() {
+	if (!connected())
+		return;
+	rfb._keyboard._allKeysUp();
+	for (const [sym, code] of MODIFIERS)
+		rfb.sendKey(sym, code, false);
+}
+
+function combo(name) {
+	if (!connected())
+		return;
+	sendCombo(rfb, COMBOS[name]);
+	rfb.focus();
+}
+
+// noVNC releases its keys on window blur; a hidden tab does not always
+// blur the window, so do it here as well.
+document.addEventListener("visibilitychange", () => {
+	if (document.hidden)
+		releaseAll();
+});
+window.addEventListener("pagehide", releaseAll);
+
+// ---- paste ----
+
+async function paste() {
+	const text = $("paste-text").value;
+	const info = $("paste-info");
+	if (!text)
+		return;
+	if (text.length > PASTE_MAX) {
+		info.textContent = `too long (${text.length} > ${PASTE_MAX} characters)`;
+		return;
+	}
+	if (apiUp) {
+		try {
+			await api("POST", "type", { text });
+			info.textContent = `typed ${text.length} characters`;
+			closeMenus();
+			return;
+		} catch (err) {
+			info.textContent = `API: ${err.message}; typing over RFB`;
+		}
+	}
+	if (!connected()) {
+		info.textContent = "not connected";
+		return;
+	}
+	const skipped = typeText(rfb, text);
+	info.textContent = skipped ? `${skipped} characters have no key and were skipped`
+		: `typed ${text.length} characters`;
+	closeMenus();
+	rfb.focus();
+}
+
+// ---- power ----
+
+async function power(action) {
+	if (action !== "on" && !window.confirm(`Power ${action} the target?`))
+		return;
+	if (apiUp) {
+		try {
+			await api("POST", "power", { action });
+			closeMenus();
+			return;
+		} catch (err) {
+			console.warn(`power ${action} through the API: ${err.message}; trying XVP`);
+		}
+	}
+	if (!connected())
+		return;
+	// XVP has no power-on; a reset boots a target that is off.
+	if (action === "off")
+		rfb.machineShutdown();
+	else
+		rfb.machineReset();
+	closeMenus();
+}
+
+// ---- view ----
+
+function applyView() {
+	if (!rfb)
+		return;
+	const fit = $("opt-fit").checked;
+	rfb.scaleViewport = fit;
+	rfb.clipViewport = false;
+	rfb.resizeSession = false;
+	rfb.qualityLevel = Number($("opt-quality").value);
+	rfb.compressionLevel = Number($("opt-compression").value);
+	document.body.dataset.fit = String(fit);
+}
+
+function loadSettings() {
+	const get = (k, d) => {
+		const v = localStorage.getItem("webkvm." + k);
+		return v === null ? d : v;
+	};
+	$("opt-fit").checked = get("fit", "true") === "true";
+	$("opt-quality").value = get("quality", "6");
+	$("opt-compression").value = get("compression", "2");
+	$("out-quality").textContent = $("opt-quality").value;
+	$("out-compression").textContent = $("opt-compression").value;
+}
+
+function saveSettings() {
+	localStorage.setItem("webkvm.fit", String($("opt-fit").checked));
+	localStorage.setItem("webkvm.quality", $("opt-quality").value);
+	localStorage.setItem("webkvm.compression", $("opt-compression").value);
+	$("out-quality").textContent = $("opt-quality").value;
+	$("out-compression").textContent = $("opt-compression").value;
+}
+
+function toggleFullscreen() {
+	if (document.fullscreenElement)
+		document.exitFullscreen();
+	else
+		document.documentElement.requestFullscreen().catch((err) =>
+			console.warn(`fullscreen: ${err.message}`));
+}
+
+// ---- on-screen keyboard ----
+//
+// A phone raises its keyboard only for a focused text field, so a hidden
+// textarea takes the input and each edit is forwarded as keys.  It is kept
+// non-empty so Backspace always has something to delete.
+
+const OSK_FILL = "  ";
+
+function oskReset(el) {
+	el.value = OSK_FILL;
+	el.setSelectionRange(OSK_FILL.length, OSK_FILL.length);
+}
+
+function setupOsk() {
+	const el = $("osk-input");
+	oskReset(el);
+	$("btn-osk").addEventListener("click", () => {
+		closeMenus();
+		oskReset(el);
+		el.focus();
+	});
+	el.addEventListener("input", (e) => {
+		if (connected()) {
+			if (e.inputType === "deleteContentBackward")
+				rfb.sendKey(charKeysym("\b"), "Backspace");
+			else if (e.inputType === "insertLineBreak")
+				rfb.sendKey(charKeysym("\n"), "Enter");
+			else if (e.data)
+				typeText(rfb, e.data);
+		}
+		oskReset(el);
+	});
+	// Keys that type no text (arrows, Esc, Tab) arrive only as keydown.
+	el.addEventListener("keydown", (e) => {
+		const sym = NAMED_KEYS[e.key];
+		if (!sym || !connected() || e.isComposing)
+			return;
+		e.preventDefault();
+		rfb.sendKey(sym, e.code || null);
+	});
+}
+
+// ---- toolbar ----
+
+function closeMenus(except) {
+	for (const m of document.querySelectorAll(".menu")) {
+		if (m === except)
+			continue;
+		m.hidden = true;
+		const b = m.previousElementSibling;
+		if (b)
+			b.setAttribute("aria-expanded", "false");
+	}
+}
+
+function setupMenus() {
+	for (const drop of document.querySelectorAll(".drop")) {
+		const btn = drop.querySelector("button");
+		const menu = drop.querySelector(".menu");
+		btn.addEventListener("click", (e) => {
+			e.stopPropagation();
+			closeMenus(menu);
+			menu.hidden = !menu.hidden;
+			btn.setAttribute("aria-expanded", String(!menu.hidden));
+			if (!menu.hidden && menu.id === "menu-paste")
+				$("paste-text").focus();
+		});
+		menu.addEventListener("click", (e) => e.stopPropagation());
+	}
+	document.addEventListener("click", () => closeMenus());
+	document.addEventListener("keydown", (e) => {
+		if (e.key === "Escape" && document.activeElement !== rfb?._canvas)
+			closeMenus();
+	});
+
+	const toggle = $("menu-toggle");
+	toggle.addEventListener("click", (e) => {
+		e.stopPropagation();
+		const open = !document.body.classList.contains("tools-open");
+		document.body.classList.toggle("tools-open", open);
+		toggle.setAttribute("aria-expanded", String(open));
+	});
+}
+
+function setupToolbar() {
+	$("btn-cad").addEventListener("click", () => combo("cad"));
+	const fkeys = $("fkeys");
+	for (let n = 1; n <= 12; n++) {
+		const b = document.createElement("button");
+		b.dataset.combo = "caf" + n;
+		b.textContent = "F" + n;
+		b.title = `Ctrl-Alt-F${n}`;
+		fkeys.append(b);
+	}
+	for (const b of document.querySelectorAll("[data-combo]"))
+		b.addEventListener("click", () => combo(b.dataset.combo));
+	$("btn-release").addEventListener("click", () => {
+		releaseAll();
+		rfb?.focus();
+	});
+	$("paste-send").addEventListener("click", paste);
+	$("paste-text").addEventListener("keydown", (e) => {
+		if (e.key === "Enter" && (e.ctrlKey || e.metaKey))
+			paste();
+	});
+	for (const b of document.querySelectorAll("[data-power]"))
+		b.addEventListener("click", () => power(b.dataset.power));
+	for (const id of ["opt-fit", "opt-quality", "opt-compression"])
+		$(id).addEventListener("input", () => { saveSettings(); applyView(); });
+	$("btn-full").addEventListener("click", toggleFullscreen);
+	$("banner-retry").addEventListener("click", () => { attempt = 0; connect(); });
+}
+
+// ---- figures ----
+
+const stats = new Stats(({ fps, kbps, rtt }) => {
+	$("stat-fps").textContent = fps.toFixed(fps < 10 ? 1 : 0);
+	$("stat-kbps").textContent = kbps < 100 ? kbps.toFixed(1) : kbps.toFixed(0);
+	$("stat-rtt").textContent = rtt === null ? "–" : rtt.toFixed(rtt < 10 ? 1 : 0);
+});
+
+setInterval(() => {
+	if (!connected())
+		return;
+	if (apiUp)
+		probeApi();
+	else
+		stats.probeRfb();
+}, PROBE_EVERY_MS);
+
+// ---- start ----
+
+loadSettings();
+setupMenus();
+setupToolbar();
+setupOsk();
+showLeds(null);
+connect();
+
+// For tests and the curious: the live connection.
+Object.defineProperty(window, "webkvm", {
+	value: Object.freeze({ get rfb() { return rfb; }, get apiUp() { return apiUp; } }),
+});
