@@ -53,7 +53,8 @@ FW_OBJ   := $(call obj,$(FW_SRC))
 PROXY_OBJ := $(call obj,$(PROXY_SRC))
 LIB_OBJ  := $(FW_OBJ) $(RFB_OBJ) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ)
 
-BINS     := $(BUILD)/webkvmd $(if $(wildcard proxy/main.c),$(BUILD)/webkvm-proxy)
+BINS     := $(BUILD)/webkvmd $(if $(wildcard proxy/main.c),$(BUILD)/webkvm-proxy) \
+            $(if $(wildcard board/sim/target/main.c),$(BUILD)/webkvm-target)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 # Keep test objects: they are intermediate files of the pattern rule.
@@ -93,6 +94,13 @@ $(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ)
 $(BUILD)/tests/test_firmware: $(LIB_OBJ)
 $(BUILD)/tests/test_proxy: $(PROXY_OBJ)
 $(BUILD)/tests/test_proxy: LDLIBS += $(shell pkg-config --libs libwebsockets 2>/dev/null)
+# The virtual target as its own process, on the far side of real HDMI and
+# USB drivers (QEMU board).
+TARGET_SRC := $(wildcard board/sim/target/*.c)
+$(BUILD)/webkvm-target: $(call obj,$(TARGET_SRC)) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # The network edge: no device code, only libwebsockets.
 $(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ)
 	$(call msg,LD,$@)

@@ -285,6 +285,14 @@ client_gone(rfbClientPtr cl)
 	rfb__log(RFB_LOG_INFO, "viewer %d (%s) left; %d viewer(s)", v->id, v->addr, s->n_viewers);
 	if (s->in.viewers != NULL)
 		s->in.viewers(s->in.ctx, s->n_viewers);
+	/* libvncserver 0.9.14 never frees a client's extension list; the
+	 * only extension is ours and its data is this viewer. */
+	while (cl->extensions != NULL) {
+		rfbExtensionData *e = cl->extensions;
+
+		cl->extensions = e->next;
+		free(e);
+	}
 	cl->clientData = NULL;
 	free(v);
 }
@@ -426,7 +434,8 @@ send_pseudo_rect(rfbClientPtr cl, int32_t encoding, const uint8_t *payload, int 
 	msg[15] = (uint8_t)encoding;
 	if (len > 4)
 		return -1;
-	memcpy(msg + 16, payload, (size_t)len);
+	if (len > 0)
+		memcpy(msg + 16, payload, (size_t)len);
 	if (rfbWriteExact(cl, (const char *)msg, 16 + len) < 0) {
 		rfbCloseClient(cl);
 		return -1;

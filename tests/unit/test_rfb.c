@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "rfb/framing.h"
 #include "rfb/rfb_server.h"
 
 #define MAXR 4096
@@ -252,6 +253,58 @@ test_bad_input(void **state)
 	rfb_tilediff_free(td);
 }
 
+/* Message framing: whole messages only, partial → need more, absurd → bad. */
+static void
+test_framing(void **state)
+{
+	static const struct {
+		enum rfb__phase ph;
+		uint8_t msg[32];
+		size_t len;
+		long want;	/* length of the whole message, or RFB__BAD */
+	} cases[] = {
+		{ RFB__PHASE_VERSION, "RFB 003.008\n", 12, 12 },
+		{ RFB__PHASE_SECURITY, { 1 }, 1, 1 },
+		{ RFB__PHASE_AUTH, { 0 }, 16, 16 },
+		{ RFB__PHASE_INIT, { 1 }, 1, 1 },
+		{ RFB__PHASE_NORMAL, { 0 }, 20, 20 },				/* SetPixelFormat */
+		{ RFB__PHASE_NORMAL, { 2, 0, 0, 3 }, 16, 16 },			/* SetEncodings, 3 */
+		{ RFB__PHASE_NORMAL, { 3 }, 10, 10 },				/* FBUpdateRequest */
+		{ RFB__PHASE_NORMAL, { 4 }, 8, 8 },				/* KeyEvent */
+		{ RFB__PHASE_NORMAL, { 5 }, 6, 6 },				/* PointerEvent */
+		{ RFB__PHASE_NORMAL, { 6, 0, 0, 0, 0, 0, 0, 5 }, 13, 13 },	/* CutText "hello" */
+		{ RFB__PHASE_NORMAL, { 6, 0, 0, 0, 0xff, 0xff, 0xff, 0xfc }, 12, 12 },	/* extended, -4 */
+		{ RFB__PHASE_NORMAL, { 250, 0, 1, 4 }, 4, 4 },			/* XVP reset */
+		{ RFB__PHASE_NORMAL, { 251, 0, 0, 0, 0, 0, 1, 0 }, 24, 24 },	/* SetDesktopSize, 1 screen */
+		{ RFB__PHASE_NORMAL, { 255, 0 }, 12, 12 },			/* QEMU ext key */
+		{ RFB__PHASE_NORMAL, { 255, 1 }, 12, RFB__BAD },		/* QEMU audio */
+		{ RFB__PHASE_NORMAL, { 2, 0, 0xff, 0xff }, 4, RFB__BAD },	/* 65535 encodings */
+		{ RFB__PHASE_NORMAL, { 6, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff }, 8, RFB__BAD },
+		{ RFB__PHASE_NORMAL, { 7 }, 1, RFB__BAD },			/* file transfer */
+		{ RFB__PHASE_NORMAL, { 150 }, 10, RFB__BAD },			/* unknown here */
+	};
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long got = rfb__msg_len(cases[i].ph, cases[i].msg, cases[i].len, &why);
+
+		if (got != cases[i].want)
+			fail_msg("case %zu: got %ld, want %ld", i, got, cases[i].want);
+		/* Every shorter prefix of a good message needs more bytes. */
+		if (cases[i].want > 0)
+			for (size_t n = 0; n < cases[i].len; n++)
+				assert_int_equal(rfb__msg_len(cases[i].ph, cases[i].msg, n, &why),
+						 RFB__NEED_MORE);
+	}
+	/* Two messages back to back: only the first counts. */
+	{
+		uint8_t two[16] = { 5, 0, 0, 1, 0, 1, 4, 1 };
+
+		assert_int_equal(rfb__msg_len(RFB__PHASE_NORMAL, two, sizeof(two), &why), 6);
+	}
+}
+
 int
 main(void)
 {
@@ -263,6 +316,7 @@ main(void)
 		cmocka_unit_test(test_converts_changed_only),
 		cmocka_unit_test(test_merge_and_resize),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_framing),
 	};
 
 	return cmocka_run_group_tests_name("rfb", tests, NULL, NULL);
