@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config python3
 libvncserver-dev libturbojpeg0-dev libjpeg62-turbo-dev libyuv-dev libxxhash-dev zlib1g-dev
 libcmocka-dev console-setup-linux libwebsockets-dev
-vncsnapshot gvncviewer"
+vncsnapshot gvncviewer tightvncpasswd"
 
 missing=""
 for p in $PKGS; do
