@@ -62,7 +62,7 @@ fw_control_new(const char *path, fw_control_fn fn, void *ctx, char *err, size_t 
 		snprintf(err, errlen, "control socket %s: bind: %s", path, strerror(errno));
 		goto fail_fd;
 	}
-	if (chmod(path, 0660) < 0 || listen(c->fd, 8) < 0) {
+	if (chmod(path, 0660) < 0 || listen(c->fd, SOMAXCONN) < 0) {
 		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
 		unlink(path);
 		goto fail_fd;

@@ -14,6 +14,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
 export BUILD
+# No __pycache__ in the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 PY=/usr/bin/python3
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
 IT_TIMEOUT=${IT_TIMEOUT:-600}
@@ -56,7 +58,7 @@ run_unit() {
 		fi
 	done
 	for bin in "$BUILD"/tests/test_*; do
-		[ -x "$bin" ] && [ -f "$bin" ] || continue
+		if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then continue; fi
 		name=$(basename "$bin")
 		log="$tmp/$name.log"
 		CMOCKA_MESSAGE_OUTPUT=stdout timeout -k 5 "$UNIT_TIMEOUT" "$bin" >"$log" 2>&1
@@ -122,7 +124,8 @@ run_integration() {
 		else
 			echo "$name: $pass passed"
 		fi
-		grep '^MEASURE:' "$log" >>"$tmp/measure"
+		# unittest's verbose lines may precede a test's print on its line.
+		grep -o 'MEASURE: .*' "$log" >>"$tmp/measure"
 		note "integration/$name" "$pass" "$fail"
 	done
 }

@@ -10,12 +10,14 @@ failed.
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
 import unittest
+import weakref
 
 import rfbclient
 
@@ -87,6 +89,8 @@ class Daemon:
         if not os.access(DAEMON, os.X_OK):
             raise AssertionError("%s not built (run make first)" % DAEMON)
         self.dir = tempfile.mkdtemp(prefix="webkvm-it-")
+        # Also gone when the object is dropped unstarted (e.g. only argv used).
+        self._rm_dir = weakref.finalize(self, shutil.rmtree, self.dir, True)
         self.port = free_port()
         self.control_path = control_path or os.path.join(self.dir, "control.sock")
         self.log_path = os.path.join(self.dir, "webkvmd.log")
@@ -159,9 +163,7 @@ class Daemon:
         self.log.close()
         self.log_text = self.logs()
         self.proc = None
-        for f in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, f))
-        os.rmdir(self.dir)
+        self._rm_dir()
         return self.returncode, took
 
     def logs(self):

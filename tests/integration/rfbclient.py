@@ -483,9 +483,9 @@ class Client:
     def pixels(self):
         """The framebuffer as 0xRRGGBB ints (one per pixel)."""
         px = array.array("I")
-        px.frombytes(bytes(self.fb))
         if px.itemsize != 4:
             raise RFBError("array 'I' is not 32-bit here")
+        px.frombytes(bytes(self.fb))
         return [v & 0xFFFFFF for v in px]
 
     def pixel(self, x, y):

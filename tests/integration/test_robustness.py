@@ -12,7 +12,7 @@ from harness import OUTPUT_ROW, SLOW, TITLE, DaemonTestCase, command_text, promp
 
 # How long the watching viewer may wait for a typed character while a bad
 # peer misbehaves: the daemon's loop must not block on that peer.
-PROMPT = 2.0
+PROMPT = 3.0
 
 
 class BadPeers(DaemonTestCase):
@@ -43,7 +43,8 @@ class BadPeers(DaemonTestCase):
         self.assertEqual(resp.get("ok"), True, "control type after %s: %s" % (what, resp))
         self.typed += digit
         want = self.typed
-        self.watcher.wait_screen(lambda r: command_text(r, self.cursor) == want,
+        # endswith: a malformed message may legitimately have typed a key.
+        self.watcher.wait_screen(lambda r: (command_text(r, self.cursor) or "").endswith(want),
                                  timeout * SLOW, "the watcher to show %r after %s" % (want, what))
 
     def assert_new_viewer_works(self):
@@ -88,9 +89,13 @@ class BadPeers(DaemonTestCase):
 
     def test_set_encodings_65535_real_entries(self):
         c = self.rfb_client()
-        c.send(struct.pack(">BxH", 2, 65535) + struct.pack(">i", -258) * 65535)
-        c.request(incremental=False)
-        c.wait_for(lambda: c.updates > 0, 5 * SLOW, "an update after a huge SetEncodings")
+        # Serving the client or closing it are both fine; nothing else is.
+        try:
+            c.send(struct.pack(">BxH", 2, 65535) + struct.pack(">i", -258) * 65535)
+            c.request(incremental=False)
+            c.wait_for(lambda: c.updates > 0, 5 * SLOW, "an update after a huge SetEncodings")
+        except rfb.Closed:
+            pass
         self.assert_watcher_alive("SetEncodings with 65535 entries")
 
     def test_client_cut_text_2gb(self):
