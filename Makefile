@@ -60,7 +60,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 # Keep test objects: they are intermediate files of the pattern rule.
 .SECONDARY:
 
-.PHONY: all run test test-unit test-integration deps clean bench
+.PHONY: all run test test-unit test-integration test-browser deps clean bench web
 all: $(BINS) $(UNIT)
 
 $(BUILD)/obj/%.o: %.c
@@ -114,12 +114,24 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o
 deps:
 	$(Q)scripts/install-deps.sh
 
+# web/: noVNC core + our page, bundled by esbuild into web/dist.  npm ci
+# writes node_modules/.package-lock.json; touching it keeps make quiet.
+WEB_SRC := web/build.mjs $(wildcard web/src/*)
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	$(call msg,NPM,web)
+	$(Q)cd web && npm ci --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	$(call msg,WEB,web/dist)
+	$(Q)cd web && node build.mjs
+web: web/dist/index.html
+
 run: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all web
 	$(Q)scripts/run.sh $(BUILD)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all web
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
 
 test-unit: all
@@ -127,6 +139,9 @@ test-unit: all
 
 test-integration: all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
+
+test-browser: all web
+	$(Q)BUILD=$(BUILD) tests/run-all.sh browser
 
 clean:
 	rm -rf build

@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config python3
 libvncserver-dev libturbojpeg0-dev libjpeg62-turbo-dev libyuv-dev libxxhash-dev zlib1g-dev
 libcmocka-dev console-setup-linux libwebsockets-dev
-vncsnapshot gvncviewer tightvncpasswd"
+vncsnapshot gvncviewer tightvncpasswd chromium websockify novnc"
 
 missing=""
 for p in $PKGS; do
@@ -15,6 +15,10 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
+# web/ and the browser tests need Node.js 20 or later with npm; a machine
+# without one gets Debian's.
+if ! command -v node >/dev/null 2>&1; then missing="$missing nodejs"; fi
+if ! command -v npm >/dev/null 2>&1; then missing="$missing npm"; fi
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -2,13 +2,16 @@
 # Runs the test suites and ends with one line "N passed, N failed" (the CI
 # reads it).  Exit status is non-zero when anything failed or nothing ran.
 #
-#   BUILD=build tests/run-all.sh [unit|integration]     (default: both)
+#   BUILD=build tests/run-all.sh [unit|integration|browser|bench]   (default: all)
 #
 # unit:        every $BUILD/tests/test_* (cmocka), each in its own process
 #              with a timeout; a crash, timeout or non-zero exit is a failure,
 #              and so is a tests/unit/test_*.c whose binary was not built.
 # integration: every tests/integration/test_*.py with Debian's python3 and
 #              a timeout, against $BUILD/webkvmd.
+# browser:     tests/browser/run.mjs: Playwright driving Debian's Chromium
+#              against $BUILD/webkvmd + $BUILD/webkvm-proxy + web/dist.
+# bench:       bench/run.sh --smoke: every benchmark once at tiny sizes.
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -22,8 +25,8 @@ IT_TIMEOUT=${IT_TIMEOUT:-600}
 what=${1:-all}
 
 case $what in
-unit|integration|all) ;;
-*) echo "usage: BUILD=build $0 [unit|integration]" >&2; exit 2 ;;
+unit|integration|browser|bench|all) ;;
+*) echo "usage: BUILD=build $0 [unit|integration|browser|bench]" >&2; exit 2 ;;
 esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/webkvm-run-all.XXXXXX") || exit 2
@@ -87,6 +90,45 @@ run_unit() {
 	done
 }
 
+# run_counted SUITE TIMEOUT CMD...: runs a command whose output ends with a
+# line "N passed, N failed" and counts it; a timeout or an exit without that
+# line is one more failure.
+run_counted() {
+	name=$1
+	limit=$2
+	shift 2
+	log="$tmp/$(echo "$name" | tr / _).log"
+	timeout -k 5 "$limit" "$@" >"$log" 2>&1
+	rc=$?
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+	if [ -n "$line" ]; then
+		pass=${line%% *}
+		fail=$(echo "$line" | sed 's/.* \([0-9][0-9]*\) failed$/\1/')
+	else
+		pass=0
+		fail=0
+	fi
+	why=""
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		why="timed out after ${limit}s"
+	elif [ -z "$line" ]; then
+		why="exited with status $rc and no summary"
+	elif [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+		why="exited with status $rc"
+	fi
+	[ -n "$why" ] && fail=$((fail + 1))
+	if [ "$fail" -ne 0 ]; then
+		echo "---- $name: FAILED${why:+ ($why)}; its output:"
+		cat "$log"
+		echo "---- end of $name"
+	else
+		echo "$name: $pass passed"
+	fi
+	# unittest's verbose lines may precede a test's print on its line.
+	grep -o 'MEASURE: .*' "$log" >>"$tmp/measure"
+	note "$name" "$pass" "$fail"
+}
+
 run_integration() {
 	echo "== integration tests ($BUILD/webkvmd)"
 	if [ ! -x "$PY" ]; then
@@ -96,44 +138,26 @@ run_integration() {
 	fi
 	for t in tests/integration/test_*.py; do
 		[ -e "$t" ] || continue
-		name=$(basename "$t" .py)
-		log="$tmp/$name.log"
-		timeout -k 5 "$IT_TIMEOUT" "$PY" -u tests/integration/runner.py "$t" >"$log" 2>&1
-		rc=$?
-		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-		if [ -n "$line" ]; then
-			pass=${line%% *}
-			fail=$(echo "$line" | sed 's/.* \([0-9][0-9]*\) failed$/\1/')
-		else
-			pass=0
-			fail=0
-		fi
-		why=""
-		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-			why="timed out after ${IT_TIMEOUT}s"
-		elif [ -z "$line" ]; then
-			why="runner exited with status $rc and no summary"
-		elif [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
-			why="runner exited with status $rc"
-		fi
-		[ -n "$why" ] && fail=$((fail + 1))
-		if [ "$fail" -ne 0 ]; then
-			echo "---- $name: FAILED${why:+ ($why)}; its output:"
-			cat "$log"
-			echo "---- end of $name"
-		else
-			echo "$name: $pass passed"
-		fi
-		# unittest's verbose lines may precede a test's print on its line.
-		grep -o 'MEASURE: .*' "$log" >>"$tmp/measure"
-		note "integration/$name" "$pass" "$fail"
+		run_counted "integration/$(basename "$t" .py)" "$IT_TIMEOUT" "$PY" -u tests/integration/runner.py "$t"
 	done
+}
+
+run_browser() {
+	echo "== browser tests (headless Chromium, Playwright)"
+	run_counted browser "${BROWSER_TIMEOUT:-600}" node tests/browser/run.mjs
+}
+
+run_bench_smoke() {
+	echo "== benchmark programs, tiny sizes (no timing asserted)"
+	run_counted bench-smoke "${BENCH_TIMEOUT:-300}" bench/run.sh --smoke
 }
 
 case $what in
 unit) run_unit ;;
 integration) run_integration ;;
-all) run_unit; run_integration ;;
+browser) run_browser ;;
+bench) run_bench_smoke ;;
+all) run_unit; run_integration; run_browser; [ -x bench/run.sh ] && run_bench_smoke ;;
 esac
 
 if [ -s "$tmp/measure" ]; then

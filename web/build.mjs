@@ -2,7 +2,7 @@
 // core), the stylesheet and index.html.  Everything the page needs is in
 // dist; nothing is fetched from elsewhere at run time.
 import { build } from "esbuild";
-import { copyFile, mkdir, rm } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -11,15 +11,16 @@ const src = join(here, "src");
 const out = process.argv[2] ? process.argv[2] : join(here, "dist");
 
 try {
-	await rm(out, { recursive: true, force: true });
+	// Emptied, not replaced: a server running on the folder keeps it.
 	await mkdir(out, { recursive: true });
+	for (const name of await readdir(out))
+		await rm(join(out, name), { recursive: true, force: true });
 	await build({
 		entryPoints: [join(src, "app.js")],
 		bundle: true,
 		format: "esm",
 		target: ["es2022"],
 		minify: true,
-		sourcemap: true,
 		legalComments: "linked",
 		outfile: join(out, "app.js"),
 		logLevel: "warning",

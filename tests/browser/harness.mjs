@@ -100,9 +100,10 @@ class Child {
 }
 
 export class Daemon {
-	constructor(port, sock) {
+	constructor(port, sock, extraArgs = []) {
 		this.port = port;
 		this.sock = sock;
+		this.extraArgs = extraArgs;
 		this.child = null;
 	}
 
@@ -112,7 +113,7 @@ export class Daemon {
 			throw new Error(`${bin} is missing: run make`);
 		rmSync(this.sock, { force: true });
 		this.child = new Child("webkvmd", bin, ["--board", "sim",
-			"--rfb-listen", `127.0.0.1:${this.port}`, "--control", this.sock]);
+			"--rfb-listen", `127.0.0.1:${this.port}`, "--control", this.sock, ...this.extraArgs]);
 		await waitFor(async () => {
 			if (!this.child.alive())
 				throw new Error(`webkvmd exited ${JSON.stringify(this.child.exited)}: ${this.child.log}`);
@@ -158,30 +159,33 @@ export class Daemon {
 }
 
 // The proxy command: WEBKVM_PROXY (e.g. "websockify" while developing),
-// else $BUILD/webkvm-proxy; WEBKVM_PROXY_ARGS adds options before the
-// websockify-style arguments.
-export function proxyCommand() {
-	const words = (s) => (s || "").split(/\s+/).filter(Boolean);
+// else $BUILD/webkvm-proxy with the daemon's control socket for /api/;
+// WEBKVM_PROXY_ARGS adds options before the websockify-style arguments.
+// "{control}" in either stands for the control socket's path.
+export function proxyCommand(controlSock) {
+	const words = (s) => (s || "").split(/\s+/).filter(Boolean)
+		.map((w) => w.replaceAll("{control}", controlSock));
 	const cmd = words(process.env.WEBKVM_PROXY);
 	if (!cmd.length) {
 		const bin = join(BUILD_DIR, "webkvm-proxy");
 		if (!existsSync(bin))
 			throw new Error(`${bin} is missing: run make, or set WEBKVM_PROXY=websockify`);
-		cmd.push(bin);
+		cmd.push(bin, "--control", controlSock, "--auth", "none");
 	}
 	return [...cmd, ...words(process.env.WEBKVM_PROXY_ARGS)];
 }
 
 export class Proxy {
-	constructor(port, rfbPort) {
+	constructor(port, rfbPort, controlSock) {
 		this.port = port;
 		this.rfbPort = rfbPort;
+		this.controlSock = controlSock;
 	}
 
 	async start() {
 		if (!existsSync(join(WEB_DIR, "index.html")))
 			throw new Error(`${WEB_DIR}/index.html is missing: build the page (make web)`);
-		const [cmd, ...opts] = proxyCommand();
+		const [cmd, ...opts] = proxyCommand(this.controlSock);
 		this.child = new Child("proxy", cmd, [...opts, "--web", WEB_DIR,
 			`127.0.0.1:${this.port}`, `127.0.0.1:${this.rfbPort}`]);
 		await waitFor(async () => {

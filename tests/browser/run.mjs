@@ -25,6 +25,19 @@ function withTimeout(promise, ms, what) {
 	})]).finally(() => clearTimeout(t));
 }
 
+const SANITIZER_MARKS = ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"];
+
+// A proxy that died or a sanitizer report from either fails the test.
+function checkChildren(daemon, proxy) {
+	if (!proxy.child.alive())
+		throw new Error(`the proxy exited ${JSON.stringify(proxy.child.exited)}: ${proxy.child.log.slice(-2000)}`);
+	for (const c of [daemon.child, proxy.child]) {
+		const mark = SANITIZER_MARKS.find((m) => c.log.includes(m));
+		if (mark)
+			throw new Error(`${c.name}: sanitizer report:\n${c.log.slice(c.log.indexOf(mark) - 200, c.log.indexOf(mark) + 3000)}`);
+	}
+}
+
 async function main() {
 	const filter = process.argv[2] || "";
 	const shots = process.env.WEBKVM_SHOTS;
@@ -39,7 +52,7 @@ async function main() {
 	}
 	const tmp = mkdtempSync(join(tmpdir(), "webkvm-browser-"));
 	const daemon = new Daemon(await freePort(), join(tmp, "control.sock"));
-	const proxy = new Proxy(await freePort(), daemon.port);
+	const proxy = new Proxy(await freePort(), daemon.port, daemon.sock);
 	let browser = null, passed = 0, failed = 0;
 	try {
 		await daemon.start();
@@ -63,9 +76,10 @@ async function main() {
 					await page.keyboard.press("Escape");	// the sim clears its command line
 					await waitScreen(page, [0, -2], (s) => s[0].includes(TITLE) && s[-2] === ">",
 						10000, "the setup screen with an empty command line");
-					await fn({ page, daemon, proxy, url });
+					await fn({ page, daemon, proxy, url, tmp, usesOurProxy: !process.env.WEBKVM_PROXY });
 					if (errors.length)
 						throw new Error(`errors in the page: ${errors.join("; ")}`);
+					checkChildren(daemon, proxy);
 				})(), TEST_TIMEOUT_MS, name);
 				passed++;
 				console.log(`ok    ${name} (${Date.now() - t0} ms)`);

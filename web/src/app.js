@@ -101,14 +101,19 @@ function connect() {
 		attempt = 0;
 		setState("connected");
 		r.focus();
-		probeApi();
+		probeApi().then((st) => { if (!st) stats.probeRfb(); });
 	});
+	let refused = null;
 	r.addEventListener("disconnect", (e) => {
 		if (rfb === r)
 			rfb = null;
 		stats.detach();
 		showLeds(null);
-		scheduleRetry(e.detail.clean ? "the connection was closed" : "the connection was lost");
+		// The same credentials would be refused again: wait for the user.
+		if (refused !== null)
+			setState("disconnected", "Access refused", refused);
+		else
+			scheduleRetry(e.detail.clean ? "the connection was closed" : "the connection was lost");
 	});
 	r.addEventListener("credentialsrequired", () => {
 		const password = window.prompt("Password for the KVM");
@@ -118,7 +123,7 @@ function connect() {
 			r.sendCredentials({ password });
 	});
 	r.addEventListener("securityfailure", (e) => {
-		setState("disconnected", "Access refused", e.detail.reason || "security failure");
+		refused = e.detail.reason || `security failure (status ${e.detail.status})`;
 	});
 	r.addEventListener("desktopname", (e) => {
 		document.title = e.detail.name ? `${e.detail.name} – webkvm` : "webkvm";
@@ -317,6 +322,7 @@ function setupOsk() {
 	oskReset(el);
 	$("btn-osk").addEventListener("click", () => {
 		closeMenus();
+		foldTools();
 		oskReset(el);
 		el.focus();
 	});
@@ -354,6 +360,13 @@ function closeMenus(except) {
 	}
 }
 
+// On a phone the tools are a panel over the screen: folded away once the
+// user goes back to the screen.
+function foldTools() {
+	document.body.classList.remove("tools-open");
+	$("menu-toggle").setAttribute("aria-expanded", "false");
+}
+
 function setupMenus() {
 	for (const drop of document.querySelectorAll(".drop")) {
 		const btn = drop.querySelector("button");
@@ -368,7 +381,11 @@ function setupMenus() {
 		});
 		menu.addEventListener("click", (e) => e.stopPropagation());
 	}
-	document.addEventListener("click", () => closeMenus());
+	document.addEventListener("click", (e) => {
+		closeMenus();
+		if (!$("tools").contains(e.target))
+			foldTools();
+	});
 	document.addEventListener("keydown", (e) => {
 		if (e.key === "Escape" && document.activeElement !== rfb?._canvas)
 			closeMenus();
@@ -440,5 +457,9 @@ connect();
 
 // For tests and the curious: the live connection.
 Object.defineProperty(window, "webkvm", {
-	value: Object.freeze({ get rfb() { return rfb; }, get apiUp() { return apiUp; } }),
+	value: Object.freeze({
+		get rfb() { return rfb; },
+		get apiUp() { return apiUp; },
+		get firstFrameMs() { return stats.firstFrameMs; },
+	}),
 });

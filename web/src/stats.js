@@ -26,6 +26,7 @@ Websock.prototype._recvMessage = function (e) {
 export class Stats {
 	constructor(show) {
 		this._show = show;
+		this.firstFrameMs = null;
 		this._flips = 0;
 		this._rfb = null;
 		this._rttStart = 0;
@@ -43,6 +44,9 @@ export class Stats {
 		const flip = display.flip.bind(display);
 		display.flip = (...args) => {
 			this._flips++;
+			// ms since the page started loading: the first-frame time.
+			if (this.firstFrameMs === null)
+				this.firstFrameMs = performance.now();
 			if (this._rttStart) {
 				this._rtt = performance.now() - this._rttStart;
 				this._rttStart = 0;
