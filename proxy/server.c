@@ -39,7 +39,6 @@
 #define PROXY_QUEUE_BOUND (256 * 1024)	/* per direction, per connection */
 #define PROXY_IO_CHUNK (64 * 1024)	/* largest read lws hands us / write we make */
 #define PROXY_QUEUE_CAP (PROXY_QUEUE_BOUND + 2 * PROXY_IO_CHUNK)
-#define PROXY_CTL_TIMEOUT_MS 2000	/* the daemon is local; never stall longer */
 #define PROXY_HEADER_MAX 8192		/* request headers above this get 431 */
 #define PROXY_BODY_DRAIN_MAX (1024 * 1024)
 
@@ -213,9 +212,12 @@ struct pss {
 	size_t body_len, body_want;
 	int body_status;		/* non-zero: answer this once the body is in */
 	char api_path[32];
+	struct api_call *call;		/* waiting for the daemon's answer */
 };
 
 static struct server *g_srv;	/* for the signal handler */
+
+static void peer_name(struct lws *wsi, char *out, size_t outlen);
 
 static time_t
 now_s(void)
@@ -247,9 +249,10 @@ proxy_authorize(struct server *srv, struct lws *wsi, enum proxy_req_kind kind)
 
 /* ---- HTTP responses ---- */
 
+/* Writes a whole small response (headers and body).  Returns 0 or -1. */
 static int
-http_reply(struct server *srv, struct lws *wsi, unsigned status, const char *ctype,
-	   const char *body, size_t len, bool head)
+http_send(struct server *srv, struct lws *wsi, unsigned status, const char *ctype,
+	  const char *body, size_t len, bool head)
 {
 	uint8_t *start = srv->http + LWS_PRE, *p = start, *end = srv->http + sizeof(srv->http);
 
@@ -265,6 +268,17 @@ http_reply(struct server *srv, struct lws *wsi, unsigned status, const char *cty
 		if (lws_write(wsi, p + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) != (int)len)
 			return -1;
 	}
+	return 0;
+}
+
+/* http_send, then ends the transaction; the return value is the
+ * callback's. */
+static int
+http_reply(struct server *srv, struct lws *wsi, unsigned status, const char *ctype,
+	   const char *body, size_t len, bool head)
+{
+	if (http_send(srv, wsi, status, ctype, body, len, head) < 0)
+		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -280,7 +294,9 @@ json_error(struct server *srv, struct lws *wsi, unsigned status, const char *msg
 
 		if (c == '"' || c == '\\')
 			body[o++] = '\\';
-		body[o++] = c < 0x20 ? ' ' : (char)c;
+		/* Messages may quote what the client sent: keep the JSON
+		 * valid whatever the bytes. */
+		body[o++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
 	}
 	o += (size_t)snprintf(body + o, sizeof(body) - o, "\"}\n");
 	return http_reply(srv, wsi, status, "application/json", body, o, false);
@@ -292,106 +308,175 @@ text_error(struct server *srv, struct lws *wsi, unsigned status, const char *msg
 	char body[256];
 	int n = snprintf(body, sizeof(body), "%u %s\n", status, msg);
 
-	return http_reply(srv, wsi, status, "text/plain; charset=utf-8", body, (size_t)n, head);
+	return http_reply(srv, wsi, status, "text/plain; charset=utf-8", body,
+			  (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1, head);
 }
 
-/* ---- REST API -> control socket ---- */
-
-/* One request line, one answer line.  Blocking, but on a local socket with
- * a short timeout; the daemon answers from its own loop. */
+/* Refuses a WebSocket upgrade from LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, whose
+ * caller ends the transaction itself. */
 static int
-ctl_call(const char *path, const char *line, char *ans, size_t anslen, size_t *outlen)
+refuse_upgrade(struct server *srv, struct lws *wsi, unsigned status, const char *msg)
 {
-	struct timeval tv = { PROXY_CTL_TIMEOUT_MS / 1000, (PROXY_CTL_TIMEOUT_MS % 1000) * 1000 };
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = strlen(line), sent = 0, got = 0;
-	int fd, rc = 0;
+	char body[256];
+	int n = snprintf(body, sizeof(body), "%u %s\n", status, msg);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	while (sent < len) {
-		ssize_t w = send(fd, line + sent, len - sent, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
-			goto out;
-		}
-		sent += (size_t)w;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (got == anslen) {
-			rc = -EMSGSIZE;
-			goto out;
-		}
-		r = recv(fd, ans + got, anslen - got, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
-			goto out;
-		}
-		if (r == 0) {
-			rc = -ECONNRESET;
-			goto out;
-		}
-		if (memchr(ans + got, '\n', (size_t)r) != NULL) {
-			got += (size_t)r;
-			*outlen = (size_t)((char *)memchr(ans, '\n', got) - ans);
-			break;
-		}
-		got += (size_t)r;
-	}
-out:
-	close(fd);
-	return rc;
+	if (http_send(srv, wsi, status, "text/plain; charset=utf-8", body,
+		      (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1, false) < 0)
+		return -1;
+	return 1;
 }
 
-static char ctl_line[PROXY_CTL_LINE_MAX + 256];
-static char ctl_answer[PROXY_CTL_LINE_MAX + 2];
+/* ---- REST API -> control socket ----
+ *
+ * One request line, one answer line, on a fresh connection per request.
+ * The control socket is adopted into lws as a raw socket like a target, so
+ * a daemon that is slow or stopped never stalls the viewers: the HTTP
+ * request simply waits (at most PROXY_CTL_TIMEOUT_S) for its answer. */
+
+#define PROXY_CTL_TIMEOUT_S 2
+
+struct api_call {
+	struct lws *http, *ctl;		/* NULL once that side has closed */
+	char path[32];
+	time_t started;
+	bool answered;
+	size_t len, alen;
+	uint8_t *line;			/* LWS_PRE + request line */
+	char ans[PROXY_CTL_LINE_MAX + 2];
+};
+
+static void
+api_call_free(struct api_call *call)
+{
+	free(call->line);
+	free(call);
+}
+
+/* Answers the HTTP request from what the daemon said (or did not say). */
+static int
+api_answer(struct server *srv, struct lws *wsi, struct api_call *call)
+{
+	char err[256];
+	int status;
+
+	if (!call->answered) {
+		snprintf(err, sizeof(err), "daemon unreachable: %s: %s", srv->o->control,
+			 now_s() - call->started >= PROXY_CTL_TIMEOUT_S ? "no answer within 2 s"
+									: "closed without answering");
+		plog("api: %s: %s", call->path, err);
+		return json_error(srv, wsi, 502, err);
+	}
+	status = proxy_rest_status(call->path, call->ans, call->alen);
+	if (status == 502) {
+		plog("api: %s: daemon answered something that is not a JSON object", call->path);
+		return json_error(srv, wsi, 502, "daemon answered something that is not a JSON object");
+	}
+	vlog("api: %s: %d", call->path, status);
+	call->ans[call->alen++] = '\n';
+	return http_reply(srv, wsi, (unsigned)status, "application/json", call->ans, call->alen, false);
+}
 
 static int
-api_finish(struct server *srv, struct lws *wsi, const char *method, const char *path,
-	   const char *body, size_t body_len)
+api_finish(struct server *srv, struct lws *wsi, struct pss *pss, const char *method,
+	   const char *path, const char *body, size_t body_len)
 {
 	struct proxy_rest_req r = { method, path, body, body_len };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static char line[PROXY_CTL_LINE_MAX + 256];
+	lws_adopt_desc_t ad = { 0 };
+	struct api_call *call;
 	char err[256];
-	size_t alen = 0;
-	int status, rc;
+	int status, fd;
 
-	status = proxy_rest_build(&r, ctl_line, sizeof(ctl_line), err, sizeof(err));
+	status = proxy_rest_build(&r, line, sizeof(line), err, sizeof(err));
 	if (status != 0) {
 		vlog("api: %s %s: %d %s", method, path, status, err);
 		return json_error(srv, wsi, (unsigned)status, err);
 	}
 	if (srv->o->control == NULL)
 		return json_error(srv, wsi, 503, "no daemon control socket (start the proxy with --control PATH)");
-	rc = ctl_call(srv->o->control, ctl_line, ctl_answer, sizeof(ctl_answer), &alen);
-	if (rc < 0) {
-		snprintf(err, sizeof(err), "daemon unreachable: %s: %s", srv->o->control, strerror(-rc));
+	if (strlen(srv->o->control) >= sizeof(sa.sun_path))
+		return json_error(srv, wsi, 502, "control socket path too long");
+	strcpy(sa.sun_path, srv->o->control);
+	/* A local connect either succeeds or fails at once. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(err, sizeof(err), "daemon unreachable: %s: %s", srv->o->control, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		plog("api: %s %s: %s", method, path, err);
 		return json_error(srv, wsi, 502, err);
 	}
-	status = proxy_rest_status(path, ctl_answer, alen);
-	if (status == 502) {
-		plog("api: %s %s: daemon answered something that is not a JSON object", method, path);
-		return json_error(srv, wsi, 502, "daemon answered something that is not a JSON object");
+	if ((call = calloc(1, sizeof(*call))) == NULL ||
+	    (call->line = malloc(LWS_PRE + strlen(line))) == NULL) {
+		free(call);
+		close(fd);
+		return json_error(srv, wsi, 500, "out of memory");
 	}
-	vlog("api: %s %s: %d", method, path, status);
-	ctl_answer[alen++] = '\n';
-	return http_reply(srv, wsi, (unsigned)status, "application/json", ctl_answer, alen, false);
+	call->len = strlen(line);
+	memcpy(call->line + LWS_PRE, line, call->len);
+	snprintf(call->path, sizeof(call->path), "%s", path);
+	call->started = now_s();
+	call->http = wsi;
+	ad.vh = srv->vh;
+	ad.type = LWS_ADOPT_SOCKET;
+	ad.fd.sockfd = fd;
+	ad.vh_prot_name = "webkvm-control";
+	ad.opaque = call;
+	if ((call->ctl = lws_adopt_descriptor_vhost_via_info(&ad)) == NULL) {
+		api_call_free(call);
+		return json_error(srv, wsi, 500, "cannot watch the control socket");
+	}
+	lws_set_timeout(call->ctl, PENDING_TIMEOUT_USER_OK, PROXY_CTL_TIMEOUT_S);
+	lws_callback_on_writable(call->ctl);
+	pss->call = call;
+	return 0;
+}
+
+static int
+cb_control(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct api_call *call = lws_get_opaque_user_data(wsi);
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		if (call == NULL)
+			return -1;
+		if (lws_write(wsi, call->line + LWS_PRE, call->len, LWS_WRITE_RAW) < (int)call->len)
+			return -1;
+		return 0;
+	case LWS_CALLBACK_RAW_RX: {
+		const char *nl;
+
+		if (call == NULL)
+			return -1;
+		if (len > sizeof(call->ans) - 1 - call->alen) {
+			plog("api: %s: daemon answer longer than %d bytes", call->path, PROXY_CTL_LINE_MAX);
+			return -1;
+		}
+		memcpy(call->ans + call->alen, in, len);
+		call->alen += len;
+		if ((nl = memchr(call->ans, '\n', call->alen)) != NULL) {
+			call->alen = (size_t)(nl - call->ans);
+			call->answered = true;
+			return -1;	/* one answer per connection: done */
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (call == NULL)
+			return 0;
+		lws_set_opaque_user_data(wsi, NULL);
+		call->ctl = NULL;
+		if (call->http)
+			lws_callback_on_writable(call->http);
+		else
+			api_call_free(call);
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 static const char *
@@ -415,7 +500,7 @@ api_request(struct server *srv, struct lws *wsi, struct pss *pss, const char *pa
 	if ((status = proxy_authorize(srv, wsi, PROXY_REQ_API)) != 0)
 		return json_error(srv, wsi, (unsigned)status, "not authorized");
 	if (strcmp(method, "POST") != 0)
-		return api_finish(srv, wsi, method, path, NULL, 0);
+		return api_finish(srv, wsi, pss, method, path, NULL, 0);
 
 	{
 		char cl[32], *end;
@@ -444,7 +529,7 @@ api_request(struct server *srv, struct lws *wsi, struct pss *pss, const char *pa
 			return json_error(srv, wsi, 500, "out of memory");
 		}
 		if (v == 0) {
-			int rc = api_finish(srv, wsi, "POST", pss->api_path, NULL, 0);
+			int rc = api_finish(srv, wsi, pss, "POST", pss->api_path, NULL, 0);
 
 			return rc;
 		}
@@ -561,10 +646,13 @@ static void
 conn_finish(struct conn *c, int code, const char *reason)
 {
 	if (c->close_code == 0) {
-		c->close_code = code;
 		size_t n = strnlen(reason, sizeof(c->close_reason) - 1);
 
-		memcpy(c->close_reason, reason, n);
+		c->close_code = code;
+		/* A close reason must be valid UTF-8 and may quote a client's
+		 * token: keep it to printable ASCII. */
+		for (size_t i = 0; i < n; i++)
+			c->close_reason[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] : '?';
 		c->close_reason[n] = '\0';
 	}
 	if (c->ws)
@@ -591,14 +679,18 @@ conn_fail(struct conn *c, int code, const char *fmt, ...)
 static int
 pick_target(struct server *srv, struct lws *wsi, struct proxy_addr *a, char *why, size_t whylen)
 {
-	char tok[PROXY_TOKEN_MAX], cookie[1024];
+	char tok[PROXY_TOKEN_MAX], arg[PROXY_TOKEN_MAX + 8], cookie[1024];
+	const char *v;
 	int rc;
 
 	if (!srv->o->token_source) {
 		*a = srv->o->target;
 		return 0;
 	}
-	if (lws_get_urlarg_by_name(wsi, "token=", tok, sizeof(tok)) == NULL || tok[0] == '\0') {
+	/* lws leaves "token=" in the buffer and points past it. */
+	if ((v = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof(arg))) != NULL && *v != '\0') {
+		snprintf(tok, sizeof(tok), "%s", v);
+	} else {
 		if (lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) <= 0 ||
 		    proxy_cookie_token(cookie, tok, sizeof(tok)) <= 0) {
 			snprintf(why, whylen, "no token (want ?token= or a token cookie)");
@@ -611,6 +703,10 @@ pick_target(struct server *srv, struct lws *wsi, struct proxy_addr *a, char *why
 		return rc;
 	}
 	if (rc == 0) {
+		/* The token goes into a log line: no control characters. */
+		for (char *q = tok; *q != '\0'; q++)
+			if ((unsigned char)*q < 0x20 || *q == 0x7f)
+				*q = '?';
 		snprintf(why, whylen, "unknown token \"%.64s\"", tok);
 		return -ENOENT;
 	}
@@ -675,7 +771,10 @@ connect_target(struct conn *c, const struct proxy_addr *a)
 		goto fail;
 	}
 	c->raw = raw;
-	/* POLLOUT tells us when the non-blocking connect has finished. */
+	/* POLLOUT tells us when the non-blocking connect has finished.  No
+	 * POLLIN until then: lws would read first, and a refused connect's
+	 * errno would go to its recv() instead of our SO_ERROR. */
+	lws_rx_flow_control(raw, 0);
 	lws_callback_on_writable(raw);
 	return 0;
 fail:
@@ -706,7 +805,7 @@ ws_established(struct server *srv, struct lws *wsi, struct pss *pss)
 	c->refs = 1;
 	c->id = ++srv->next_id;
 	c->last_ping = now_s();
-	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	peer_name(wsi, c->peer, sizeof(c->peer));
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -838,6 +937,8 @@ cb_target(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *i
 				return -1;
 			}
 			c->target_connected = true;
+			if (!c->raw_paused)
+				lws_rx_flow_control(wsi, 1);
 			vlog("#%u %s: connected to %s", c->id, c->peer, c->target);
 		}
 		if (c->to_target.len > 0) {
@@ -864,10 +965,10 @@ cb_target(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *i
 		c->raw = NULL;
 		if (c->ws != NULL && c->close_code == 0) {
 			if (!c->target_connected) {
-				if (getsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err == 0)
-					err = ECONNREFUSED;
+				if (getsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+					err = errno;
 				conn_fail(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "target %s: connect: %s",
-					  c->target, strerror(err));
+					  c->target, err ? strerror(err) : "closed before it was established");
 			} else {
 				vlog("#%u %s: target %s closed the connection", c->id, c->peer, c->target);
 				conn_finish(c, LWS_CLOSE_STATUS_NORMAL, "target closed the connection");
@@ -883,6 +984,23 @@ cb_target(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *i
 
 /* ---- the HTTP / WebSocket protocol ---- */
 
+/* "ip:port" or "[ip6]:port" of the client, for log lines. */
+static void
+peer_name(struct lws *wsi, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], port[8];
+
+	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &len) < 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		lws_get_peer_simple(wsi, out, outlen);
+		return;
+	}
+	snprintf(out, outlen, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+}
+
 static void
 answer_431(struct lws *wsi)
 {
@@ -895,7 +1013,7 @@ answer_431(struct lws *wsi)
 	int fd = lws_get_socket_fd(wsi);
 	char peer[64], sink[4096];
 
-	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	peer_name(wsi, peer, sizeof(peer));
 	plog("%s: request headers larger than %d bytes; answering 431", peer, PROXY_HEADER_MAX);
 	if (fd < 0 || lws_is_ssl(wsi))
 		return;
@@ -912,7 +1030,7 @@ answer_431(struct lws *wsi)
 static bool
 handshake_ok(struct lws *wsi, char *why, size_t whylen)
 {
-	char v[16], key[64];
+	char v[16], key[64], prot[256];
 	int n;
 
 	if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_VERSION) <= 0 || strcmp(v, "13") != 0) {
@@ -933,6 +1051,31 @@ handshake_ok(struct lws *wsi, char *why, size_t whylen)
 			return false;
 		}
 	}
+	/* No subprotocol (noVNC >= 1.0) or "binary" among those offered;
+	 * websockify's old "base64" mode is gone from noVNC. */
+	n = lws_hdr_copy(wsi, prot, sizeof(prot), WSI_TOKEN_PROTOCOL);
+	if (n < 0) {
+		snprintf(why, whylen, "Sec-WebSocket-Protocol too long");
+		return false;
+	}
+	if (n > 0) {
+		char *save = NULL;
+
+		bool binary = false, internal = false;
+
+		for (char *t = strtok_r(prot, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+			/* lws picks the first offer it knows: our internal
+			 * protocol names must never be selectable. */
+			if (strncmp(t, "webkvm", 6) == 0)
+				internal = true;
+			if (strcmp(t, "binary") == 0)
+				binary = true;
+		}
+		if (!binary || internal) {
+			snprintf(why, whylen, "unsupported WebSocket subprotocol (offer \"binary\" or none)");
+			return false;
+		}
+	}
 	return true;
 }
 
@@ -950,20 +1093,20 @@ cb_http_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
 
 		pending_del(wsi);
 		if (in == NULL || strcmp(in, "websocket") != 0)
-			return text_error(srv, wsi, 400, "Bad Request (only WebSocket upgrades)", false) ? -1 : 1;
+			return refuse_upgrade(srv, wsi, 400, "Bad Request (only WebSocket upgrades)");
 		if (!handshake_ok(wsi, why, sizeof(why))) {
-			lws_get_peer_simple(wsi, peer, sizeof(peer));
+			peer_name(wsi, peer, sizeof(peer));
 			plog("%s: bad WebSocket handshake: %s", peer, why);
-			return text_error(srv, wsi, 400, why, false) ? -1 : 1;
+			return refuse_upgrade(srv, wsi, 400, why);
 		}
 		if ((status = proxy_authorize(srv, wsi, PROXY_REQ_UPGRADE)) != 0)
-			return text_error(srv, wsi, (unsigned)status, "Forbidden", false) ? -1 : 1;
+			return refuse_upgrade(srv, wsi, (unsigned)status, "Forbidden");
 		/* Refuse an unknown token before the handshake so the client sees
 		 * a plain 403 rather than an opened and closed WebSocket. */
 		if (srv->o->token_source && pick_target(srv, wsi, &a, why, sizeof(why)) < 0) {
-			lws_get_peer_simple(wsi, peer, sizeof(peer));
+			peer_name(wsi, peer, sizeof(peer));
 			plog("%s: refusing WebSocket: %s", peer, why);
-			return text_error(srv, wsi, 403, why, false) ? -1 : 1;
+			return refuse_upgrade(srv, wsi, 403, why);
 		}
 		return 0;
 	}
@@ -988,7 +1131,7 @@ cb_http_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
 		if (pss->body_status)
 			rc = json_error(srv, wsi, (unsigned)pss->body_status, "body larger than 65536 bytes");
 		else
-			rc = api_finish(srv, wsi, "POST", pss->api_path, pss->body, pss->body_len);
+			rc = api_finish(srv, wsi, pss, "POST", pss->api_path, pss->body, pss->body_len);
 		free(pss->body);
 		pss->body = NULL;
 		pss->body_len = pss->body_want = 0;
@@ -1003,9 +1146,27 @@ cb_http_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
 	case LWS_CALLBACK_WSI_DESTROY:
 		pending_del(wsi);
 		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (pss && pss->call && pss->call->ctl == NULL) {
+			struct api_call *call = pss->call;
+			int rc;
+
+			pss->call = NULL;
+			rc = api_answer(srv, wsi, call);
+			api_call_free(call);
+			return rc;
+		}
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		pending_del(wsi);
+		if (pss && pss->call) {
+			/* The client left before the daemon answered. */
+			pss->call->http = NULL;
+			if (pss->call->ctl == NULL)
+				api_call_free(pss->call);
+			pss->call = NULL;
+		}
 		if (pss) {
 			free(pss->body);
 			pss->body = NULL;
@@ -1045,6 +1206,7 @@ static const struct lws_protocols protocols[] = {
 	{ "webkvm", cb_http_ws, sizeof(struct pss), PROXY_IO_CHUNK, 0, NULL, 0 },
 	{ "binary", cb_http_ws, sizeof(struct pss), PROXY_IO_CHUNK, 0, NULL, 0 },
 	{ "webkvm-target", cb_target, 0, PROXY_IO_CHUNK, 0, NULL, 0 },
+	{ "webkvm-control", cb_control, 0, 4096, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -1161,6 +1323,12 @@ proxy_run(const struct proxy_options *o)
 	if (o->listen.host[0] != '\0') {
 		if (listen_iface(&o->listen, iface, sizeof(iface)) < 0)
 			return 2;
+		/* The name passed the command line's check; the address it
+		 * resolved to must pass it too. */
+		if (o->auth == PROXY_AUTH_NONE && !proxy_addr_is_loopback(iface)) {
+			plog("--auth none: %s resolves to %s, which is not a loopback address", o->listen.host, iface);
+			return 2;
+		}
 		ci.iface = iface;
 		if (strchr(iface, ':') == NULL)
 			ci.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -1178,7 +1346,8 @@ proxy_run(const struct proxy_options *o)
 		ci.ssl_private_key_filepath = o->key ? o->key : o->cert;
 		/* websockify answers TLS and plain HTTP on one port. */
 		if (!o->ssl_only)
-			ci.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
+			ci.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+				      LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
 	}
 
 	memset(&sa, 0, sizeof(sa));

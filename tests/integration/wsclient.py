@@ -60,11 +60,17 @@ def http_raw(host, port, request, timeout=5.0, family=socket.AF_INET):
 
 class WebSocket:
     def __init__(self, host, port, path="/websockify", protocols=None, timeout=5.0,
-                 headers=(), family=None):
+                 headers=(), family=None, tls=False):
         fam = family or (socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.sock = ctx.wrap_socket(self.sock)
         self.timeout = timeout
         self.buf = b""
         self.pongs = []
@@ -139,8 +145,9 @@ class WebSocket:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise socket.timeout("WebSocket: no data within the timeout")
-            r, _, _ = select.select([self.sock], [], [], left)
-            if not r:
+            pending = getattr(self.sock, "pending", lambda: 0)()
+            r, _, _ = select.select([self.sock], [], [], 0 if pending else left)
+            if not r and not pending:
                 continue
             d = self.sock.recv(1 << 20)
             if not d:
@@ -194,7 +201,8 @@ class WebSocket:
                 return op, b"".join(parts)
 
     def recv_bytes(self, n, timeout=None):
-        """Exactly n bytes of data messages, whatever their framing."""
+        """At least n bytes of data messages (whole messages), whatever their
+        framing."""
         out = b""
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
         while len(out) < n:
@@ -212,3 +220,160 @@ class WebSocket:
             op, _ = self.recv_message(max(0.01, deadline - time.monotonic()))
             if op == OP_CLOSE:
                 return self.close_code, self.close_reason
+
+
+# ---- processes and peers for the proxy tests ----
+
+import signal
+import subprocess
+import tempfile
+import threading
+
+from harness import BUILD_DIR, SANITIZER_MARKS, SLOW, free_port
+
+PROXY = os.path.join(BUILD_DIR, "webkvm-proxy")
+
+
+def port_open(host, port, family=socket.AF_INET):
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(1)
+            s.connect((host, port))
+            return True
+    except OSError:
+        return False
+
+
+class Proc:
+    """A proxy (ours or Debian's websockify) listening on host:port."""
+
+    def __init__(self, argv, host, port, family=socket.AF_INET, name="webkvm-proxy"):
+        self.argv, self.host, self.port, self.family, self.name = argv, host, port, family, name
+        self.dir = tempfile.mkdtemp(prefix="webkvm-proxy-it-")
+        self.log_path = os.path.join(self.dir, "proxy.log")
+        self.proc = None
+
+    def start(self, timeout=10.0):
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        end = time.monotonic() + timeout * SLOW
+        while not port_open(self.host, self.port, self.family):
+            if self.proc.poll() is not None:
+                raise AssertionError("%s exited with %d at start: %s\n%s"
+                                     % (self.name, self.proc.returncode, " ".join(self.argv), self.logs()))
+            if time.monotonic() > end:
+                raise AssertionError("%s not listening: %s" % (self.name, " ".join(self.argv)))
+            time.sleep(0.05)
+        return self
+
+    def logs(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return -1
+
+    def stop(self, timeout=5.0):
+        """SIGTERM; returns (status, logs)."""
+        if self.proc is None:
+            return None, ""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        logs = self.logs()
+        status = self.proc.returncode
+        self.proc = None
+        for f in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, f))
+        os.rmdir(self.dir)
+        return status, logs
+
+
+class Target:
+    """A TCP server run by the test.  mode: "echo"; "flood" (sends as fast as
+    it can until the peer goes); "stream" (sends `data`, then closes);
+    "drop" (sends `data`, then closes at once); "session" (sends `data`,
+    reads `expect` bytes into self.received, then closes)."""
+
+    def __init__(self, mode, data=b"", host="127.0.0.1", expect=0):
+        self.mode, self.data, self.expect = mode, data, expect
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.received = []
+        self.conns = []
+        self.stopped = False
+        self.sent = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            if self.mode == "echo":
+                while True:
+                    d = c.recv(1 << 16)
+                    if not d:
+                        break
+                    c.sendall(d)
+            elif self.mode == "stall":
+                while not self.stopped:         # accepts, never reads
+                    time.sleep(0.05)
+            elif self.mode == "flood":
+                chunk = b"\xa5" * (1 << 16)
+                while not self.stopped:
+                    c.sendall(chunk)
+                    self.sent += len(chunk)
+            elif self.mode in ("session", "drop"):
+                c.sendall(self.data)
+                if self.mode == "session":
+                    got = b""
+                    c.settimeout(10)
+                    while len(got) < self.expect:
+                        d = c.recv(1 << 16)
+                        if not d:
+                            break
+                        got += d
+                    self.received.append(got)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def closed_port():
+    """A loopback port nothing listens on."""
+    return free_port()

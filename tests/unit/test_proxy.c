@@ -1,0 +1,498 @@
+/* proxy/: command line, token files, URL paths, MIME types, REST bodies. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "proxy/proxy.h"
+
+/* ---- command line ---- */
+
+static int
+parse(struct proxy_options *o, char *err, size_t errlen, ...)
+{
+	char *argv[32] = { "webkvm-proxy" };
+	int argc = 1;
+	va_list ap;
+	char *a;
+
+	va_start(ap, errlen);
+	while ((a = va_arg(ap, char *)) != NULL && argc < 31)
+		argv[argc++] = a;
+	va_end(ap);
+	return proxy_cli_parse(argc, argv, o, err, errlen);
+}
+
+static void
+test_cli_websockify_order(void **state)
+{
+	struct proxy_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, sizeof(err), "--web", "web/dist", "127.0.0.1:6080",
+			       "127.0.0.1:5900", NULL), 0);
+	assert_string_equal(o.listen.host, "127.0.0.1");
+	assert_int_equal(o.listen.port, 6080);
+	assert_true(o.has_target);
+	assert_string_equal(o.target.host, "127.0.0.1");
+	assert_int_equal(o.target.port, 5900);
+	assert_string_equal(o.web, "web/dist");
+	assert_int_equal(o.auth, PROXY_AUTH_DEFAULT);
+
+	/* options after the addresses, and --opt=value */
+	assert_int_equal(parse(&o, err, sizeof(err), "6080", "localhost:5901", "--heartbeat=30",
+			       "--idle-timeout", "5", "--timeout", "7", "-v", "--control", "/run/c.sock", NULL), 0);
+	assert_string_equal(o.listen.host, "");
+	assert_int_equal(o.heartbeat, 30);
+	assert_int_equal(o.idle_timeout, 5);
+	assert_int_equal(o.timeout, 7);
+	assert_true(o.verbose);
+	assert_string_equal(o.control, "/run/c.sock");
+	assert_string_equal(o.target.host, "localhost");
+
+	assert_int_equal(parse(&o, err, sizeof(err), "[::1]:6080", "[fe80::1]:5900", NULL), 0);
+	assert_string_equal(o.listen.host, "::1");
+	assert_string_equal(o.target.host, "fe80::1");
+
+	assert_int_equal(parse(&o, err, sizeof(err), "--cert", "c.pem", "--key", "k.pem", "--ssl-only",
+			       "--token-plugin", "websockify.token_plugins.TokenFile", "--token-source", "/etc/t",
+			       "0.0.0.0:443", NULL), 0);
+	assert_true(o.ssl_only);
+	assert_string_equal(o.token_source, "/etc/t");
+	assert_false(o.has_target);
+
+	assert_int_equal(parse(&o, err, sizeof(err), "--unix-target", "/run/rfb.sock", "127.0.0.1:6080", NULL), 0);
+	assert_string_equal(o.unix_target, "/run/rfb.sock");
+}
+
+static void
+expect_bad(const char *want, ...)
+{
+	char *argv[32] = { "webkvm-proxy" };
+	struct proxy_options o;
+	char err[256];
+	int argc = 1;
+	va_list ap;
+	char *a;
+
+	va_start(ap, want);
+	while ((a = va_arg(ap, char *)) != NULL && argc < 31)
+		argv[argc++] = a;
+	va_end(ap);
+	assert_int_equal(proxy_cli_parse(argc, argv, &o, err, sizeof(err)), -EINVAL);
+	if (strstr(err, want) == NULL)
+		fail_msg("error \"%s\" does not mention \"%s\"", err, want);
+}
+
+static void
+test_cli_errors(void **state)
+{
+	(void)state;
+	expect_bad("unknown option", "--frobnicate", "6080", "h:1", NULL);
+	expect_bad("unknown option", "--webx", "d", "6080", "h:1", NULL);
+	expect_bad("needs a value", "6080", "h:1", "--web", NULL);
+	expect_bad("missing", NULL);
+	expect_bad("no target", "6080", NULL);
+	expect_bad("bad port", "70000", "h:1", NULL);
+	expect_bad("bad port", "abc", "h:1", NULL);
+	expect_bad("bad port", "h:0", "h:1", NULL);
+	expect_bad("want host:port", "6080", "5900", NULL);
+	expect_bad("bad port", "6080", "h:5900x", NULL);
+	expect_bad("IPv6 addresses need brackets", "::1:6080", "h:1", NULL);
+	expect_bad("not an IPv6 address", "[zz::1]:6080", "h:1", NULL);
+	expect_bad("want [ipv6]:port", "[::1]6080", "h:1", NULL);
+	expect_bad("empty host", ":6080", "h:1", NULL);
+	expect_bad("bad character", "ho st:6080", "h:1", NULL);
+	expect_bad("unexpected argument", "6080", "h:1", "extra", NULL);
+	expect_bad("bad number of seconds", "--heartbeat", "-1", "6080", "h:1", NULL);
+	expect_bad("bad number of seconds", "--timeout", "1x", "6080", "h:1", NULL);
+	expect_bad("only TokenFile", "--token-plugin", "TokenRedis", "--token-source", "x", "6080", NULL);
+	expect_bad("needs --token-source", "--token-plugin", "TokenFile", "6080", NULL);
+	expect_bad("needs --token-plugin", "--token-source", "x", "6080", NULL);
+	expect_bad("only one of", "--unix-target", "/s", "6080", "h:1", NULL);
+	expect_bad("--key needs --cert", "--key", "k", "6080", "h:1", NULL);
+	expect_bad("--ssl-only needs --cert", "--ssl-only", "6080", "h:1", NULL);
+	expect_bad("unknown mode", "--auth", "basic", "127.0.0.1:6080", "h:1", NULL);
+	/* --auth none only where nobody else can reach it */
+	expect_bad("loopback", "--auth", "none", "6080", "h:1", NULL);
+	expect_bad("loopback", "--auth", "none", "0.0.0.0:6080", "h:1", NULL);
+	expect_bad("loopback", "--auth", "none", "[::]:6080", "h:1", NULL);
+	expect_bad("loopback", "--auth", "none", "192.168.1.2:6080", "h:1", NULL);
+}
+
+static void
+test_cli_auth_none_on_loopback(void **state)
+{
+	struct proxy_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "127.0.0.1:6080", "h:1", NULL), 0);
+	assert_int_equal(o.auth, PROXY_AUTH_NONE);
+	assert_int_equal(parse(&o, err, sizeof(err), "--auth=none", "[::1]:6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "localhost:6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "127.1.2.3:6080", "h:1", NULL), 0);
+	assert_true(proxy_addr_is_loopback("::ffff:127.0.0.1"));
+	assert_false(proxy_addr_is_loopback("128.0.0.1"));
+	assert_false(proxy_addr_is_loopback(""));
+	assert_false(proxy_addr_is_loopback("::"));
+}
+
+/* ---- token files ---- */
+
+struct warns {
+	int n;
+	int line[8];
+	char why[8][80];
+};
+
+static void
+collect(void *ctx, const char *file, int line, const char *why)
+{
+	struct warns *w = ctx;
+
+	(void)file;
+	if (w->n < 8) {
+		w->line[w->n] = line;
+		snprintf(w->why[w->n], sizeof(w->why[0]), "%s", why);
+	}
+	w->n++;
+}
+
+static void
+test_token_lines(void **state)
+{
+	struct proxy_addr a;
+	char tok[64];
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(proxy_token_parse_line("abc: 10.0.0.5:5900", tok, sizeof(tok), &a, &why), 1);
+	assert_string_equal(tok, "abc");
+	assert_string_equal(a.host, "10.0.0.5");
+	assert_int_equal(a.port, 5900);
+	assert_int_equal(proxy_token_parse_line("  v6 :[::1]:5901\r", tok, sizeof(tok), &a, &why), 1);
+	assert_string_equal(tok, "v6");
+	assert_string_equal(a.host, "::1");
+	assert_int_equal(a.port, 5901);
+	assert_int_equal(proxy_token_parse_line("# comment: x:1", tok, sizeof(tok), &a, &why), 0);
+	assert_int_equal(proxy_token_parse_line("   ", tok, sizeof(tok), &a, &why), 0);
+	assert_int_equal(proxy_token_parse_line("", tok, sizeof(tok), &a, &why), 0);
+	assert_int_equal(proxy_token_parse_line("nocolon", tok, sizeof(tok), &a, &why), -EINVAL);
+	assert_int_equal(proxy_token_parse_line(": h:1", tok, sizeof(tok), &a, &why), -EINVAL);
+	assert_int_equal(proxy_token_parse_line("t:", tok, sizeof(tok), &a, &why), -EINVAL);
+	assert_int_equal(proxy_token_parse_line("t: host", tok, sizeof(tok), &a, &why), -EINVAL);
+	assert_int_equal(proxy_token_parse_line("t: host:99999", tok, sizeof(tok), &a, &why), -EINVAL);
+	assert_int_equal(proxy_token_parse_line("a b: h:1", tok, sizeof(tok), &a, &why), -EINVAL);
+	assert_int_equal(proxy_token_parse_line("averyveryverylongtoken: h:1", tok, 8, &a, &why), -EINVAL);
+}
+
+static void
+test_token_buffer(void **state)
+{
+	static const char file[] =
+		"# rack A\n"
+		"alpha: 127.0.0.1:5900\n"
+		"\n"
+		"broken line\n"
+		"beta: [::1]:5901\n"
+		"gamma: host:notaport\n"
+		"alpha: 10.0.0.1:1\n"		/* first entry wins */
+		"last: h:7";			/* no final newline */
+	struct proxy_addr a;
+	struct warns w = { 0 };
+
+	(void)state;
+	assert_int_equal(proxy_token_find_buf(file, strlen(file), "f", "alpha", &a, collect, &w), 1);
+	assert_string_equal(a.host, "127.0.0.1");
+	assert_int_equal(w.n, 2);
+	assert_int_equal(w.line[0], 4);
+	assert_int_equal(w.line[1], 6);
+	assert_non_null(strstr(w.why[1], "bad target"));
+	assert_int_equal(proxy_token_find_buf(file, strlen(file), "f", "beta", &a, NULL, NULL), 1);
+	assert_string_equal(a.host, "::1");
+	assert_int_equal(proxy_token_find_buf(file, strlen(file), "f", "last", &a, NULL, NULL), 1);
+	assert_int_equal(a.port, 7);
+	assert_int_equal(proxy_token_find_buf(file, strlen(file), "f", "delta", &a, NULL, NULL), 0);
+	assert_int_equal(proxy_token_find_buf(file, strlen(file), "f", "gamma", &a, NULL, NULL), 0);
+	/* a NUL inside a line is a bad line, not the end of the file */
+	assert_int_equal(proxy_token_find_buf("x: h:1\0\ny: h:2\n", 15, "f", "y", &a, NULL, NULL), 1);
+}
+
+static void
+test_token_directory(void **state)
+{
+	char dir[] = "/tmp/webkvm-token-XXXXXX", path[PATH_MAX];
+	struct proxy_addr a;
+	struct warns w = { 0 };
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/a", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("one: h1:1\nbad\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/b", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("two: h2:2\n", f);
+	fclose(f);
+	assert_int_equal(proxy_token_lookup(dir, "two", &a, NULL, NULL), 1);
+	assert_string_equal(a.host, "h2");
+	assert_int_equal(proxy_token_lookup(path, "one", &a, NULL, NULL), 0);
+	assert_int_equal(proxy_token_lookup(dir, NULL, NULL, collect, &w), 0);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.line[0], 2);
+	assert_int_equal(proxy_token_lookup("/nonexistent/tokens", "x", &a, NULL, NULL), -ENOENT);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/a", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+test_cookie_token(void **state)
+{
+	char t[16];
+
+	(void)state;
+	assert_int_equal(proxy_cookie_token("token=abc", t, sizeof(t)), 1);
+	assert_string_equal(t, "abc");
+	assert_int_equal(proxy_cookie_token("a=1; token=\"q\" ; b=2", t, sizeof(t)), 1);
+	assert_string_equal(t, "q");
+	assert_int_equal(proxy_cookie_token("mytoken=x; b=2", t, sizeof(t)), 0);
+	assert_int_equal(proxy_cookie_token("token=", t, sizeof(t)), 0);
+	assert_int_equal(proxy_cookie_token("token=0123456789abcdefXYZ", t, sizeof(t)), -ENAMETOOLONG);
+}
+
+/* ---- paths ---- */
+
+static void
+expect_clean(const char *uri, int rc, const char *want)
+{
+	char out[256];
+	int got = proxy_path_clean(uri, out, sizeof(out));
+
+	if (got != rc)
+		fail_msg("%s: rc %d, want %d", uri, got, rc);
+	if (rc == 0 && strcmp(out, want) != 0)
+		fail_msg("%s: \"%s\", want \"%s\"", uri, out, want);
+}
+
+static void
+test_path_clean(void **state)
+{
+	(void)state;
+	expect_clean("/", 0, "");
+	expect_clean("/index.html", 0, "index.html");
+	expect_clean("//a/./b//c.js?x=1#f", 0, "a/b/c.js");
+	expect_clean("/a%20b.html", 0, "a b.html");
+	expect_clean("/app/", 0, "app");
+	expect_clean("/..", -EPERM, NULL);
+	expect_clean("/../etc/passwd", -EPERM, NULL);
+	expect_clean("/a/../b", -EPERM, NULL);
+	expect_clean("/%2e%2e/etc", -EPERM, NULL);
+	expect_clean("/%2E%2e/etc", -EPERM, NULL);
+	expect_clean("/.%2e/etc", -EPERM, NULL);
+	expect_clean("/..%2fetc", -EPERM, NULL);
+	expect_clean("/a%00.html", -EPERM, NULL);
+	expect_clean("/a%zz", -EPERM, NULL);
+	expect_clean("/a%2", -EPERM, NULL);
+	expect_clean("/..\\etc", -EPERM, NULL);
+	expect_clean("/...", 0, "...");
+	expect_clean("/..a", 0, "..a");
+}
+
+static void
+test_path_resolve(void **state)
+{
+	char root[] = "/tmp/webkvm-root-XXXXXX", out_dir[] = "/tmp/webkvm-out-XXXXXX";
+	char rootreal[PATH_MAX], p[PATH_MAX + 64], q[PATH_MAX + 64], res[PATH_MAX];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	assert_non_null(mkdtemp(out_dir));
+	assert_non_null(realpath(root, rootreal));
+	snprintf(p, sizeof(p), "%s/index.html", root);
+	assert_non_null(f = fopen(p, "w"));
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/sub", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/secret", out_dir);
+	assert_non_null(f = fopen(p, "w"));
+	fclose(f);
+	snprintf(q, sizeof(q), "%s/out", root);
+	assert_int_equal(symlink(p, q), 0);
+	snprintf(q, sizeof(q), "%s/outdir", root);
+	assert_int_equal(symlink(out_dir, q), 0);
+	snprintf(q, sizeof(q), "%s/in", root);
+	assert_int_equal(symlink("index.html", q), 0);
+
+	assert_int_equal(proxy_path_resolve(rootreal, "", res, sizeof(res)), 0);
+	snprintf(p, sizeof(p), "%s/index.html", rootreal);
+	assert_string_equal(res, p);
+	assert_int_equal(proxy_path_resolve(rootreal, "in", res, sizeof(res)), 0);
+	assert_string_equal(res, p);
+	assert_int_equal(proxy_path_resolve(rootreal, "out", res, sizeof(res)), -EPERM);
+	assert_int_equal(proxy_path_resolve(rootreal, "outdir/secret", res, sizeof(res)), -EPERM);
+	assert_int_equal(proxy_path_resolve(rootreal, "missing.js", res, sizeof(res)), -ENOENT);
+	assert_int_equal(proxy_path_resolve(rootreal, "sub", res, sizeof(res)), -ENOENT);	/* no index */
+	assert_int_equal(proxy_path_resolve(rootreal, "index.html", res, 8), -ENAMETOOLONG);
+
+	snprintf(q, sizeof(q), "rm -rf '%s' '%s'", root, out_dir);
+	assert_int_equal(system(q), 0);
+}
+
+static void
+test_mime(void **state)
+{
+	(void)state;
+	assert_string_equal(proxy_mime_type("/w/index.html"), "text/html; charset=utf-8");
+	assert_string_equal(proxy_mime_type("a.JS"), "text/javascript; charset=utf-8");
+	assert_string_equal(proxy_mime_type("a.mjs"), "text/javascript; charset=utf-8");
+	assert_string_equal(proxy_mime_type("a.css"), "text/css; charset=utf-8");
+	assert_string_equal(proxy_mime_type("a.json"), "application/json");
+	assert_string_equal(proxy_mime_type("a.svg"), "image/svg+xml");
+	assert_string_equal(proxy_mime_type("a.png"), "image/png");
+	assert_string_equal(proxy_mime_type("favicon.ico"), "image/x-icon");
+	assert_string_equal(proxy_mime_type("a.wasm"), "application/wasm");
+	assert_string_equal(proxy_mime_type("a.woff2"), "font/woff2");
+	assert_string_equal(proxy_mime_type("a.js.map"), "application/json");
+	assert_string_equal(proxy_mime_type("a.txt"), "text/plain; charset=utf-8");
+	assert_string_equal(proxy_mime_type("Makefile"), "application/octet-stream");
+	assert_string_equal(proxy_mime_type("dir.d/file"), "application/octet-stream");
+	assert_string_equal(proxy_mime_type("/w/.hidden"), "application/octet-stream");
+	assert_string_equal(proxy_mime_type("a.exe"), "application/octet-stream");
+}
+
+/* ---- JSON and REST ---- */
+
+static void
+test_json_check(void **state)
+{
+	static const char *const good[] = {
+		"{}", "[]", "0", "-1.5e+3", "\"\"", "true", " null ", "{\"a\":[1,{\"b\":\"\\u00e9\\ud83d\\ude00\"}]}",
+		"\"caf\xc3\xa9\"", "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+	};
+	static const char *const bad[] = {
+		"", "{", "{\"a\"}", "{\"a\":}", "{a:1}", "[1,]", "{\"a\":1,}", "01", "1.", "-", ".5", "1e",
+		"tru", "nul", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"\x01\"",
+		"\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "{} {}", "[1] x", "'a'", "NaN",
+		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+	};
+	char err[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (proxy_json_check(good[i], strlen(good[i]), err, sizeof(err)) != 0)
+			fail_msg("good JSON %s refused: %s", good[i], err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (proxy_json_check(bad[i], strlen(bad[i]), err, sizeof(err)) != -EINVAL)
+			fail_msg("bad JSON \"%s\" accepted", bad[i]);
+	assert_int_equal(proxy_json_check("[1,\0]", 5, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "byte 3"));
+}
+
+static int
+rest(const char *method, const char *path, const char *body, char *line, char *err)
+{
+	struct proxy_rest_req r = { method, path, body, body ? strlen(body) : 0 };
+
+	return proxy_rest_build(&r, line, 70000, err, 256);
+}
+
+static void
+test_rest_build(void **state)
+{
+	static char line[70000];
+	char err[256];
+
+	(void)state;
+	assert_int_equal(rest("GET", "/api/status", NULL, line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"status\"}\n");
+	assert_int_equal(rest("POST", "/api/type", "{ \"text\" : \"h\\u00e9llo\\n\" }", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"type\",\"text\":\"h\\u00e9llo\\n\"}\n");
+	assert_int_equal(rest("POST", "/api/key", "{\"keys\":[\"ctrl\", \"alt\",\"delete\"]}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"key\",\"keys\":[\"ctrl\", \"alt\",\"delete\"]}\n");
+	assert_int_equal(rest("POST", "/api/power", "{\"action\":\"reboot\"}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"power\",\"action\":\"reboot\"}\n");
+
+	assert_int_equal(rest("POST", "/api/status", NULL, line, err), 405);
+	assert_int_equal(rest("GET", "/api/type", NULL, line, err), 405);
+	assert_int_equal(rest("GET", "/api/nope", NULL, line, err), 404);
+	assert_int_equal(rest("POST", "/api/type", NULL, line, err), 400);
+	assert_int_equal(rest("POST", "/api/type", "{nope", line, err), 400);
+	assert_non_null(strstr(err, "bad JSON"));
+	assert_int_equal(rest("POST", "/api/type", "[\"text\"]", line, err), 400);
+	assert_int_equal(rest("POST", "/api/type", "{}", line, err), 400);
+	assert_non_null(strstr(err, "missing member"));
+	assert_int_equal(rest("POST", "/api/type", "{\"text\":1}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/type", "{\"text\":\"\"}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/type", "{\"text\":\"a\",\"cmd\":\"power\"}", line, err), 400);
+	assert_non_null(strstr(err, "unknown member"));
+	assert_int_equal(rest("POST", "/api/type", "{\"text\":\"a\",\"text\":\"b\"}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/key", "{\"keys\":\"ctrl\"}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/key", "{\"keys\":[]}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/key", "{\"keys\":[1]}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/key", "{\"keys\":[\"\"]}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/power", "{\"action\":\"explode\"}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/power", "{\"action\":\"on \"}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/power", "{\"action\":[\"on\"]}", line, err), 400);
+	{
+		/* 33 keys: over the daemon's limit */
+		char body[600] = "{\"keys\":[";
+
+		for (int i = 0; i < 33; i++)
+			strcat(body, i ? ",\"a\"" : "\"a\"");
+		strcat(body, "]}");
+		assert_int_equal(rest("POST", "/api/key", body, line, err), 400);
+	}
+	{
+		struct proxy_rest_req r = { "POST", "/api/type", "x", PROXY_BODY_MAX + 1 };
+
+		assert_int_equal(proxy_rest_build(&r, line, sizeof(line), err, sizeof(err)), 413);
+	}
+}
+
+static void
+test_rest_status(void **state)
+{
+	(void)state;
+	assert_int_equal(proxy_rest_status("/api/status", "{\"ok\":true,\"w\":1}", 17), 200);
+	assert_int_equal(proxy_rest_status("/api/type", "{\"ok\":false,\"error\":\"x\"}", 24), 400);
+	assert_int_equal(proxy_rest_status("/api/power", "{\"ok\":false,\"error\":\"x\"}", 24), 409);
+	assert_int_equal(proxy_rest_status("/api/status", "garbage", 7), 502);
+	assert_int_equal(proxy_rest_status("/api/status", "[true]", 6), 502);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cli_websockify_order),
+		cmocka_unit_test(test_cli_errors),
+		cmocka_unit_test(test_cli_auth_none_on_loopback),
+		cmocka_unit_test(test_token_lines),
+		cmocka_unit_test(test_token_buffer),
+		cmocka_unit_test(test_token_directory),
+		cmocka_unit_test(test_cookie_token),
+		cmocka_unit_test(test_path_clean),
+		cmocka_unit_test(test_path_resolve),
+		cmocka_unit_test(test_mime),
+		cmocka_unit_test(test_json_check),
+		cmocka_unit_test(test_rest_build),
+		cmocka_unit_test(test_rest_status),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
