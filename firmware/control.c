@@ -194,6 +194,11 @@ conn_read(struct fw_control *c, struct conn *k)
 void
 fw_control_process(struct fw_control *c)
 {
+	/* Read first: that also reaps connections their peers closed, so
+	 * they do not count against the limit for the ones waiting. */
+	for (int i = 0; i < FW_CONTROL_MAX_CLIENTS; i++)
+		if (c->conns[i].fd >= 0)
+			conn_read(c, &c->conns[i]);
 	for (;;) {
 		int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		int i;
@@ -216,8 +221,6 @@ fw_control_process(struct fw_control *c)
 		}
 		c->conns[i].fd = fd;
 		c->conns[i].len = 0;
+		conn_read(c, &c->conns[i]);
 	}
-	for (int i = 0; i < FW_CONTROL_MAX_CLIENTS; i++)
-		if (c->conns[i].fd >= 0)
-			conn_read(c, &c->conns[i]);
 }

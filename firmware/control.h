@@ -13,7 +13,7 @@
 /* Longest request line; a longer one is answered with an error and the
  * connection is closed. */
 #define FW_CONTROL_MAX_LINE 65536
-#define FW_CONTROL_MAX_CLIENTS 16
+#define FW_CONTROL_MAX_CLIENTS 32
 
 /* Writes the answer to `req` (one JSON object, no newline) into resp. */
 typedef void (*fw_control_fn)(void *ctx, const struct fw_json *req, char *resp, size_t resplen);

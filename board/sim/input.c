@@ -20,7 +20,7 @@ enum {
 	U_ENTER = 0x28, U_ESC = 0x29, U_BACKSPACE = 0x2a, U_TAB = 0x2b,
 	U_SPACE = 0x2c, U_MINUS = 0x2d, U_SLASH = 0x38,
 	U_CAPS = 0x39, U_SCROLL = 0x47,
-	U_HOME = 0x4a, U_END = 0x4d,
+	U_HOME = 0x4a, U_DELETE = 0x4c, U_END = 0x4d,
 	U_DOWN = 0x51, U_UP = 0x52,
 	U_NUM = 0x53,
 	U_KP_SLASH = 0x54, U_KP_STAR = 0x55, U_KP_MINUS = 0x56, U_KP_PLUS = 0x57,
@@ -124,6 +124,13 @@ static void key_press(struct sim_target *s, uint8_t u, uint8_t mods)
 		return;
 	case U_END:
 		s->menu_sel = SIM__MENU_N - 1;
+		return;
+	}
+	/* Ctrl-Alt-Del reboots, as a PC's firmware does (keypad '.' is
+	 * Delete without Num Lock). */
+	if ((mods & MOD_CTRL) && (mods & MOD_ALT) &&
+	    (u == U_DELETE || (u == U_KP_DOT && numpad_nav))) {
+		sim_power(s, SIM_POWER_REBOOT);
 		return;
 	}
 	if (numpad_nav) {

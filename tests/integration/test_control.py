@@ -112,6 +112,9 @@ class ControlSocket(DaemonTestCase):
         cursor = prompt_cursor(rows)
         resp = self.ctl.request({"cmd": "key", "keys": ["ctrl", "alt", "delete"]})
         self.assertIs(resp.get("ok"), True, resp)
+        # The target reboots on Ctrl-Alt-Del, as a PC's firmware does.
+        v.wait_screen(lambda r: BIOS_BANNER in r[0], 5 * SLOW, "the reboot on ctrl+alt+delete")
+        v.wait_screen(lambda r: TITLE in r[0], 8 * SLOW, "the setup screen after the reboot")
         # Nothing stays held: plain typing still gives plain characters.
         self.ctl.request({"cmd": "type", "text": "ab"})
         v.wait_screen(lambda r: (command_text(r, cursor) or "").endswith("ab"), 5 * SLOW,

@@ -697,6 +697,33 @@ static void test_reset(void **state)
 	fx_free(x);
 }
 
+/* Ctrl-Alt-Del reboots, as a PC's firmware does; Ctrl-Del or Alt-Del
+ * alone do not. */
+static void test_ctrl_alt_del(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(1280, 720);
+
+	render(x, 0);
+	tap(x, 0x01, 0x4c);		/* LCtrl + Delete */
+	tap(x, 0x04, 0x4c);		/* LAlt + Delete */
+	render(x, SEC);
+	assert_true(screen_has(x, "Setup Utility"));
+	kbd(x, 0x01, 0, 0);		/* LCtrl, then LAlt, then Delete */
+	kbd(x, 0x05, 0, 0);
+	kbd(x, 0x05, 0x4c, 0);
+	kbd(x, 0, 0, 0);
+	render(x, 2 * SEC);
+	assert_false(screen_has(x, "Setup Utility"));
+	assert_true(screen_has(x, "webkvm virtual BIOS v1.0"));
+	render(x, 5 * SEC);
+	assert_true(screen_has(x, "Setup Utility"));
+	tap(x, 0x40 | 0x10, 0x63);	/* RAlt + RCtrl + keypad '.' (Num Lock off) */
+	render(x, 6 * SEC);
+	assert_true(screen_has(x, "webkvm virtual BIOS v1.0"));
+	fx_free(x);
+}
+
 static void test_clock(void **state)
 {
 	(void)state;
@@ -789,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_power),
 		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_ctrl_alt_del),
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_static),
 		cmocka_unit_test(test_consistency),
