@@ -60,7 +60,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 # Keep test objects: they are intermediate files of the pattern rule.
 .SECONDARY:
 
-.PHONY: all run test test-unit test-integration test-browser deps clean bench web
+.PHONY: all run test test-unit test-integration test-browser test-hil qemu deps clean bench web
 all: $(BINS) $(UNIT)
 
 $(BUILD)/obj/%.o: %.c
@@ -142,6 +142,15 @@ test-integration: all
 
 test-browser: all web
 	$(Q)BUILD=$(BUILD) tests/run-all.sh browser
+
+# The QEMU board: Debian's kernel under TCG with vivid (HDMI capture) and
+# dummy_hcd (USB gadget + host), the unchanged firmware inside.
+qemu: deps all
+	$(Q)board/qemu-x86_64/mkimage.sh $(BUILD)
+	$(Q)board/qemu-x86_64/run.sh -i $(BUILD)
+
+test-hil: deps all
+	$(Q)BUILD=$(BUILD) tests/run-all.sh hil
 
 clean:
 	rm -rf build

@@ -25,6 +25,7 @@ static const struct opt opts[] = {
 	{ "format", OPT_STR, "LIST", "v4l2: pixel formats to try in order, e.g. mjpeg,uyvy [by device kind]" },
 	{ "file-format", OPT_STR, "FMT", "file: pixel format of a raw frames file: yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32" },
 	{ "edid", OPT_STR, "FILE", "v4l2: load this EDID (binary, 128-byte blocks) into the capture device" },
+	{ "udc", OPT_STR, "NAME", "USB device controller for the HID gadget, e.g. fe980000.usb [first in /sys/class/udc]" },
 	{ "buffers", OPT_INT, "N", "v4l2: mmap buffers, 3..16 [4]" },
 	{ "resolution", OPT_STR, "WxH", "sim/pattern/file size; v4l2 wish when the device has no DV timings [1280x720]" },
 	{ "fps", OPT_INT, "N", "frames per second to produce or ask for, 1..240 [60 sim, 30 pattern/file, device's]" },
@@ -189,6 +190,8 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 		STR(device);
 	if (strcmp(name, "edid") == 0)
 		STR(edid);
+	if (strcmp(name, "udc") == 0)
+		STR(udc);
 	if (strcmp(name, "rfb-listen") == 0)
 		STR(rfb_listen);
 	if (strcmp(name, "rfb-password-file") == 0)

@@ -19,6 +19,7 @@ struct fw_config {
 	enum cap_pixfmt formats[8];	/* v4l2 preference, NONE-terminated */
 	enum cap_pixfmt file_format;	/* raw frames file */
 	char edid[256];
+	char udc[64];		/* USB device controller for the HID gadget; "" = first */
 	int width, height;	/* --resolution; 0 = default */
 	int fps;		/* 0 = default */
 	int buffers;

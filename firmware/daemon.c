@@ -13,6 +13,7 @@
 #include "firmware/control.h"
 #include "firmware/daemon.h"
 #include "firmware/log.h"
+#include "hid/gadget.h"
 #include "hid/hid.h"
 #include "rfb/rfb_server.h"
 
@@ -26,6 +27,7 @@ struct fw_daemon {
 	struct sim_target *sim;		/* board sim only */
 	struct cap_source *cap;
 	struct hid_dev *hid;
+	struct hid_gadget *gadget;	/* USB gadget transport (qemu-x86_64) */
 	struct rfb_server *rfb;
 	struct fw_control *ctl;
 	int sigfd;
@@ -84,6 +86,26 @@ sim_led_out(void *ctx, const uint8_t *report, size_t len)
 
 	if (len >= 1)
 		d->led_pending = report[0];
+}
+
+/* The USB host wrote the keyboard's LED output report. */
+static void
+gadget_led(void *ctx, const uint8_t *report, size_t len)
+{
+	struct fw_daemon *d = ctx;
+
+	if (d->hid != NULL && hid_led_report(d->hid, report, len) < 0)
+		fw__log(FW_LOG_WARN, "hid: malformed %zu-byte LED report dropped", len);
+}
+
+/* A host that comes back has forgotten every key: forget them too. */
+static void
+gadget_host(void *ctx, bool present)
+{
+	struct fw_daemon *d = ctx;
+
+	if (present && d->hid != NULL)
+		hid_release(d->hid, -1);
 }
 
 static void
@@ -498,7 +520,21 @@ fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, si
 		tr = (struct hid_transport){ .send = sim_send, .ctx = d };
 		in.power = in_power;
 	} else {
-		tr = (struct hid_transport){ .send = null_send, .ctx = d };
+		/* Every real board is a USB HID gadget.  Without one (no
+		 * configfs, no UDC: a development machine) video still works
+		 * and input is dropped, said once. */
+		struct hid_gadget_options go = {
+			.udc = d->cfg.udc[0] ? d->cfg.udc : NULL,
+			.on_led = gadget_led, .on_host = gadget_host, .ctx = d,
+		};
+
+		if (hid_gadget_open(&go, &d->gadget) == 0) {
+			tr = hid_gadget_transport(d->gadget);
+		} else {
+			fw__log(FW_LOG_ERROR, "hid: no USB HID gadget on this machine; keyboard and mouse input is dropped");
+			d->gadget = NULL;
+			tr = (struct hid_transport){ .send = null_send, .ctx = d };
+		}
 	}
 	if ((d->hid = hid_new(&tr, on_leds, d)) == NULL) {
 		snprintf(err, errlen, "hid: out of memory");
@@ -549,6 +585,7 @@ fw_daemon_free(struct fw_daemon *d)
 	rfb_free(d->rfb);
 	cap_close(d->cap);
 	hid_free(d->hid);
+	hid_gadget_close(d->gadget);
 	sim_free(d->sim);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
@@ -570,6 +607,8 @@ fw_daemon_run(struct fw_daemon *d)
 		if (d->ctl != NULL)
 			n += fw_control_pollfds(d->ctl, pfd + n, MAX_POLL - n);
 		n += rfb_pollfds(d->rfb, pfd + n, MAX_POLL - n);
+		if (d->gadget != NULL)
+			n += hid_gadget_pollfds(d->gadget, pfd + n, MAX_POLL - n);
 		if (d->state != CAP_STATE_OK && timeout > 1000)
 			timeout = 1000;
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
@@ -588,6 +627,8 @@ fw_daemon_run(struct fw_daemon *d)
 		if (d->ctl != NULL)
 			fw_control_process(d->ctl);
 		rfb_process(d->rfb);
+		if (d->gadget != NULL)
+			hid_gadget_process(d->gadget);
 		flush_leds(d);
 	}
 }

@@ -2,7 +2,7 @@
 # Runs the test suites and ends with one line "N passed, N failed" (the CI
 # reads it).  Exit status is non-zero when anything failed or nothing ran.
 #
-#   BUILD=build tests/run-all.sh [unit|integration|browser|bench]   (default: all)
+#   BUILD=build tests/run-all.sh [unit|integration|browser|hil|bench]   (default: all)
 #
 # unit:        every $BUILD/tests/test_* (cmocka), each in its own process
 #              with a timeout; a crash, timeout or non-zero exit is a failure,
@@ -11,6 +11,8 @@
 #              a timeout, against $BUILD/webkvmd.
 # browser:     tests/browser/run.mjs: Playwright driving Debian's Chromium
 #              against $BUILD/webkvmd + $BUILD/webkvm-proxy + web/dist.
+# hil:         tests/hil/run.sh: the QEMU board (vivid + dummy_hcd), real
+#              V4L2 and USB gadget drivers under the unchanged firmware.
 # bench:       bench/run.sh --smoke: every benchmark once at tiny sizes.
 set -u
 
@@ -25,8 +27,8 @@ IT_TIMEOUT=${IT_TIMEOUT:-600}
 what=${1:-all}
 
 case $what in
-unit|integration|browser|bench|all) ;;
-*) echo "usage: BUILD=build $0 [unit|integration|browser|bench]" >&2; exit 2 ;;
+unit|integration|browser|hil|bench|all) ;;
+*) echo "usage: BUILD=build $0 [unit|integration|browser|hil|bench]" >&2; exit 2 ;;
 esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/webkvm-run-all.XXXXXX") || exit 2
@@ -147,6 +149,11 @@ run_browser() {
 	run_counted browser "${BROWSER_TIMEOUT:-600}" node tests/browser/run.mjs
 }
 
+run_hil() {
+	echo "== hardware-in-the-loop tests (QEMU board: vivid + dummy_hcd)"
+	run_counted hil "${HIL_TIMEOUT:-900}" tests/hil/run.sh
+}
+
 run_bench_smoke() {
 	echo "== benchmark programs, tiny sizes (no timing asserted)"
 	run_counted bench-smoke "${BENCH_TIMEOUT:-300}" bench/run.sh --smoke
@@ -156,8 +163,9 @@ case $what in
 unit) run_unit ;;
 integration) run_integration ;;
 browser) run_browser ;;
+hil) run_hil ;;
 bench) run_bench_smoke ;;
-all) run_unit; run_integration; run_browser; [ -x bench/run.sh ] && run_bench_smoke ;;
+all) run_unit; run_integration; run_browser; run_hil; [ -x bench/run.sh ] && run_bench_smoke ;;
 esac
 
 if [ -s "$tmp/measure" ]; then

@@ -1,0 +1,71 @@
+/* hid/ — the USB HID gadget transport (Linux configfs + /dev/hidgN).
+ *
+ * Makes the board a composite USB device with a keyboard function (boot
+ * keyboard, LED output report) and an absolute pointer function, binds it
+ * to a UDC and carries hid/'s reports to the USB host without ever
+ * blocking: a report the host has not fetched yet is queued (order kept,
+ * consecutive pointer moves with the same buttons collapsed) and written
+ * when the hidg node polls writable.  The host going away (cable pulled,
+ * UDC unbound) and coming back is survived; on its return the keyboard and
+ * pointer are released (empty reports) and on_host() is called so hid/'s
+ * own state can be released too.
+ *
+ * Wiring in a daemon loop:
+ *   hid_gadget_open(&opt, &g)            before hid_new()
+ *   struct hid_transport tr = hid_gadget_transport(g);
+ *   n += hid_gadget_pollfds(g, pfd + n, max - n);   each loop turn
+ *   hid_gadget_process(g);                          after poll()
+ *   hid_gadget_close(g)                  unbinds and removes the gadget
+ *
+ * Thread: one thread at a time (the daemon's event loop).
+ */
+#ifndef WEBKVM_HID_GADGET_H
+#define WEBKVM_HID_GADGET_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hid/hid.h"
+
+struct hid_gadget_options {
+	const char *name;	/* configfs gadget directory name ["webkvm"] */
+	const char *udc;	/* UDC to bind, e.g. "dummy_udc.0" [first in /sys/class/udc] */
+	const char *serial;	/* serial number string ["0001"] */
+	const char *configfs;	/* usb_gadget directory [/sys/kernel/config/usb_gadget] */
+	/* LED output report read from the keyboard function: give it to
+	 * hid_led_report(). */
+	void (*on_led)(void *ctx, const uint8_t *report, size_t len);
+	/* The USB host came (true) or went (false).  On true, call
+	 * hid_release(h, -1): the host has forgotten every pressed key. */
+	void (*on_host)(void *ctx, bool present);
+	void *ctx;
+};
+
+struct hid_gadget;
+
+/* Creates the gadget in configfs (replacing a stale one of the same name),
+ * binds it and opens its hidg nodes.  Returns 0, or HID_EIO / HID_ENOMEM /
+ * HID_EINVAL with the reason logged ("hid: gadget: ..."). */
+int hid_gadget_open(const struct hid_gadget_options *opt, struct hid_gadget **out);
+/* Unbinds the UDC and removes the gadget from configfs. */
+void hid_gadget_close(struct hid_gadget *g);
+
+/* The transport for hid_new(): send() queues and returns 0, or -ESHUTDOWN
+ * while no USB host is there (the report is dropped: a host that comes
+ * back starts from "nothing pressed"), -EINVAL for a bad report. */
+struct hid_transport hid_gadget_transport(struct hid_gadget *g);
+
+/* Adds the gadget's descriptors to a poll set; returns how many (<= max). */
+int hid_gadget_pollfds(struct hid_gadget *g, struct pollfd *pfd, int max);
+/* Non-blocking: reads LED reports, writes queued reports, follows the
+ * host's presence.  Call after each poll(). */
+void hid_gadget_process(struct hid_gadget *g);
+
+/* True while a USB host has configured the device. */
+bool hid_gadget_host_present(const struct hid_gadget *g);
+/* Reports waiting for the host on one interface. */
+int hid_gadget_queued(const struct hid_gadget *g, enum hid_iface iface);
+
+#endif
