@@ -39,17 +39,40 @@ mkdir -p "$dl" "$out"
 kpkg_deb() {
 	ls "$dl"/linux-image-[0-9]*-amd64_*.deb 2>/dev/null | head -n 1
 }
+# The package lists may be missing or older than the mirror (a kernel
+# update replaces the versioned package): update them once and retry.
+updated=0
+apt_update_once() {
+	[ "$updated" -eq 0 ] || return 1
+	updated=1
+	echo "mkimage: apt-get update (package lists missing or stale)"
+	if [ "$(id -u)" -eq 0 ]; then apt-get update -q >/dev/null; else sudo apt-get update -q >/dev/null; fi
+}
+resolve_kernel() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1
+}
+download() {	# download PACKAGE
+	(cd "$dl" && apt-get download "$1" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+}
 if [ -z "$(kpkg_deb)" ]; then
-	kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
-	[ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 (apt-get update?)"
+	kpkg=$(resolve_kernel)
+	if [ -z "$kpkg" ] && apt_update_once; then kpkg=$(resolve_kernel); fi
+	[ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 in the package lists"
 	echo "mkimage: downloading $kpkg"
-	(cd "$dl" && apt-get download "$kpkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+	download "$kpkg"
+	if [ -z "$(kpkg_deb)" ] && apt_update_once; then
+		kpkg=$(resolve_kernel)
+		download "$kpkg"
+	fi
 	[ -n "$(kpkg_deb)" ] || die "apt-get download $kpkg failed"
 fi
 if [ -z "$(ls "$dl"/busybox-static_*.deb 2>/dev/null)" ]; then
 	echo "mkimage: downloading busybox-static"
-	(cd "$dl" && apt-get download busybox-static 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+	download busybox-static
+	if [ -z "$(ls "$dl"/busybox-static_*.deb 2>/dev/null)" ] && apt_update_once; then
+		download busybox-static
+	fi
 	[ -n "$(ls "$dl"/busybox-static_*.deb 2>/dev/null)" ] || die "apt-get download busybox-static failed"
 fi
 
