@@ -152,6 +152,11 @@ qemu: deps all
 test-hil: deps all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh hil
 
+# Side-by-side benchmarks; rewrites BENCHMARKS.md.  BENCH_QUICK=1 for a
+# run under a minute.
+bench: deps all
+	$(Q)BUILD=$(BUILD) bench/run.sh
+
 clean:
 	rm -rf build
 

@@ -165,7 +165,7 @@ integration) run_integration ;;
 browser) run_browser ;;
 hil) run_hil ;;
 bench) run_bench_smoke ;;
-all) run_unit; run_integration; run_browser; run_hil; [ -x bench/run.sh ] && run_bench_smoke ;;
+all) run_unit; run_integration; run_browser; run_hil; run_bench_smoke ;;
 esac
 
 if [ -s "$tmp/measure" ]; then

@@ -1,0 +1,309 @@
+"""Benchmarks of the whole daemon (build/webkvmd) seen from RFB viewers.
+
+  key_to_pixel_p50/p99   KeyEvent sent -> the update holding the typed glyph
+                         read, sim board at 60 fps, vs one frame interval
+  bytes_per_char         bytes of that update (Tight, JPEG quality 8) vs a
+                         full-frame update of the same screen and encoding
+  static_bytes_per_s     bytes/s to a viewer of a truly static screen (file
+                         source, one PPM frame); static_bytes_per_s_clock is
+                         the sim's console, whose clock ticks once a second
+  idle_cpu_ratio         daemon CPU on that static 1080p60 source / on the
+                         full-motion 1080p60 pattern, one viewer each
+  rss_1080p              daemon peak RSS (VmHWM) streaming the 1080p60
+                         pattern to 4 viewers, vs ustreamer's ~5 MiB, on a
+                         board profile without the in-process virtual target
+                         (rss_1080p_sim: on the sim board)
+
+Prints BENCH lines (see bench/bench.h).  --smoke: tiny sizes and times.
+"""
+
+import argparse
+import os
+import random
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+import rfbclient as rfb  # noqa: E402
+
+PSEUDO = (rfb.DESKTOP_SIZE, rfb.EXT_DESKTOP_SIZE, rfb.QEMU_KEY, rfb.QEMU_LED)
+TIGHT_Q8 = (rfb.TIGHT, rfb.QUALITY_LEVEL_0 + 8, rfb.COMPRESS_LEVEL_0 + 1) + PSEUDO
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def bench(name, value, unit, ref, ref_value, ratio):
+    print("BENCH name=%s value=%.6g unit=%s ref=%s ref_value=%.6g ratio=%.4g"
+          % (name, value, unit, ref, ref_value, ratio), flush=True)
+
+
+def quantile(v, q):
+    v = sorted(v)
+    i = max(0, min(len(v) - 1, int(q * len(v) + 0.999999) - 1))
+    return v[i]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    """build/webkvmd on a free port with its own temporary folder."""
+
+    def __init__(self, build, *args):
+        self.dir = tempfile.mkdtemp(prefix="webkvm-bench-")
+        self.port = free_port()
+        self.log = open(os.path.join(self.dir, "log"), "w+")
+        argv = [os.path.join(build, "webkvmd"), "--rfb-listen", "127.0.0.1:%d" % self.port,
+                "--control", os.path.join(self.dir, "ctl"), "--log-level", "warn"] + list(args)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        end = time.monotonic() + 10
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("webkvmd exited: %s" % self.logs())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > end:
+                    raise RuntimeError("webkvmd did not listen within 10 s: %s" % self.logs())
+                time.sleep(0.05)
+
+    def logs(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-2000:]
+
+    def cpu_s(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / HZ    # utime, stime
+
+    def status_kib(self, key):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        raise RuntimeError("no %s in /proc/%d/status" % (key, self.proc.pid))
+
+    def viewer(self, encodings=TIGHT_Q8):
+        return rfb.Client(self.port, timeout=10).handshake(encodings=encodings, timeout=10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def cell_h(w, h):
+    return 16 * max(1, min(w // 640, h // 360))
+
+
+def in_clock_row(rect, ch):
+    """Rect (x, y, w, h, enc) within the top console row, grown to the
+    server's 32-pixel tiles: the clock."""
+    return rect[1] + rect[3] <= -(-ch // 32) * 32
+
+
+def pump_all(clients, seconds):
+    """Reads every viewer for `seconds`, as separate viewers would."""
+    end = time.monotonic() + seconds
+    while True:
+        for c in clients:
+            c.drain()
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        r, _, _ = select.select([c.sock for c in clients], [], [], min(left, 0.2))
+        for c in clients:
+            if c.sock in r:
+                c.read_message(time.monotonic() + 10)
+
+
+def key_to_pixel(build, mode):
+    w, h = (640, 400) if mode == "smoke" else (1920, 1080)
+    n = {"smoke": 3, "quick": 40, "full": 200}[mode]
+    ch = cell_h(w, h)
+    d = Daemon(build, "--board", "sim", "--resolution", "%dx%d" % (w, h), "--fps", "60")
+    try:
+        v = d.viewer()
+        v.wait_for(lambda: v.updates > 0, 10, "first update")
+        v.pump(0.3)
+        lat, sizes = [], []
+        typed = 0
+        rnd = random.Random(7)
+        for i in range(n):
+            if typed == 20:
+                for _ in range(typed):
+                    v.tap(rfb.XK_BACKSPACE)
+                typed = 0
+                v.pump(0.1)
+            # Any phase against the sim's frame clock.
+            v.pump(rnd.uniform(0.0, 1 / 60) + 0.02)
+            v.drain()
+            start = len(v.update_log)
+            t0 = time.monotonic()
+            v.tap(ord("x"))
+            typed += 1
+            deadline = t0 + 5
+            got = None
+            while got is None:
+                v.read_message(deadline)
+                for u in v.update_log[start:]:
+                    if any(not in_clock_row(r, ch) for r in u[2]):
+                        got = u
+                        break
+            t1 = time.monotonic()
+            lat.append((t1 - t0) * 1000)
+            if not any(in_clock_row(r, ch) for r in got[2]):
+                sizes.append(got[1])
+        # The full-frame reference: same screen, same encoding.
+        v.pump(0.2)
+        start = len(v.update_log)
+        v.request(incremental=False)
+        def full(u):
+            return sum(r[2] * r[3] for r in u[2] if r[4] == rfb.TIGHT) >= w * h
+        v.wait_for(lambda: any(full(u) for u in v.update_log[start:]), 10, "full-frame update")
+        full_bytes = max(u[1] for u in v.update_log[start:] if full(u))
+        v.close()
+    finally:
+        d.stop()
+    frame_ms = 1000 / 60
+    p50, p99 = quantile(lat, 0.5), quantile(lat, 0.99)
+    bench("key_to_pixel_p50", p50, "ms", "frame_interval_60fps", frame_ms, p50 / frame_ms)
+    bench("key_to_pixel_p99", p99, "ms", "frame_interval_60fps", frame_ms, p99 / frame_ms)
+    if not sizes:
+        raise RuntimeError("no key update without the clock in it")
+    b = quantile(sizes, 0.5)
+    bench("bytes_per_char", b, "B", "full_frame_tight_q8", full_bytes, b / full_bytes)
+
+
+def write_ppm(path, w, h):
+    """A desktop-like still: a gradient with a few flat panels and bars."""
+    row = bytearray()
+    for x in range(w):
+        row += bytes((x * 255 // w, 80, 255 - x * 255 // w))
+    img = bytearray()
+    for y in range(h):
+        r = bytearray(row)
+        if (y // 40) % 5 == 1:
+            r[3 * (w // 4):3 * (w // 2)] = b"\xf0\xf0\xf0" * (w // 2 - w // 4)
+        img += r
+    with open(path, "wb") as f:
+        f.write(b"P6\n%d %d\n255\n" % (w, h) + bytes(img))
+
+
+def static_source(build, w, h, tmp):
+    os.makedirs(os.path.join(tmp, "frames"), exist_ok=True)
+    write_ppm(os.path.join(tmp, "frames", "still.ppm"), w, h)
+    return Daemon(build, "--board", "sim", "--source", "file", "--device",
+                  os.path.join(tmp, "frames"), "--resolution", "%dx%d" % (w, h), "--fps", "60")
+
+
+def static_and_cpu(build, mode):
+    w, h = (640, 400) if mode == "smoke" else (1920, 1080)
+    secs = {"smoke": 0.5, "quick": 3.0, "full": 10.0}[mode]
+    warm = 0.2 if mode == "smoke" else 1.0
+    tmp = tempfile.mkdtemp(prefix="webkvm-bench-")
+    try:
+        # A truly static screen, and the daemon's CPU on it.
+        d = static_source(build, w, h, tmp)
+        try:
+            v = d.viewer()
+            v.wait_for(lambda: v.updates > 0, 10, "first update")
+            v.pump(warm)
+            rx0, c0, t0 = v.rx_bytes, d.cpu_s(), time.monotonic()
+            v.pump(secs)
+            dt = time.monotonic() - t0
+            static_bps = (v.rx_bytes - rx0) / dt
+            static_cpu = (d.cpu_s() - c0) / dt
+            v.close()
+        finally:
+            d.stop()
+        # The sim's console: static but for the clock.
+        d = Daemon(build, "--board", "sim", "--resolution", "%dx%d" % (w, h), "--fps", "60")
+        try:
+            v = d.viewer()
+            v.wait_for(lambda: v.updates > 0, 10, "first update")
+            v.pump(warm)
+            rx0, t0 = v.rx_bytes, time.monotonic()
+            v.pump(secs)
+            clock_bps = (v.rx_bytes - rx0) / (time.monotonic() - t0)
+            v.close()
+        finally:
+            d.stop()
+        # Full motion, one viewer asking for every update.
+        d = Daemon(build, "--board", "sim", "--source", "pattern", "--resolution",
+                   "%dx%d" % (w, h), "--fps", "60")
+        try:
+            v = d.viewer()
+            v.wait_for(lambda: v.updates > 0, 10, "first update")
+            v.pump(warm)
+            c0, t0 = d.cpu_s(), time.monotonic()
+            v.pump(secs)
+            dt = time.monotonic() - t0
+            motion_cpu = (d.cpu_s() - c0) / dt
+            v.close()
+        finally:
+            d.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    bench("static_bytes_per_s", static_bps, "B/s", "none", 0, 0)
+    bench("static_bytes_per_s_clock", clock_bps, "B/s", "none", 0, 0)
+    bench("idle_cpu_ratio", static_cpu * 100, "%cpu", "full_motion_1080p60",
+          motion_cpu * 100, static_cpu / motion_cpu if motion_cpu > 0 else 0)
+
+
+def rss(build, mode):
+    """Peak RSS with 4 viewers, on a board without the virtual target (what
+    a real board runs: capture, no 8 MiB sim screen in the process) and on
+    the sim board."""
+    w, h = (640, 400) if mode == "smoke" else (1920, 1080)
+    secs = {"smoke": 0.5, "quick": 3.0, "full": 8.0}[mode]
+    out = {}
+    for board in ("qemu-x86_64", "sim"):
+        d = Daemon(build, "--board", board, "--source", "pattern", "--resolution",
+                   "%dx%d" % (w, h), "--fps", "60")
+        try:
+            vs = [d.viewer() for _ in range(4)]
+            pump_all(vs, secs)
+            if any(v.updates < 2 for v in vs):
+                raise RuntimeError("a viewer got fewer than 2 updates")
+            out[board] = d.status_kib("VmHWM") / 1024
+            for v in vs:
+                v.close()
+        finally:
+            d.stop()
+    bench("rss_1080p", out["qemu-x86_64"], "MiB", "ustreamer_class", 5, out["qemu-x86_64"] / 5)
+    bench("rss_1080p_sim", out["sim"], "MiB", "ustreamer_class", 5, out["sim"] / 5)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--smoke", action="store_true")
+    a = ap.parse_args()
+    q = os.environ.get("BENCH_QUICK", "")
+    mode = "smoke" if a.smoke else "quick" if q not in ("", "0") else "full"
+    build = a.build if os.path.isabs(a.build) else os.path.join(REPO, a.build)
+    key_to_pixel(build, mode)
+    static_and_cpu(build, mode)
+    rss(build, mode)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+#!/bin/sh
+# Runs every benchmark and rewrites BENCHMARKS.md from their BENCH lines.
+#
+#   bench/run.sh            full run (under ~10 minutes)
+#   BENCH_QUICK=1 bench/run.sh   same figures, fewer repetitions (< 60 s)
+#   bench/run.sh --smoke    tiny sizes, one repetition: proves each benchmark
+#                           still builds, runs and prints its BENCH lines;
+#                           asserts nothing about timing, leaves BENCHMARKS.md
+#
+# BUILD (default build) is where the module objects and the daemon are; the
+# benchmark programs go to $BUILD/bench/.  Everything is optimised as the
+# Makefile builds it (-O2).
+set -u
+
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${BUILD:-build}
+SMOKE=0
+[ "${1:-}" = "--smoke" ] && SMOKE=1
+OUT=$BUILD/bench
+LOG=$OUT/bench.log
+mkdir -p "$OUT" || exit 1
+
+fail() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+# ---- build ----
+
+objs() {
+	for f in "$@"; do
+		printf '%s/obj/%s.o\n' "$BUILD" "${f%.c}"
+	done
+}
+PIX_OBJ="$(objs capture/*.c rfb/*.c hid/*.c board/sim/*.c) $BUILD/obj/gen/font_vga16.o"
+SRV_OBJ="$(objs capture/*.c rfb/*.c)"
+PKGS="libturbojpeg libxxhash libvncserver"
+# build/san holds the sanitizer objects (make SAN=1): link the benchmarks
+# the same way.
+MAKEVARS=""
+SANFLAGS=""
+if [ "$(basename "$BUILD")" = san ]; then
+	MAKEVARS="SAN=1"
+	SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+fi
+# shellcheck disable=SC2086
+CFLAGS_B="-std=c11 -O2 -g -Wall -Wextra -Werror -pthread $SANFLAGS -I. -I$BUILD/gen -D_GNU_SOURCE $(pkg-config --cflags $PKGS)"
+# shellcheck disable=SC2086
+LIBS_B="$(pkg-config --libs $PKGS) -lyuv -lz -lm"
+
+PROXY=$BUILD/webkvm-proxy
+targets="$PIX_OBJ $BUILD/webkvmd"
+[ -f proxy/main.c ] && targets="$targets $PROXY"
+# shellcheck disable=SC2086
+${MAKE:-make} --no-print-directory -s $MAKEVARS $targets || fail "make of the module objects failed"
+# bench_pixels: capture, tile diff, sim; bench_server: capture + rfb;
+# bench_proxy: nothing of ours (it runs the proxy binaries).
+# shellcheck disable=SC2086
+cc $CFLAGS_B -o "$OUT/bench_pixels" bench/bench_pixels.c $PIX_OBJ $LIBS_B ||
+	fail "building bench/bench_pixels.c failed"
+# shellcheck disable=SC2086
+cc $CFLAGS_B -o "$OUT/bench_server" bench/bench_server.c $SRV_OBJ $LIBS_B ||
+	fail "building bench/bench_server.c failed"
+# shellcheck disable=SC2086
+cc $CFLAGS_B -o "$OUT/bench_proxy" bench/bench_proxy.c ||
+	fail "building bench/bench_proxy.c failed"
+
+# ---- run ----
+
+: >"$LOG"
+status=0
+passed=0
+failed=0
+run() {
+	name=$1
+	shift
+	echo "== $name" >&2
+	ok=1
+	if ! "$@" >"$OUT/$name.out" 2>"$OUT/$name.err"; then
+		echo "bench: $name failed:" >&2
+		cat "$OUT/$name.err" >&2
+		ok=0
+	fi
+	grep -v '^BENCH ' "$OUT/$name.out" >&2
+	if ! grep -q '^BENCH ' "$OUT/$name.out"; then
+		echo "bench: $name printed no BENCH line" >&2
+		ok=0
+	fi
+	if [ $ok = 1 ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		status=1
+	fi
+	# SKIP lines say a figure is not the comparison it claims; they go
+	# into BENCHMARKS.md next to the table.
+	grep -E '^(BENCH|SKIP)' "$OUT/$name.out" | tee -a "$LOG"
+}
+
+args=""
+[ $SMOKE = 1 ] && args="--smoke"
+# shellcheck disable=SC2086
+run pixels "$OUT/bench_pixels" $args
+# shellcheck disable=SC2086
+run server "$OUT/bench_server" $args
+# shellcheck disable=SC2086
+run daemon python3 bench/bench_daemon.py --build "$BUILD" $args
+# shellcheck disable=SC2086
+run proxy "$OUT/bench_proxy" --proxy "$PROXY" $args
+
+# The summary line tests/run-all.sh counts (one per benchmark program).
+echo "$passed passed, $failed failed"
+[ $SMOKE = 1 ] && exit $status
+cmd="make bench"
+[ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ] && cmd="BENCH_QUICK=1 make bench"
+python3 bench/report.py --log "$LOG" --cmd "$cmd (bench/run.sh)" --out BENCHMARKS.md ||
+	fail "writing BENCHMARKS.md failed"
+exit $status
