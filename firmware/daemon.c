@@ -21,6 +21,14 @@
  * viewer (0..63), so typing never releases a viewer's keys or vice versa. */
 #define VIEWER_CONTROL 1000
 #define MAX_POLL 128
+/* A screen that has not changed, with no input from anyone, for this long
+ * is idle: then only one frame in IDLE_DIFF_EVERY is diffed.  Hashing every
+ * frame of a static 1080p60 picture is most of the daemon's idle CPU; a
+ * change nobody caused (a boot message, a clock ticking once a second) then
+ * shows at most IDLE_DIFF_EVERY-1 frames later, and any key or pointer
+ * event returns to every frame at once, so typing never waits. */
+#define IDLE_AFTER_US 200000u
+#define IDLE_DIFF_EVERY 4
 
 struct fw_daemon {
 	struct fw_config cfg;
@@ -38,6 +46,10 @@ struct fw_daemon {
 	uint64_t nosignal_drawn_us;
 	uint8_t *nosignal;		/* frame for the no-signal screen */
 	size_t nosignal_size;
+
+	uint64_t last_change_us;	/* a frame last had changed tiles */
+	uint64_t last_input_us;		/* a key, pointer or control request */
+	unsigned idle_skip;
 
 	uint64_t fps_t0_us;
 	unsigned fps_frames;
@@ -139,6 +151,7 @@ in_key_sym(void *ctx, int viewer, uint32_t keysym, bool down)
 {
 	struct fw_daemon *d = ctx;
 
+	d->last_input_us = now_us();
 	return hid_key_keysym(d->hid, viewer, keysym, down);
 }
 
@@ -146,8 +159,10 @@ static int
 in_key_xt(void *ctx, int viewer, uint32_t xt, uint32_t keysym, bool down)
 {
 	struct fw_daemon *d = ctx;
-	int rc = hid_key_xt(d->hid, viewer, xt, down);
+	int rc;
 
+	d->last_input_us = now_us();
+	rc = hid_key_xt(d->hid, viewer, xt, down);
 	/* A scancode we have no usage for: the keysym may still say it. */
 	if (rc == HID_EUNMAPPED && keysym != 0)
 		rc = hid_key_keysym(d->hid, viewer, keysym, down);
@@ -159,6 +174,7 @@ in_pointer(void *ctx, int viewer, int x, int y, int w, int h, uint32_t buttons)
 {
 	struct fw_daemon *d = ctx;
 
+	d->last_input_us = now_us();
 	return hid_pointer(d->hid, viewer, x, y, w, h, buttons);
 }
 
@@ -241,13 +257,24 @@ capture_step(struct fw_daemon *d)
 	int rc = cap_grab(d->cap, &f);
 
 	if (rc == 0) {
-		if (d->state != CAP_STATE_OK)
+		bool idle = now - d->last_change_us > IDLE_AFTER_US &&
+			    now - d->last_input_us > IDLE_AFTER_US;
+
+		if (d->state != CAP_STATE_OK) {
 			fw__log(FW_LOG_INFO, "capture: picture back: %s", cap_describe(d->cap));
+			idle = false;
+		}
 		d->state = CAP_STATE_OK;
 		count_frame(d, now);
+		if (!idle)
+			d->idle_skip = 0;
+		else if (d->idle_skip++ % IDLE_DIFF_EVERY != 0)
+			return;
 		if ((rc = rfb_frame(d->rfb, &f)) < 0)
 			fw__log(FW_LOG_DEBUG, "frame %llu dropped: %s",
 				(unsigned long long)f.seq, cap_strerror(rc));
+		else if (rc > 0)
+			d->last_change_us = now;
 		return;
 	}
 	if (rc == CAP_EAGAIN)
@@ -341,6 +368,7 @@ ctl_type(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
 		reply_error(resp, len, "type: text is not valid UTF-8");
 		return;
 	}
+	d->last_input_us = now_us();
 	hid_release(d->hid, VIEWER_CONTROL);
 	pos = 0;
 	while (fw_utf8_next(t->str, t->str_len, &pos, &cp) > 0) {
@@ -371,6 +399,7 @@ ctl_key(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
 			return;
 		}
 	}
+	d->last_input_us = now_us();
 	/* A chord: press in order, release in reverse. */
 	for (int i = 0; i < k->n_items; i++)
 		hid_key_keysym(d->hid, VIEWER_CONTROL, ks[i], true);
@@ -557,7 +586,8 @@ fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, si
 		goto fail;
 	}
 	if (d->cfg.control[0] != '\0' &&
-	    (d->ctl = fw_control_new(d->cfg.control, fw_daemon_control, d, err, errlen)) == NULL)
+	    (d->ctl = fw_control_new(d->cfg.control, d->cfg.control_group, fw_daemon_control, d,
+					 err, errlen)) == NULL)
 		goto fail;
 
 	sigemptyset(&sigs);
