@@ -81,6 +81,17 @@ $(BUILD)/gen/font_vga16.c: board/sim/psf2c.py $(FONT_PSF)
 	@mkdir -p $(@D)
 	$(Q)python3 board/sim/psf2c.py $(FONT_PSF) $@
 
+# hid/'s keyboard layouts, converted at build time from Debian's xkb-data
+# (symbols, keycodes/evdev) and keysymdef.h (x11proto-dev).
+XKB_DIR   ?= /usr/share/X11/xkb
+KEYSYMDEF ?= /usr/include/X11/keysymdef.h
+$(BUILD)/gen/layouts.c: hid/xkb2c.py
+	$(call msg,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)python3 hid/xkb2c.py $(XKB_DIR) $(KEYSYMDEF) $@
+# hid/layout.c includes the generated tables.
+$(BUILD)/obj/hid/layout.o: $(BUILD)/gen/layouts.c
+
 $(BUILD)/webkvmd: $(BUILD)/obj/firmware/main.o $(LIB_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

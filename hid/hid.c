@@ -7,11 +7,14 @@
  * keys.  A report leaves only when its bytes differ from the last one the
  * transport accepted (pointer reports also when they carry a wheel step).
  *
- * Keysyms name characters, not keys.  For a character whose Shift level
- * differs from what the target would apply, the press report overrides
- * Shift in the modifier byte; the override lasts while that key is held
- * (so the target's autorepeat types the same character) and ends with its
- * release, or when another key is pressed. */
+ * Keysyms name characters, not keys; the target's layout (hid/layout.c)
+ * says which key and level type one.  For a character whose Shift or AltGr
+ * level differs from what the target would apply, the press report
+ * overrides Shift and Right Alt in the modifier byte; the override lasts
+ * while that key is held (so the target's autorepeat types the same
+ * character) and ends with its release, or when another key is pressed.
+ * A character that only exists as dead key + base key is typed as a tap of
+ * the dead key, then the base key held as long as the keysym. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,7 +86,7 @@ struct hid_viewer {
 	uint32_t rfb_buttons;	/* last RFB mask, for the wheel's press edges */
 };
 
-/* A Shift override tied to the key press that needed it. */
+/* A Shift/AltGr override tied to the key press that needed it. */
 struct shift_override {
 	bool on;
 	int viewer;
@@ -113,6 +116,7 @@ struct hid_dev {
 	bool failing[HID_IFACE_COUNT];	/* log a failing transport once */
 
 	uint8_t leds;
+	int layout;		/* for keysyms; see hid_set_layout() */
 };
 
 struct hid_dev *hid_new(const struct hid_transport *tr, hid_led_fn on_led, void *led_ctx)
@@ -275,21 +279,36 @@ static void unhold(struct hid_dev *h, struct hid_viewer *v, uint8_t usage)
 	}
 }
 
-/* A new key press takes over the Shift override: the character it types
+/* What a key press asks of the modifier byte: Shift and AltGr each on,
+ * off or left as the viewers hold them. */
+struct level_need {
+	enum hid__shift shift, altgr;
+};
+
+static const struct level_need NEED_ANY = { HID__SHIFT_ANY, HID__SHIFT_ANY };
+
+/* A new key press takes over the override: the character it types
  * decides, and keys without a level (Return, arrows, XT keys) get the
  * viewers' own modifiers back. */
-static void set_override(struct hid_dev *h, int viewer, uint8_t usage, enum hid__shift need)
+static void set_override(struct hid_dev *h, int viewer, uint8_t usage, struct level_need need)
 {
-	uint8_t shifts = held_modifiers(h) & HID__MOD_SHIFTS;
+	uint8_t held = held_modifiers(h);
+	uint8_t set = 0, clear = 0;
 
+	if (need.shift == HID__SHIFT_ON && !(held & HID__MOD_SHIFTS))
+		set |= HID__MOD_LSHIFT;
+	else if (need.shift == HID__SHIFT_OFF && (held & HID__MOD_SHIFTS))
+		clear |= HID__MOD_SHIFTS;
+	if (need.altgr == HID__SHIFT_ON && !(held & HID__MOD_RALT))
+		set |= HID__MOD_RALT;
+	else if (need.altgr == HID__SHIFT_OFF && (held & HID__MOD_RALT))
+		clear |= HID__MOD_RALT;
 	h->ovr.on = false;
-	if (need == HID__SHIFT_ON && !shifts)
-		h->ovr = (struct shift_override){ true, viewer, usage, HID__MOD_LSHIFT, 0 };
-	else if (need == HID__SHIFT_OFF && shifts)
-		h->ovr = (struct shift_override){ true, viewer, usage, 0, HID__MOD_SHIFTS };
+	if (set || clear)
+		h->ovr = (struct shift_override){ true, viewer, usage, set, clear };
 }
 
-static int key_down(struct hid_dev *h, int viewer, uint8_t usage, uint32_t src, enum hid__shift need)
+static int key_down(struct hid_dev *h, int viewer, uint8_t usage, uint32_t src, struct level_need need)
 {
 	struct hid_viewer *v = viewer_get(h, viewer);
 
@@ -312,14 +331,50 @@ static int key_up(struct hid_dev *h, struct hid_viewer *v, uint8_t usage)
 	return flush_kbd(h);
 }
 
+/* The modifier state a stroke needs on the target as it is now. */
+static struct level_need stroke_need(const struct hid_dev *h, const struct hid_stroke *st)
+{
+	struct level_need need = NEED_ANY;
+
+	if (st->any_mods)
+		return need;
+	bool shift = st->mods & HID_MOD_LSHIFT;
+	/* With Caps Lock on, the target itself turns the level of letters
+	 * over, so the opposite Shift gives the character asked for. */
+	if (st->caps && (h->leds & HID_LED_CAPS))
+		shift = !shift;
+	need.shift = shift ? HID__SHIFT_ON : HID__SHIFT_OFF;
+	/* Where Right Alt is only Alt, a character never depends on it. */
+	if (hid_layout_has_altgr(h->layout))
+		need.altgr = st->mods & HID_MOD_RALT ? HID__SHIFT_ON : HID__SHIFT_OFF;
+	return need;
+}
+
+/* Presses and releases a dead key, leaving the target waiting for the
+ * character it modifies. */
+static int tap_dead(struct hid_dev *h, int viewer, const struct hid_stroke *st)
+{
+	struct hid_viewer *v = viewer_get(h, viewer);
+
+	if (!v)
+		return HID_ENOMEM;
+	if (v->src[st->usage])
+		return 0;	/* held: the viewer typed the dead key itself */
+	if (hold(h, v, st->usage, st->keysym))
+		set_override(h, viewer, st->usage, stroke_need(h, st));
+	int rc = flush_kbd(h);
+	unhold(h, v, st->usage);
+	int rc2 = flush_kbd(h);
+	return rc < 0 ? rc : rc2;
+}
+
 int hid_key_keysym(struct hid_dev *h, int viewer, uint32_t keysym, bool down)
 {
-	enum hid__shift need;
-	int caps_sensitive;
+	struct hid_stroke st[HID_STROKES_MAX];
 
 	if (!h)
 		return HID_EINVAL;
-	uint8_t usage = hid__keysym_lookup(keysym, &need, &caps_sensitive);
+	int n = hid_layout_plan(h->layout, keysym, st, HID_STROKES_MAX);
 
 	if (!down) {
 		struct hid_viewer *v = viewer_find(h, viewer);
@@ -328,19 +383,39 @@ int hid_key_keysym(struct hid_dev *h, int viewer, uint32_t keysym, bool down)
 		for (int u = 0; v && keysym != 0 && keysym != SRC_XT && u < 256; u++)
 			if (v->src[u] == keysym)
 				return key_up(h, v, (uint8_t)u);
-		if (!usage)
+		if (n <= 0)
 			return HID_EUNMAPPED;
-		return key_up(h, v, usage);
+		return key_up(h, v, st[n - 1].usage);
 	}
-	if (!usage) {
-		hid__log(HID__LOG_DEBUG, "viewer %d: keysym 0x%x has no usage", viewer, keysym);
+	if (n <= 0) {
+		hid__log(HID__LOG_DEBUG, "viewer %d: keysym 0x%x not on layout %s", viewer,
+			 keysym, hid_layout_name(h->layout));
 		return HID_EUNMAPPED;
 	}
-	/* With Caps Lock on, the target itself turns the level of letters
-	 * over, so the opposite Shift gives the character asked for. */
-	if (caps_sensitive && (h->leds & HID_LED_CAPS))
-		need = need == HID__SHIFT_ON ? HID__SHIFT_OFF : HID__SHIFT_ON;
-	return key_down(h, viewer, usage, keysym, need);
+	if (n == 2) {
+		struct hid_viewer *v = viewer_find(h, viewer);
+		/* The viewer's autorepeat: the base key is down already, and
+		 * another dead key tap would only leave the target waiting. */
+		if (v && v->src[st[1].usage] == keysym)
+			return 0;
+		int rc = tap_dead(h, viewer, &st[0]);
+		if (rc < 0)
+			return rc;
+	}
+	return key_down(h, viewer, st[n - 1].usage, keysym, stroke_need(h, &st[n - 1]));
+}
+
+int hid_set_layout(struct hid_dev *h, int layout)
+{
+	if (!h || !hid_layout_name(layout))
+		return HID_EINVAL;
+	h->layout = layout;
+	return 0;
+}
+
+int hid_get_layout(const struct hid_dev *h)
+{
+	return h ? h->layout : HID_EINVAL;
 }
 
 int hid_key_xt(struct hid_dev *h, int viewer, uint32_t xt, bool down)
@@ -353,7 +428,7 @@ int hid_key_xt(struct hid_dev *h, int viewer, uint32_t xt, bool down)
 		return HID_EUNMAPPED;
 	}
 	if (down)
-		return key_down(h, viewer, usage, SRC_XT, HID__SHIFT_ANY);
+		return key_down(h, viewer, usage, SRC_XT, NEED_ANY);
 	return key_up(h, viewer_find(h, viewer), usage);
 }
 

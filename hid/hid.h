@@ -74,9 +74,10 @@ void hid_free(struct hid_dev *h);
 /* Viewer ids are chosen by the caller (any int); each viewer's pressed keys
  * and buttons are tracked apart, the target sees their union. */
 
-/* X11 keysym (as in RFB KeyEvent), US layout on the target.  The shift
- * state the keysym needs is produced around the key when the viewer's own
- * modifiers do not give it.  HID_EUNMAPPED for an unknown keysym. */
+/* X11 keysym (as in RFB KeyEvent), typed in the target's layout (en-us
+ * unless hid_set_layout() says otherwise).  The Shift and AltGr state the
+ * keysym needs is produced around the key when the viewer's own modifiers
+ * do not give it.  HID_EUNMAPPED for a keysym the layout cannot type. */
 int hid_key_keysym(struct hid_dev *h, int viewer, uint32_t keysym, bool down);
 
 /* XT scancode as in the QEMU extended key event: 0x01..0x7f, or 0xe0xx
@@ -108,6 +109,83 @@ uint8_t hid_usage_from_xt(uint32_t xt);
 uint8_t hid_usage_from_keysym(uint32_t keysym, bool *shift);
 /* Modifier bit (0x01 LCtrl … 0x80 RGui) of a usage 0xE0..0xE7, else 0. */
 uint8_t hid_modifier_bit(uint8_t usage);
+
+/* ---- keyboard layouts (hid/layout.c, tables from xkb-data) ----
+ *
+ * Keysyms name characters; which key and level type a character depends on
+ * the layout the target is set to.  The tables hold, for each layout, the
+ * keysyms of the four levels (plain, Shift, AltGr, Shift+AltGr) of every
+ * character key, as X builds them for a pc105 keyboard, and the compositions
+ * of the dead keys.  Layout 0 is en-us, the default. */
+
+/* Index of a layout by our name (en-us, en-gb, de, fr, es, it, pt-br, sv,
+ * ru, ja; case-insensitive), or HID_EINVAL. */
+int hid_layout_find(const char *name);
+/* Name of a layout, NULL when out of range. */
+const char *hid_layout_name(int layout);
+/* Number of layouts; indexes are 0..count-1. */
+int hid_layout_count(void);
+
+/* Modifier bits of a stroke (as in the report's modifier byte). */
+#define HID_MOD_LSHIFT 0x02
+#define HID_MOD_RALT 0x40	/* AltGr on layouts that have it */
+
+/* One key tap that types (part of) a character. */
+struct hid_stroke {
+	uint8_t usage;		/* keyboard page usage */
+	uint8_t mods;		/* HID_MOD_* the key is typed with, for Caps Lock off */
+	bool any_mods;		/* a key without levels (Return, Tab, arrows,
+				 * modifiers): mods is 0 and whatever the viewer
+				 * holds applies */
+	bool caps;		/* a letter: Caps Lock turns its Shift over */
+	uint32_t keysym;	/* what the tap types: the keysym asked for, or
+				 * the dead keysym of the first of two strokes */
+};
+
+/* Most strokes one keysym takes: a dead key and the key it modifies. */
+#define HID_STROKES_MAX 2
+
+/* The strokes that type keysym on layout, into out[0..max-1]: one for a
+ * key level that produces the keysym (preferring fewer modifiers and the
+ * main key block over the ISO/JIS extra keys), two when the character only
+ * exists as dead key + base key (e.g. 'é' on de: dead_acute, then e).
+ * Function and modifier keysyms (0xff00..0xffff, ISO_Level3_Shift,
+ * ISO_Left_Tab) map as on every layout.  Unicode keysyms (0x01000000 + code
+ * point) match the character they name.
+ * Returns the number of strokes, HID_EUNMAPPED when the layout cannot type
+ * the keysym, HID_EINVAL for a bad layout, NULL out or max too small.
+ * Pure: a paste can check all of its text before typing any of it. */
+int hid_layout_plan(int layout, uint32_t keysym, struct hid_stroke *out, int max);
+
+/* Keysym for a Unicode code point, as the paste path types text: Latin-1
+ * keysyms for U+0020..U+007E and U+00A0..U+00FF, Return for '\n', Tab for
+ * '\t', BackSpace for U+0008, Escape for U+001B, otherwise 0x01000000 + cp.
+ * 0 for other control characters and values beyond U+10FFFF. */
+uint32_t hid_keysym_from_ucs(uint32_t cp);
+/* Code point a keysym types, 0 when none (function and dead keys). */
+uint32_t hid_keysym_to_ucs(uint32_t keysym);
+/* True for the dead keysyms (0xfe50..0xfe8f). */
+bool hid_keysym_is_dead(uint32_t keysym);
+
+/* The target's view: the keysym a key types on layout with the given
+ * modifiers, following XKB (keys with one or two levels ignore AltGr, Caps
+ * Lock turns over the Shift level of letters).  Layouts without AltGr
+ * ignore altgr.  0 when the key is no character key of the layout or the
+ * level is empty. */
+uint32_t hid_layout_keysym(int layout, uint8_t usage, bool shift, bool altgr, bool caps);
+/* True when Right Alt is AltGr on the layout. */
+bool hid_layout_has_altgr(int layout);
+/* The character a dead key followed by the character cp types (cp ' ' gives
+ * the accent itself), 0 when they do not compose. */
+uint32_t hid_compose(uint32_t dead_keysym, uint32_t cp);
+
+/* Sets the layout the target uses, for the keysym path (hid_key_keysym);
+ * keys held keep the layout they were pressed with.  0 or HID_EINVAL.
+ * With a layout set, hid_key_keysym types a character that needs a dead
+ * key as a tap of the dead key, then the base key held as long as the
+ * keysym; AltGr (Right Alt) is set or cleared around a key like Shift. */
+int hid_set_layout(struct hid_dev *h, int layout);
+int hid_get_layout(const struct hid_dev *h);
 
 /* ---- descriptor check (hid/descriptor.c), used by tests ---- */
 

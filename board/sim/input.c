@@ -1,7 +1,8 @@
 /* board/sim: the USB host side.  Report bytes come in as a PC's HID driver
  * receives them; key edges come from diffing successive keyboard reports,
- * characters from the US layout, and lock keys answer with the LED output
- * report (what the host's SET_REPORT carries). */
+ * characters from the target's layout (a US PC keyboard by default, else
+ * hid/'s layout tables, with AltGr and dead keys), and lock keys answer with
+ * the LED output report (what the host's SET_REPORT carries). */
 #include <string.h>
 
 #include "board/sim/sim_priv.h"
@@ -11,6 +12,8 @@
 #define MOD_SHIFT 0x22
 #define MOD_ALT 0x44
 #define MOD_GUI 0x88
+#define MOD_LALT 0x04
+#define MOD_RALT 0x40
 
 /* Keyboard page usages the console acts on. */
 enum {
@@ -82,6 +85,57 @@ static char key_char(const struct sim_target *s, uint8_t u, uint8_t mods)
 	return 0;
 }
 
+static void line_add(struct sim_target *s, uint32_t cp)
+{
+	char u[4];
+	size_t n = sim__utf8_put(cp, u);
+
+	if (s->line_len + n < sizeof(s->line)) {
+		memcpy(s->line + s->line_len, u, n);
+		s->line_len += n;
+		s->line[s->line_len] = '\0';
+	}
+}
+
+/* The character a key press types on a layout from the tables, 0 for none.
+ * A dead key types nothing and waits: the next character composes with it
+ * when the two compose, else the accent is typed before it (as a PC does);
+ * the same dead key twice types the accent. */
+static uint32_t layout_char(struct sim_target *s, uint8_t u, uint8_t mods, bool altgr)
+{
+	bool shift = mods & MOD_SHIFT;
+	uint32_t ks = hid_layout_keysym(s->layout, u, shift, altgr, s->leds & HID_LED_CAPS);
+	uint32_t cp;
+
+	if (hid_keysym_is_dead(ks)) {
+		uint32_t prev = s->dead;
+		s->dead = 0;
+		if (prev == ks)
+			return hid_compose(ks, ' ');
+		if (prev && (cp = hid_compose(prev, ' ')))
+			line_add(s, cp);
+		s->dead = ks;
+		return 0;
+	}
+	if (ks)
+		cp = hid_keysym_to_ucs(ks);
+	else if (u >= U_KP_SLASH && u <= U_KP_EQUAL && u != U_NONUS_BSLASH)
+		cp = (unsigned char)key_char(s, u, mods);	/* the keypad */
+	else
+		cp = 0;
+	if (!cp || !s->dead)
+		return cp;
+	uint32_t composed = hid_compose(s->dead, cp);
+	if (!composed) {
+		uint32_t accent = hid_compose(s->dead, ' ');
+		if (accent)
+			line_add(s, accent);
+		composed = cp;
+	}
+	s->dead = 0;
+	return composed;
+}
+
 static void menu_move(struct sim_target *s, int step)
 {
 	s->menu_sel = (s->menu_sel + step + SIM__MENU_N) % SIM__MENU_N;
@@ -103,15 +157,22 @@ static void key_press(struct sim_target *s, uint8_t u, uint8_t mods)
 		return;
 	case U_ENTER:
 	case U_KP_ENTER:
+		s->dead = 0;
 		sim__enter(s);
 		return;
 	case U_BACKSPACE:
+		/* A whole character, not the last byte of its UTF-8. */
+		while (s->line_len && (s->line[s->line_len - 1] & 0xc0) == 0x80)
+			s->line_len--;
 		if (s->line_len)
-			s->line[--s->line_len] = '\0';
+			s->line_len--;
+		s->line[s->line_len] = '\0';
+		s->dead = 0;
 		return;
 	case U_ESC:
 		s->line_len = 0;
 		s->line[0] = '\0';
+		s->dead = 0;
 		return;
 	case U_UP:
 		menu_move(s, -1);
@@ -141,14 +202,19 @@ static void key_press(struct sim_target *s, uint8_t u, uint8_t mods)
 		case U_KP_1: s->menu_sel = SIM__MENU_N - 1; return;
 		}
 	}
-	/* Ctrl/Alt/GUI chords are shortcuts, not text. */
-	if (mods & (MOD_CTRL | MOD_ALT | MOD_GUI))
+	/* Ctrl/Alt/GUI chords are shortcuts, not text; Right Alt is AltGr
+	 * where the layout has one. */
+	bool altgr = hid_layout_has_altgr(s->layout) && (mods & MOD_RALT);
+	uint8_t alt = altgr ? mods & MOD_LALT : mods & MOD_ALT;
+	if ((mods & (MOD_CTRL | MOD_GUI)) || alt)
 		return;
-	char c = key_char(s, u, mods);
-	if (c && s->line_len + 1 < sizeof(s->line)) {
-		s->line[s->line_len++] = c;
-		s->line[s->line_len] = '\0';
-	}
+	uint32_t cp;
+	if (s->layout == 0)
+		cp = (unsigned char)key_char(s, u, mods);
+	else
+		cp = layout_char(s, u, mods, altgr);
+	if (cp)
+		line_add(s, cp);
 }
 
 static bool has_key(const uint8_t *keys, uint8_t u)

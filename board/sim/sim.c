@@ -70,16 +70,29 @@ static void fill_span(struct sim_target *s, int row, int col, int n, uint32_t fg
 		c[i] = (struct sim__cell){ ' ', fg, bg };
 }
 
-/* Text is ASCII (all the keyboard can type here); clipped at the edge. */
+/* Text is UTF-8, one cell per character; clipped at the edge. */
 static void put(struct sim_target *s, int row, int col, const char *text,
 		uint32_t fg, uint32_t bg)
 {
 	if (row < 0 || row >= s->rows)
 		return;
 	struct sim__cell *c = s->next + (size_t)row * s->cols;
-	for (; *text && col < s->cols; text++, col++)
+	for (; *text && col < s->cols; col++) {
+		uint32_t cp = sim__utf8_next(&text);
 		if (col >= 0)
-			c[col] = (struct sim__cell){ (unsigned char)*text, fg, bg };
+			c[col] = (struct sim__cell){ cp, fg, bg };
+	}
+}
+
+static size_t utf8_count(const char *p)
+{
+	size_t n = 0;
+
+	while (*p) {
+		sim__utf8_next(&p);
+		n++;
+	}
+	return n;
 }
 
 static void compose_boot(struct sim_target *s)
@@ -153,13 +166,14 @@ static void compose_setup(struct sim_target *s)
 	const char *shown = s->line;
 	if (avail < 0)
 		avail = 0;
-	if (s->line_len > (size_t)avail)
-		shown += s->line_len - (size_t)avail;
+	size_t chars = utf8_count(shown);
+	for (; chars > (size_t)avail; chars--)
+		sim__utf8_next(&shown);
 	put(s, cl, 0, "> ", SIM__WHITE, SIM__BLUE);
 	put(s, cl, 2, shown, SIM__WHITE, SIM__BLUE);
 	/* The cursor is an inverse cell, not a character, so the row's text
 	 * is exactly what was typed. */
-	fill_span(s, cl, 2 + (int)strlen(shown), 1, SIM__BLUE, SIM__GREY);
+	fill_span(s, cl, 2 + (int)chars, 1, SIM__BLUE, SIM__GREY);
 
 	fill_row(s, rows - 1, SIM__BLUE, SIM__GREY);
 	put(s, rows - 1, 1, help, SIM__BLUE, SIM__GREY);
@@ -327,6 +341,49 @@ struct sim_target *sim_new(int width, int height)
 	return s;
 }
 
+uint32_t sim__utf8_next(const char **p)
+{
+	const unsigned char *b = (const unsigned char *)*p;
+	uint32_t cp;
+	int n;
+
+	if (b[0] < 0x80) {
+		*p += 1;
+		return b[0];
+	}
+	if (b[0] >= 0xc2 && b[0] <= 0xdf)
+		cp = b[0] & 0x1f, n = 1;
+	else if (b[0] >= 0xe0 && b[0] <= 0xef)
+		cp = b[0] & 0x0f, n = 2;
+	else if (b[0] >= 0xf0 && b[0] <= 0xf4)
+		cp = b[0] & 0x07, n = 3;
+	else
+		goto bad;
+	/* The NUL ends a cut-off sequence: it is no continuation byte. */
+	for (int i = 1; i <= n; i++) {
+		if ((b[i] & 0xc0) != 0x80)
+			goto bad;
+		cp = cp << 6 | (b[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and values past U+10FFFF. */
+	if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		goto bad;
+	*p += n + 1;
+	return cp;
+bad:
+	*p += 1;
+	return 0xfffd;
+}
+
+void sim_set_layout(struct sim_target *s, int layout)
+{
+	if (!s || !hid_layout_name(layout))
+		return;
+	s->layout = layout;
+	s->dead = 0;
+}
+
 void sim_free(struct sim_target *s)
 {
 	if (!s)
@@ -342,6 +399,7 @@ static void start_boot(struct sim_target *s)
 	s->menu_sel = 0;
 	s->line_len = 0;
 	s->line[0] = '\0';
+	s->dead = 0;
 	s->output[0] = '\0';
 	s->last[0] = '\0';
 	/* The canvas may hold a frame from before power-off that the grid no
@@ -424,7 +482,7 @@ int sim_render(void *sim, uint64_t now_us, struct cap_frame *out)
 	return 0;
 }
 
-static size_t utf8_put(uint32_t cp, char *o)
+size_t sim__utf8_put(uint32_t cp, char *o)
 {
 	if (cp < 0x80) {
 		o[0] = (char)cp;
@@ -457,7 +515,7 @@ int sim_row_text(const struct sim_target *s, int row, char *buf, size_t len)
 
 	for (int i = 0; i < s->cols; i++) {
 		char u[4];
-		size_t n = utf8_put(c[i].cp, u);
+		size_t n = sim__utf8_put(c[i].cp, u);
 		/* Truncate at a character boundary. */
 		if (o + n >= len)
 			break;

@@ -65,6 +65,13 @@ int sim_resize(struct sim_target *s, int width, int height);
  * tests and the control socket's status. Returns 0 or -1 when out of range. */
 int sim_row_text(const struct sim_target *s, int row, char *buf, size_t len);
 
+/* Keyboard layout the target decodes key reports with: a hid/ layout index
+ * (hid_layout_find()).  0, en-us, is the default and decodes as a US PC
+ * keyboard; the others follow the layout tables, with AltGr (Right Alt) and
+ * dead keys composing with the next character.  Out of range is ignored.
+ * A pending dead key is dropped. */
+void sim_set_layout(struct sim_target *s, int layout);
+
 /* Lock state as the target sees it (HID_LED_* bits). */
 uint8_t sim_leds(const struct sim_target *s);
 

@@ -71,7 +71,9 @@ struct sim_target {
 
 	/* ---- console ---- */
 	int menu_sel;
-	char line[SIM__LINE_MAX];
+	int layout;		/* hid/ layout index; 0 (en-us) decodes as a US PC */
+	uint32_t dead;		/* dead keysym waiting for its character, or 0 */
+	char line[SIM__LINE_MAX];	/* UTF-8 */
 	size_t line_len;
 	char output[SIM__LINE_MAX];
 	char last[SIM__LINE_MAX];
@@ -103,6 +105,12 @@ void sim__enter(struct sim_target *s);
 void sim__activate(struct sim_target *s, int item);
 /* Pointer position in pixels of the current canvas. */
 void sim__ptr_pos(const struct sim_target *s, int *x, int *y);
+
+/* UTF-8 of cp into o (4 bytes room); returns the length. */
+size_t sim__utf8_put(uint32_t cp, char *o);
+/* Decodes the character at *p and moves past it; U+FFFD for a malformed
+ * or cut-off sequence (one byte skipped). *p must not be at the NUL. */
+uint32_t sim__utf8_next(const char **p);
 
 /* render.c */
 /* (Re)allocates the canvas and grids for w×h; all cells dirty.  On failure

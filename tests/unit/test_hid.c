@@ -1044,6 +1044,247 @@ static void test_misc(void **state)
 	assert_string_equal(hid_strerror(-99), "unknown error");
 }
 
+/* ---- layouts ---- */
+
+static int layout(const char *name)
+{
+	int l = hid_layout_find(name);
+
+	assert_true(l >= 0);
+	return l;
+}
+
+static void test_layout_names(void **state)
+{
+	(void)state;
+	static const char *const names[] = {
+		"en-us", "en-gb", "de", "fr", "es", "it", "pt-br", "sv", "ru", "ja",
+	};
+
+	assert_int_equal(hid_layout_count(), 10);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int l = hid_layout_find(names[i]);
+		assert_true(l >= 0 && l < hid_layout_count());
+		assert_string_equal(hid_layout_name(l), names[i]);
+	}
+	assert_int_equal(hid_layout_find("en-us"), 0);	/* the default */
+	assert_int_equal(hid_layout_find("DE"), layout("de"));
+	assert_int_equal(hid_layout_find("xx"), HID_EINVAL);
+	assert_int_equal(hid_layout_find(""), HID_EINVAL);
+	assert_int_equal(hid_layout_find(NULL), HID_EINVAL);
+	assert_null(hid_layout_name(-1));
+	assert_null(hid_layout_name(hid_layout_count()));
+	assert_false(hid_layout_has_altgr(layout("en-us")));
+	assert_true(hid_layout_has_altgr(layout("de")));
+	assert_false(hid_layout_has_altgr(layout("ru")));
+}
+
+/* The xkb data for en-us agrees with the hand-made US table on ASCII. */
+static void test_layout_us_matches_table(void **state)
+{
+	(void)state;
+	struct hid_stroke st[HID_STROKES_MAX];
+
+	for (uint32_t c = 0x20; c <= 0x7e; c++) {
+		bool shift;
+		uint8_t want = hid_usage_from_keysym(c, &shift);
+		assert_int_equal(hid_layout_plan(0, c, st, HID_STROKES_MAX), 1);
+		if (st[0].usage != want || (st[0].mods == HID_MOD_LSHIFT) != shift)
+			fail_msg("'%c': usage 0x%02x mods 0x%02x, table 0x%02x shift %d",
+				 (int)c, st[0].usage, st[0].mods, want, shift);
+		assert_false(st[0].any_mods);
+		assert_int_equal(st[0].caps, (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+	}
+}
+
+static void expect_plan(const char *lname, uint32_t keysym, int n, uint8_t u0, uint8_t m0,
+			uint8_t u1, uint8_t m1)
+{
+	struct hid_stroke st[HID_STROKES_MAX];
+	int got = hid_layout_plan(layout(lname), keysym, st, HID_STROKES_MAX);
+
+	if (got != n)
+		fail_msg("%s keysym 0x%x: %d strokes, want %d", lname, keysym, got, n);
+	if (n < 1)
+		return;
+	if (st[0].usage != u0 || st[0].mods != m0)
+		fail_msg("%s keysym 0x%x: stroke 0x%02x/0x%02x, want 0x%02x/0x%02x", lname,
+			 keysym, st[0].usage, st[0].mods, u0, m0);
+	if (n == 2 && (st[1].usage != u1 || st[1].mods != m1))
+		fail_msg("%s keysym 0x%x: 2nd stroke 0x%02x/0x%02x, want 0x%02x/0x%02x", lname,
+			 keysym, st[1].usage, st[1].mods, u1, m1);
+}
+
+#define SH HID_MOD_LSHIFT
+#define AG HID_MOD_RALT
+
+static void test_layout_plan(void **state)
+{
+	(void)state;
+	struct hid_stroke st[HID_STROKES_MAX];
+
+	expect_plan("de", '@', 1, 0x14, AG, 0, 0);		/* AltGr+Q */
+	expect_plan("de", 0x20ac, 1, 0x08, AG, 0, 0);		/* EuroSign: AltGr+E */
+	expect_plan("de", 0x010020ac, 1, 0x08, AG, 0, 0);	/* U+20AC as Unicode keysym */
+	expect_plan("de", 'z', 1, 0x1c, 0, 0, 0);		/* QWERTZ */
+	expect_plan("de", '<', 1, 0x64, 0, 0, 0);		/* ISO key */
+	expect_plan("de", '|', 1, 0x64, AG, 0, 0);
+	expect_plan("de", 0xfe51, 1, 0x2e, 0, 0, 0);		/* dead_acute itself */
+	expect_plan("de", 0xe9, 2, 0x2e, 0, 0x08, 0);		/* é: dead_acute, e */
+	expect_plan("de", 0xc8, 2, 0x2e, SH, 0x08, SH);	/* È: dead_grave, E */
+	expect_plan("de", '^', 2, 0x35, 0, 0x2c, 0);		/* dead_circumflex, space */
+	expect_plan("fr", 'a', 1, 0x14, 0, 0, 0);		/* AZERTY */
+	expect_plan("fr", '1', 1, 0x1e, SH, 0, 0);		/* digits need Shift */
+	expect_plan("fr", 0xe9, 1, 0x1f, 0, 0, 0);		/* é has its key */
+	expect_plan("fr", 0xea, 2, 0x2f, 0, 0x08, 0);		/* ê: dead_circumflex, e */
+	expect_plan("en-gb", 0xa3, 1, 0x20, SH, 0, 0);		/* £: Shift+3 */
+	expect_plan("en-gb", '"', 1, 0x1f, SH, 0, 0);		/* Shift+2 */
+	expect_plan("en-gb", '#', 1, 0x31, 0, 0, 0);
+	expect_plan("ru", 0x6ca, 1, 0x14, 0, 0, 0);		/* Cyrillic_shorti: Q */
+	expect_plan("ru", 0x01000419, 1, 0x14, SH, 0, 0);	/* U+0419 Й */
+	expect_plan("ja", '@', 1, 0x2f, 0, 0, 0);
+	expect_plan("ja", '_', 1, 0x87, SH, 0, 0);		/* Ro key */
+	expect_plan("sv", 0xe5, 1, 0x2f, 0, 0, 0);		/* å */
+	expect_plan("es", 0xf1, 1, 0x33, 0, 0, 0);		/* ñ */
+	expect_plan("pt-br", 0xe7, 1, 0x33, 0, 0, 0);		/* ç */
+	expect_plan("it", 0xe8, 1, 0x2f, 0, 0, 0);		/* è */
+
+	/* Keys without a character: any layout, viewer's modifiers. */
+	expect_plan("fr", 0xff0d, 1, 0x28, 0, 0, 0);
+	assert_int_equal(hid_layout_plan(layout("fr"), 0xff0d, st, 1), 1);
+	assert_true(st[0].any_mods);
+	expect_plan("ru", 0xfe20, 1, 0x2b, SH, 0, 0);		/* ISO_Left_Tab */
+
+	/* What a layout cannot type is reported, not typed wrong. */
+	expect_plan("en-us", 0xe9, HID_EUNMAPPED, 0, 0, 0, 0);
+	expect_plan("en-us", 0x20ac, HID_EUNMAPPED, 0, 0, 0, 0);
+	expect_plan("ru", 0x20ac, HID_EUNMAPPED, 0, 0, 0, 0);	/* no AltGr on ru */
+	expect_plan("de", 0x6ca, HID_EUNMAPPED, 0, 0, 0, 0);	/* Cyrillic on de */
+	expect_plan("ja", 0xe9, HID_EUNMAPPED, 0, 0, 0, 0);
+	expect_plan("de", 0x01100000, HID_EUNMAPPED, 0, 0, 0, 0);
+	expect_plan("de", 0xff00, HID_EUNMAPPED, 0, 0, 0, 0);
+	expect_plan("de", 0, HID_EUNMAPPED, 0, 0, 0, 0);
+
+	assert_int_equal(hid_layout_plan(-1, 'a', st, 2), HID_EINVAL);
+	assert_int_equal(hid_layout_plan(hid_layout_count(), 'a', st, 2), HID_EINVAL);
+	assert_int_equal(hid_layout_plan(0, 'a', NULL, 2), HID_EINVAL);
+	assert_int_equal(hid_layout_plan(0, 'a', st, 0), HID_EINVAL);
+	assert_int_equal(hid_layout_plan(layout("de"), 0xe9, st, 1), HID_EINVAL);
+}
+
+static void test_layout_keysym_ucs(void **state)
+{
+	(void)state;
+	assert_int_equal(hid_keysym_from_ucs('a'), 'a');
+	assert_int_equal(hid_keysym_from_ucs(0xe9), 0xe9);
+	assert_int_equal(hid_keysym_from_ucs('\n'), 0xff0d);
+	assert_int_equal(hid_keysym_from_ucs('\t'), 0xff09);
+	assert_int_equal(hid_keysym_from_ucs(0x20ac), 0x010020ac);
+	assert_int_equal(hid_keysym_from_ucs(0x01), 0);
+	assert_int_equal(hid_keysym_from_ucs(0x85), 0);
+	assert_int_equal(hid_keysym_from_ucs(0x110000), 0);
+
+	assert_int_equal(hid_keysym_to_ucs('a'), 'a');
+	assert_int_equal(hid_keysym_to_ucs(0x20ac), 0x20ac);	/* EuroSign */
+	assert_int_equal(hid_keysym_to_ucs(0x6c1), 0x430);	/* Cyrillic_a */
+	assert_int_equal(hid_keysym_to_ucs(0x010020ac), 0x20ac);
+	assert_int_equal(hid_keysym_to_ucs(0xfe51), 0);	/* dead_acute */
+	assert_int_equal(hid_keysym_to_ucs(0xff0d), 0);
+	assert_int_equal(hid_keysym_to_ucs(0x0100000a), 0);
+	assert_true(hid_keysym_is_dead(0xfe51));
+	assert_false(hid_keysym_is_dead('a'));
+
+	assert_int_equal(hid_compose(0xfe51, 'e'), 0xe9);	/* é */
+	assert_int_equal(hid_compose(0xfe52, 'E'), 0xca);	/* Ê */
+	assert_int_equal(hid_compose(0xfe57, 'u'), 0xfc);	/* ü */
+	assert_int_equal(hid_compose(0xfe53, 'n'), 0xf1);	/* ñ */
+	assert_int_equal(hid_compose(0xfe50, 'a'), 0xe0);	/* à */
+	assert_int_equal(hid_compose(0xfe52, ' '), '^');
+	assert_int_equal(hid_compose(0xfe51, 'q'), 0);
+
+	/* What the target decodes, with XKB's levels. */
+	int de = layout("de");
+	assert_int_equal(hid_layout_keysym(de, 0x14, false, true, false), '@');
+	assert_int_equal(hid_layout_keysym(de, 0x04, false, false, true), 'A');
+	assert_int_equal(hid_layout_keysym(de, 0x04, true, false, true), 'a');
+	assert_int_equal(hid_layout_keysym(de, 0x2c, true, true, false), ' ');
+	assert_int_equal(hid_layout_keysym(de, 0x28, false, false, false), 0);	/* Return */
+	assert_int_equal(hid_layout_keysym(0, 0x14, false, true, false), 'q');	/* no AltGr */
+	assert_int_equal(hid_layout_keysym(-1, 0x14, false, false, false), 0);
+}
+
+static void test_layout_keysym_reports(void **state)
+{
+	struct fixture *f = *state;
+	struct capture *c = &f->cap;
+
+	assert_int_equal(hid_set_layout(f->h, -1), HID_EINVAL);
+	assert_int_equal(hid_get_layout(f->h), 0);
+	assert_int_equal(hid_set_layout(f->h, layout("de")), 0);
+	assert_int_equal(hid_get_layout(f->h), layout("de"));
+
+	/* '@' on de: AltGr added around Q, for as long as it is held. */
+	assert_int_equal(hid_key_keysym(f->h, 1, '@', true), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, '@', false), 0);
+	assert_int_equal(c->n, 2);
+	expect_kbd(c, 0, AG, KEYS(0x14));
+	expect_kbd(c, 1, 0, NULL);
+
+	/* The viewer's own AltGr (ISO_Level3_Shift) and 'q': AltGr is
+	 * cleared for the key, the viewer's key stays held. */
+	c->n = 0;
+	assert_int_equal(hid_key_keysym(f->h, 1, 0xfe03, true), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, 'q', true), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, 'q', false), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, 0xfe03, false), 0);
+	assert_int_equal(c->n, 4);
+	expect_kbd(c, 0, AG, NULL);
+	expect_kbd(c, 1, 0, KEYS(0x14));
+	expect_kbd(c, 2, AG, NULL);
+	expect_kbd(c, 3, 0, NULL);
+
+	/* 'É': a tap of dead_acute, then Shift+E held. */
+	c->n = 0;
+	assert_int_equal(hid_key_keysym(f->h, 1, 0xc9, true), 0);
+	assert_int_equal(c->n, 3);
+	expect_kbd(c, 0, 0, KEYS(0x2e));
+	expect_kbd(c, 1, 0, NULL);
+	expect_kbd(c, 2, SH, KEYS(0x08));
+	/* The viewer's autorepeat sends nothing more. */
+	assert_int_equal(hid_key_keysym(f->h, 1, 0xc9, true), 0);
+	assert_int_equal(c->n, 3);
+	assert_int_equal(hid_key_keysym(f->h, 1, 0xc9, false), 0);
+	expect_kbd(c, 3, 0, NULL);
+
+	/* Caps Lock on: the target types 'Ä' on the ä key, so Shift goes
+	 * on for 'ä'. */
+	c->n = 0;
+	uint8_t caps = HID_LED_CAPS;
+	assert_int_equal(hid_led_report(f->h, &caps, 1), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, 0xe4, true), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, 0xe4, false), 0);
+	expect_kbd(c, 0, SH, KEYS(0x34));
+	/* Digits do not follow Caps Lock. */
+	c->n = 0;
+	assert_int_equal(hid_key_keysym(f->h, 1, '1', true), 0);
+	expect_kbd(c, 0, 0, KEYS(0x1e));
+	assert_int_equal(hid_key_keysym(f->h, 1, '1', false), 0);
+
+	/* Not on de: reported, nothing sent. */
+	c->n = 0;
+	assert_int_equal(hid_key_keysym(f->h, 1, 0x6c1, true), HID_EUNMAPPED);
+	assert_int_equal(c->n, 0);
+
+	/* ru has no AltGr: Right Alt stays Alt for the viewer. */
+	assert_int_equal(hid_set_layout(f->h, layout("ru")), 0);
+	caps = 0;
+	assert_int_equal(hid_led_report(f->h, &caps, 1), 0);
+	assert_int_equal(hid_key_keysym(f->h, 1, 0xffea, true), 0);	/* Alt_R */
+	assert_int_equal(hid_key_keysym(f->h, 1, 0x6c1, true), 0);	/* Cyrillic_a */
+	expect_kbd(c, c->n - 1, AG, KEYS(0x09));
+	assert_int_equal(hid_release(f->h, -1), 0);
+}
+
 int main(void)
 {
 	/* The malformed-input tests would fill the log. */
@@ -1082,6 +1323,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pointer_no_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_led_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_misc, setup, teardown),
+		cmocka_unit_test(test_layout_names),
+		cmocka_unit_test(test_layout_us_matches_table),
+		cmocka_unit_test(test_layout_plan),
+		cmocka_unit_test(test_layout_keysym_ucs),
+		cmocka_unit_test_setup_teardown(test_layout_keysym_reports, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

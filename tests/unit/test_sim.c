@@ -802,6 +802,244 @@ static void test_consistency(void **state)
 	fx_free(x);
 }
 
+/* ---- layouts: hid/ types by keysym, the sim decodes with the same layout ---- */
+
+struct link {
+	struct sim_target *s;
+	struct hid_dev *h;
+};
+
+static int link_send(void *ctx, enum hid_iface iface, const uint8_t *buf, size_t len)
+{
+	struct link *l = ctx;
+
+	return sim_hid_input(l->s, iface, buf, len) == 0 ? 0 : -22;
+}
+
+static void link_led(void *ctx, const uint8_t *report, size_t len)
+{
+	struct link *l = ctx;
+
+	assert_int_equal(hid_led_report(l->h, report, len), 0);
+}
+
+static size_t utf8(uint32_t cp, char *o)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xc0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	o[0] = (char)(0xe0 | cp >> 12);
+	o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+	o[2] = (char)(0x80 | (cp & 0x3f));
+	return 3;
+}
+
+static void key(struct link *l, uint32_t keysym)
+{
+	assert_int_equal(hid_key_keysym(l->h, 1, keysym, true), 0);
+	assert_int_equal(hid_key_keysym(l->h, 1, keysym, false), 0);
+}
+
+#define CP_MAX 0x10000
+
+/* Types every character of the layout by keysym, one at a time, and reads
+ * the command line back.  Returns how many were typed. */
+static int round_trip(const char *name, bool caps)
+{
+	static bool want[CP_MAX];
+	struct link l;
+	struct hid_transport tr = { link_send, &l };
+	struct hid_stroke st[HID_STROKES_MAX];
+	int lay = hid_layout_find(name), n = 0, dead = 0;
+	char got[512], exp[16];
+
+	assert_true(lay >= 0);
+	l.s = sim_new(640, 400);
+	assert_non_null(l.s);
+	l.h = hid_new(&tr, NULL, NULL);
+	assert_non_null(l.h);
+	sim_set_led_out(l.s, link_led, &l);
+	sim_set_layout(l.s, lay);
+	assert_int_equal(hid_set_layout(l.h, lay), 0);
+	if (caps) {
+		key(&l, 0xffe5);	/* Caps_Lock */
+		assert_int_equal(sim_leds(l.s), HID_LED_CAPS);
+	}
+	int cl = 400 / 16 - 2;
+
+	/* Every level of every key, and what dead keys add. */
+	memset(want, 0, sizeof(want));
+	for (int u = 0; u < 256; u++) {
+		for (int lv = 0; lv < 4; lv++) {
+			uint32_t ks = hid_layout_keysym(lay, (uint8_t)u, lv & 1, lv & 2, false);
+			uint32_t cp = hid_keysym_to_ucs(ks);
+			if (cp && cp < CP_MAX)
+				want[cp] = true;
+		}
+	}
+	for (uint32_t cp = 0x20; cp < 0x600; cp++)
+		if (hid_layout_plan(lay, hid_keysym_from_ucs(cp), st, HID_STROKES_MAX) == 2)
+			want[cp] = true, dead++;
+
+	for (uint32_t cp = 0x20; cp < CP_MAX; cp++) {
+		if (!want[cp])
+			continue;
+		uint32_t ks = hid_keysym_from_ucs(cp);
+		key(&l, ks);
+		assert_int_equal(sim_row_text(l.s, cl, got, sizeof(got)), 0);
+		size_t e = 2;
+		memcpy(exp, "> ", 2);
+		e += utf8(cp, exp + e);
+		while (e > 0 && exp[e - 1] == ' ')
+			e--;
+		exp[e] = '\0';
+		if (strcmp(got, exp))
+			fail_msg("%s%s: U+%04X typed as keysym 0x%x reads back \"%s\"", name,
+				 caps ? " (Caps Lock)" : "", cp, ks, got);
+		key(&l, 0xff1b);	/* Escape empties the line */
+		n++;
+	}
+	/* Layouts with dead keys type some characters only through them. */
+	if (hid_layout_has_altgr(lay) && strcmp(name, "en-gb"))
+		assert_true(dead > 0);
+	hid_free(l.h);
+	sim_free(l.s);
+	return n;
+}
+
+static void test_layout_round_trip(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		int min;	/* characters it has at least */
+	} lays[] = {
+		{ "en-us", 95 }, { "en-gb", 150 }, { "de", 150 }, { "fr", 150 },
+		{ "es", 150 }, { "it", 120 }, { "pt-br", 150 }, { "sv", 150 },
+		{ "ru", 95 }, { "ja", 95 },
+	};
+
+	for (size_t i = 0; i < sizeof(lays) / sizeof(lays[0]); i++) {
+		int n = round_trip(lays[i].name, false);
+		if (n < lays[i].min)
+			fail_msg("%s: only %d characters", lays[i].name, n);
+		assert_int_equal(round_trip(lays[i].name, true), n);
+	}
+}
+
+/* Whether the pixels of a cell show the font's glyph of cp, in two colours. */
+static bool cell_shows(const struct fx *x, int row, int col, uint32_t cp)
+{
+	int sc = x->scale, x0 = col * 8 * sc, y0 = row * 16 * sc;
+	const uint8_t *g = sim_font_glyph(cp);
+	uint32_t col_of[2] = { 0, 0 };
+	bool have[2] = { false, false };
+
+	for (int py = 0; py < 16 * sc; py++) {
+		for (int px = 0; px < 8 * sc; px++) {
+			int on = !!(g[py / sc] & (0x80 >> (px / sc)));
+			uint32_t c = pixel(&x->f, x0 + px, y0 + py);
+			if (!have[on]) {
+				col_of[on] = c;
+				have[on] = true;
+			} else if (col_of[on] != c) {
+				return false;
+			}
+		}
+	}
+	return !have[0] || !have[1] || col_of[0] != col_of[1];
+}
+
+/* The characters the brief names, typed as one line and shown on screen
+ * with the font's glyphs. */
+static void test_layout_text(void **state)
+{
+	(void)state;
+	const struct {
+		const char *layout;
+		const uint32_t *text;
+		const char *utf8;
+	} cases[] = {
+		{ "de", (const uint32_t[]){ '@', 0x20ac, 0xe9, 0xfc, 0xdf, '{', '~', '|', 0xea, '^', 0 },
+		  "@€éüß{~|ê^" },
+		{ "fr", (const uint32_t[]){ '1', 'a', 'z', 'q', 0xea, 0xe9, 0xe0, 0xeb, '@', 0x20ac, 0 },
+		  "1azqêéàë@€" },
+		{ "en-gb", (const uint32_t[]){ 0xa3, '"', '@', '#', '~', '\\', '|', 0xe9, 0 },
+		  "£\"@#~\\|é" },
+		{ "ru", (const uint32_t[]){ 0x41f, 0x440, 0x438, 0x432, 0x435, 0x442, '!', 0x2116, 0 },
+		  "Привет!№" },
+		{ "es", (const uint32_t[]){ 0xf1, 0xe1, 0xfc, 0xbf, 0xa1, '@', 0 }, "ñáü¿¡@" },
+		{ "sv", (const uint32_t[]){ 0xe5, 0xe4, 0xf6, 0xe9, '@', '$', 0 }, "åäöé@$" },
+		{ "pt-br", (const uint32_t[]){ 0xe7, 0xe3, 0xf5, 0xe1, 0xea, '/', '?', 0 }, "çãõáê/?" },
+		{ "it", (const uint32_t[]){ 0xe8, 0xe9, 0xf2, 0xe0, 0xf9, '@', '#', 0 }, "èéòàù@#" },
+		{ "ja", (const uint32_t[]){ '@', '[', ']', ':', '_', '\\', '^', '"', 0 }, "@[]:_\\^\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct link l;
+		struct hid_transport tr = { link_send, &l };
+		struct fx *x = fx_new(640, 400);
+		char buf[256], want[256];
+		int lay = hid_layout_find(cases[i].layout);
+
+		l.s = x->s;
+		l.h = hid_new(&tr, NULL, NULL);
+		assert_non_null(l.h);
+		sim_set_layout(x->s, lay);
+		assert_int_equal(hid_set_layout(l.h, lay), 0);
+		for (const uint32_t *c = cases[i].text; *c; c++)
+			key(&l, hid_keysym_from_ucs(*c));
+		render(x, SEC / 10);
+		snprintf(want, sizeof(want), "> %s", cases[i].utf8);
+		row_text(x, x->rows - 2, buf, sizeof(buf));
+		assert_string_equal(buf, want);
+		int col = 2;
+		for (const uint32_t *c = cases[i].text; *c; c++, col++)
+			if (!cell_shows(x, x->rows - 2, col, *c))
+				fail_msg("%s: cell %d does not show U+%04X", cases[i].layout, col, *c);
+		/* Backspace takes a whole character. */
+		key(&l, 0xff08);
+		row_text(x, x->rows - 2, buf, sizeof(buf));
+		while ((want[strlen(want) - 1] & 0xc0) == 0x80)
+			want[strlen(want) - 1] = '\0';
+		want[strlen(want) - 1] = '\0';
+		assert_string_equal(buf, want);
+		hid_free(l.h);
+		fx_free(x);
+	}
+}
+
+/* Dead keys on the target: composing, the accent alone, and a character
+ * that does not compose. */
+static void test_layout_dead_keys(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new(640, 400);
+	char buf[256];
+	int cl = x->rows - 2;
+
+	sim_set_layout(x->s, hid_layout_find("de"));
+	tap(x, 0, 0x2e);		/* dead_acute */
+	tap(x, 0, 0x08);		/* e */
+	tap(x, L_SHIFT, 0x2e);		/* dead_grave */
+	tap(x, L_SHIFT, 0x04);		/* A */
+	tap(x, 0, 0x35);		/* dead_circumflex */
+	tap(x, 0, 0x35);		/* again: the accent */
+	tap(x, 0, 0x2e);		/* dead_acute */
+	tap(x, 0, 0x19);		/* v: no v-acute */
+	tap(x, 0x40, 0x14);		/* AltGr+Q */
+	tap(x, 0x04, 0x14);		/* Left Alt+Q: a shortcut */
+	row_text(x, cl, buf, sizeof(buf));
+	assert_string_equal(buf, "> éÀ^´v@");
+	fx_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -820,6 +1058,9 @@ int main(void)
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_static),
 		cmocka_unit_test(test_consistency),
+		cmocka_unit_test(test_layout_round_trip),
+		cmocka_unit_test(test_layout_text),
+		cmocka_unit_test(test_layout_dead_keys),
 	};
 
 	return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
