@@ -1,11 +1,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "firmware/config.h"
+#include "hid/hid.h"
 #include "firmware/log.h"
 
 enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG, OPT_SPECIAL };
@@ -25,15 +28,18 @@ static const struct opt opts[] = {
 	{ "format", OPT_STR, "LIST", "v4l2: pixel formats to try in order, e.g. mjpeg,uyvy [by device kind]" },
 	{ "file-format", OPT_STR, "FMT", "file: pixel format of a raw frames file: yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32" },
 	{ "edid", OPT_STR, "FILE", "v4l2: load this EDID (binary, 128-byte blocks) into the capture device" },
+	{ "layout", OPT_STR, "NAME", "the target's keyboard layout, for viewers that send keysyms and for paste: en-us, en-gb, de, fr, es, it, pt-br, sv, ru, ja [en-us]" },
 	{ "udc", OPT_STR, "NAME", "USB device controller for the HID gadget, e.g. fe980000.usb [first in /sys/class/udc]" },
 	{ "buffers", OPT_INT, "N", "v4l2: mmap buffers, 3..16 [4]" },
 	{ "resolution", OPT_STR, "WxH", "sim/pattern/file size; v4l2 wish when the device has no DV timings [1280x720]" },
 	{ "fps", OPT_INT, "N", "frames per second to produce or ask for, 1..240 [60 sim, 30 pattern/file, device's]" },
 	{ "rfb-listen", OPT_STR, "HOST:PORT", "RFB (VNC) listen address; [v6]:port for IPv6 [127.0.0.1:5900]" },
 	{ "rfb-password-file", OPT_STR, "FILE", "VNC password (first line of FILE); none by default" },
+	{ "rfb-allow-insecure", OPT_FLAG, NULL, "allow a non-loopback --rfb-listen without a VNC password (isolated networks only)" },
 	{ "view-only", OPT_FLAG, NULL, "ignore keyboard, mouse and power requests from viewers" },
 	{ "desktop-name", OPT_STR, "NAME", "name shown by viewers [webkvm (BOARD)]" },
 	{ "control", OPT_STR, "PATH", "control socket (JSON lines) path; none by default" },
+	{ "control-group", OPT_STR, "NAME", "group owning the control socket (mode 0660) [webkvm if it exists, else ours]" },
 	{ "tile", OPT_INT, "N", "tile-diff tile edge in pixels, even, 8..256 [32]" },
 	{ "log-level", OPT_STR, "LEVEL", "error, warn, info or debug [info]" },
 	{ "help", OPT_FLAG, NULL, "show this help and exit" },
@@ -154,6 +160,8 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 		}
 		if (strcmp(name, "view-only") == 0)
 			c->view_only = on;
+		else if (strcmp(name, "rfb-allow-insecure") == 0)
+			c->rfb_allow_insecure = on;
 		else
 			c->help = on;
 		return 0;
@@ -192,6 +200,18 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 		STR(edid);
 	if (strcmp(name, "udc") == 0)
 		STR(udc);
+	if (strcmp(name, "layout") == 0) {
+		if (hid_layout_find(value) < 0) {
+			char names[256] = "";
+
+			for (int i = 0; i < hid_layout_count(); i++)
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+					 i ? ", " : "", hid_layout_name(i));
+			snprintf(err, errlen, "layout: \"%s\" is not one of %s", value, names);
+			return -1;
+		}
+		STR(layout);
+	}
 	if (strcmp(name, "rfb-listen") == 0)
 		STR(rfb_listen);
 	if (strcmp(name, "rfb-password-file") == 0)
@@ -200,6 +220,8 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 		STR(desktop_name);
 	if (strcmp(name, "control") == 0)
 		STR(control);
+	if (strcmp(name, "control-group") == 0)
+		STR(control_group);
 #undef STR
 	if (strcmp(name, "format") == 0)
 		return parse_formats(c, value, err, errlen);
@@ -386,8 +408,69 @@ fw_config_parse_args(struct fw_config *c, int argc, char **argv, char *err, size
 }
 
 int
+fw_config_listen_loopback(const char *spec)
+{
+	struct addrinfo hints = { 0 }, *res = NULL, *ai;
+	char host[128];
+	const char *colon, *h = spec;
+	size_t hl;
+	int loop = 1;
+
+	/* Same shapes as rfb/ accepts: "host:port", "[v6]:port", ":port". */
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+
+		if (end == NULL || end[1] != ':')
+			return -1;
+		h = spec + 1;
+		hl = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(spec, ':')) == NULL)
+			return -1;
+		hl = (size_t)(colon - spec);
+	}
+	if (colon[1] == '\0' || hl >= sizeof(host))
+		return -1;
+	for (const char *p = colon + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	if (hl == 0)
+		return 0;	/* every address */
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	/* A name is not resolved here: what it resolves to can change after
+	 * this check, so it counts as exposed. */
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return 0;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			const struct sockaddr_in *a = (const struct sockaddr_in *)ai->ai_addr;
+
+			if ((ntohl(a->sin_addr.s_addr) >> 24) != 127)
+				loop = 0;
+		} else if (ai->ai_family == AF_INET6) {
+			const struct in6_addr *a = &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+
+			if (!IN6_IS_ADDR_LOOPBACK(a) &&
+			    !(IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127))
+				loop = 0;
+		} else {
+			loop = 0;
+		}
+	}
+	freeaddrinfo(res);
+	return loop;
+}
+
+int
 fw_config_check(const struct fw_config *c, char *err, size_t errlen)
 {
+	int loop = fw_config_listen_loopback(c->rfb_listen);
+
 	if (strcmp(c->source, "file") == 0 && c->device[0] == '\0') {
 		snprintf(err, errlen, "source file: needs --device PATH (a raw frames file or a folder of PPM/JPEG)");
 		return -1;
@@ -396,7 +479,31 @@ fw_config_check(const struct fw_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "source sim: only on --board sim (the virtual target runs in-process)");
 		return -1;
 	}
-	return 0;
+	if (loop < 0) {
+		snprintf(err, errlen, "rfb-listen: \"%s\" is not host:port, [v6]:port or :port", c->rfb_listen);
+		return -1;
+	}
+	if (loop == 1)
+		return 0;
+	/* Whoever reaches the RFB port types on the target as root: off the
+	 * loopback it needs at least the VNC password. */
+	if (c->rfb_password_file[0] != '\0') {
+		fw__log(FW_LOG_WARN, "rfb: listening on %s beyond loopback: VNC passwords are weak "
+			"(8 characters, DES challenge, no encryption); webkvm-proxy with login "
+			"and TLS is recommended instead", c->rfb_listen);
+		return 0;
+	}
+	if (c->rfb_allow_insecure) {
+		fw__log(FW_LOG_WARN, "rfb: listening on %s beyond loopback WITHOUT a password "
+			"(--rfb-allow-insecure): anyone who reaches this port controls the target",
+			c->rfb_listen);
+		return 0;
+	}
+	snprintf(err, errlen, "rfb-listen %s is not a loopback address: refusing to serve RFB "
+		 "there without a VNC password (--rfb-password-file FILE); better keep "
+		 "127.0.0.1:5900 and let webkvm-proxy (login, TLS) face the network",
+		 c->rfb_listen);
+	return -1;
 }
 
 void

@@ -20,14 +20,17 @@ struct fw_config {
 	enum cap_pixfmt file_format;	/* raw frames file */
 	char edid[256];
 	char udc[64];		/* USB device controller for the HID gadget; "" = first */
+	char layout[16];	/* the target's keyboard layout for keysym input; "" = en-us */
 	int width, height;	/* --resolution; 0 = default */
 	int fps;		/* 0 = default */
 	int buffers;
 	char rfb_listen[128];
 	char rfb_password_file[256];
+	bool rfb_allow_insecure;	/* non-loopback RFB without a password */
 	bool view_only;
 	char desktop_name[128];
 	char control[256];	/* control socket path; "" = none */
+	char control_group[64];	/* group owning the control socket; "" = see fw_control_new */
 	int log_level;
 	int tile;		/* tile edge in pixels */
 	bool help;
@@ -50,8 +53,18 @@ int fw_config_load(struct fw_config *c, const char *path, char *err, size_t errl
  * Returns 0, or -1 with a message in err. */
 int fw_config_parse_args(struct fw_config *c, int argc, char **argv, char *err, size_t errlen);
 
-/* Checks the combination of options once all are set. */
+/* Checks the combination of options once all are set.  An RFB listen
+ * address that is not loopback needs --rfb-password-file (refused without;
+ * with one, a warning that VNC passwords are weak is logged;
+ * --rfb-allow-insecure lets it through with a louder one). */
 int fw_config_check(const struct fw_config *c, char *err, size_t errlen);
+
+/* 1 when every address of an RFB listen spec ("host:port", "[v6]:port",
+ * ":port") is loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104), 0 when one
+ * is not, -1 when the spec is malformed.  Only numeric hosts are looked at:
+ * a name (even "localhost") counts as not loopback, as ":port" (all
+ * addresses) does. */
+int fw_config_listen_loopback(const char *spec);
 
 /* Prints --help: every option with its default. */
 void fw_config_usage(FILE *fp, const char *argv0);

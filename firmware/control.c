@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,32 @@ struct fw_control {
 	struct conn conns[FW_CONTROL_MAX_CLIENTS];
 };
 
-struct fw_control *
-fw_control_new(const char *path, fw_control_fn fn, void *ctx, char *err, size_t errlen)
+/* The group the socket file gets: -1 = leave it (ours), or an error. */
+static int
+socket_group(const char *group, gid_t *gid, char *err, size_t errlen)
 {
+	struct group gr, *res = NULL;
+	char buf[4096];
+	const char *name = group && group[0] ? group : "webkvm";
+	int rc = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+
+	if (rc == 0 && res != NULL) {
+		*gid = gr.gr_gid;
+		return 0;
+	}
+	*gid = (gid_t)-1;
+	if (group == NULL || group[0] == '\0')
+		return 0;
+	snprintf(err, errlen, "control-group %s: %s", group,
+		 rc ? strerror(rc) : "no such group");
+	return -1;
+}
+
+struct fw_control *
+fw_control_new(const char *path, const char *group, fw_control_fn fn, void *ctx,
+	       char *err, size_t errlen)
+{
+	gid_t gid;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct fw_control *c;
 	struct stat st;
@@ -36,6 +60,8 @@ fw_control_new(const char *path, fw_control_fn fn, void *ctx, char *err, size_t 
 			 path, sizeof(sa.sun_path) - 1);
 		return NULL;
 	}
+	if (socket_group(group, &gid, err, errlen) < 0)
+		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errlen, "control socket: out of memory");
 		return NULL;
@@ -62,12 +88,26 @@ fw_control_new(const char *path, fw_control_fn fn, void *ctx, char *err, size_t 
 		snprintf(err, errlen, "control socket %s: bind: %s", path, strerror(errno));
 		goto fail_fd;
 	}
+	/* chown on the path: on a socket fd, fchown would change the socket
+	 * inode, not the file others connect through. */
+	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) {
+		if (group != NULL && group[0] != '\0') {
+			snprintf(err, errlen, "control socket %s: group %s: %s", path, group, strerror(errno));
+			unlink(path);
+			goto fail_fd;
+		}
+		fw__log(FW_LOG_WARN, "control socket %s: cannot give it to group webkvm (%s); "
+			"it keeps our group", path, strerror(errno));
+		gid = (gid_t)-1;
+	}
 	if (chmod(path, 0660) < 0 || listen(c->fd, SOMAXCONN) < 0) {
 		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
 		unlink(path);
 		goto fail_fd;
 	}
-	fw__log(FW_LOG_INFO, "control socket on %s", path);
+	if (lstat(path, &st) == 0)
+		fw__log(FW_LOG_INFO, "control socket on %s (mode 0660, group %lu)", path,
+			(unsigned long)st.st_gid);
 	return c;
 fail_fd:
 	close(c->fd);

@@ -20,10 +20,13 @@ typedef void (*fw_control_fn)(void *ctx, const struct fw_json *req, char *resp, 
 
 struct fw_control;
 
-/* Listens on path (an old socket file there is replaced; mode 0660).
+/* Listens on path (an old socket file there is replaced; mode 0660, so the
+ * socket's group is who may use it).  group names that group (an unknown
+ * one, or one we may not give the file to, is an error); NULL or "" means
+ * "webkvm" when that group exists and we may use it, else our own group.
  * NULL with a message in err. */
-struct fw_control *fw_control_new(const char *path, fw_control_fn fn, void *ctx,
-				  char *err, size_t errlen);
+struct fw_control *fw_control_new(const char *path, const char *group, fw_control_fn fn,
+				  void *ctx, char *err, size_t errlen);
 /* Closes every connection and removes the socket file. */
 void fw_control_free(struct fw_control *c);
 int fw_control_pollfds(struct fw_control *c, struct pollfd *pfd, int max);

@@ -355,9 +355,9 @@ ctl_type(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
 	 * cannot be typed: half a password typed is worse than none. */
 	while ((rc = fw_utf8_next(t->str, t->str_len, &pos, &cp)) > 0) {
 		uint32_t ks = fw_keysym_of_char(cp);
-		bool shift;
+		struct hid_stroke st[HID_STROKES_MAX];
 
-		if (ks == 0 || hid_usage_from_keysym(ks, &shift) == 0) {
+		if (ks == 0 || hid_layout_plan(hid_get_layout(d->hid), ks, st, HID_STROKES_MAX) < 0) {
 			snprintf(msg, sizeof(msg), "type: cannot type U+%04X (character %d) on this layout", cp, n + 1);
 			reply_error(resp, len, msg);
 			return;
@@ -568,6 +568,15 @@ fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, si
 	if ((d->hid = hid_new(&tr, on_leds, d)) == NULL) {
 		snprintf(err, errlen, "hid: out of memory");
 		goto fail;
+	}
+	if (d->cfg.layout[0] != '\0') {
+		int l = hid_layout_find(d->cfg.layout);
+
+		/* The virtual target reads its keyboard with the same layout,
+		 * as a PC configured for it would. */
+		hid_set_layout(d->hid, l);
+		if (d->sim != NULL)
+			sim_set_layout(d->sim, l);
 	}
 	if (open_capture(d, err, errlen) < 0)
 		goto fail;

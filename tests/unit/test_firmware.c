@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "firmware/config.h"
+#include "firmware/control.h"
 #include "firmware/daemon.h"
 #include "firmware/json.h"
 
@@ -276,6 +279,99 @@ test_keys(void **state)
 	assert_int_equal(fw_keysym_of_char(0x01), 0);
 }
 
+static void
+test_listen_loopback(void **state)
+{
+	static const struct { const char *spec; int want; } cases[] = {
+		{ "127.0.0.1:5900", 1 }, { "127.1.2.3:1", 1 }, { "[::1]:5900", 1 },
+		{ "[::ffff:127.0.0.1]:5900", 1 },
+		{ "0.0.0.0:5900", 0 }, { ":5900", 0 }, { "[::]:5900", 0 },
+		{ "192.168.1.10:5900", 0 }, { "128.0.0.1:5900", 0 }, { "[fe80::1]:5900", 0 },
+		{ "[::ffff:10.0.0.1]:5900", 0 }, { "localhost:5900", 0 }, { "[::2]:5900", 0 },
+		{ "5900", -1 }, { "127.0.0.1:", -1 }, { "127.0.0.1:59x", -1 }, { "[::1:5900", -1 },
+		{ "[::1]5900", -1 }, { "", -1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (fw_config_listen_loopback(cases[i].spec) != cases[i].want)
+			fail_msg("%s: got %d, want %d", cases[i].spec,
+				 fw_config_listen_loopback(cases[i].spec), cases[i].want);
+}
+
+static void
+test_rfb_exposure(void **state)
+{
+	const char *open_nopw[] = { "webkvmd", "--rfb-listen", "0.0.0.0:5900" };
+	const char *open_pw[] = { "webkvmd", "--rfb-listen", ":5900", "--rfb-password-file", "/x" };
+	const char *open_ok[] = { "webkvmd", "--rfb-listen", "[::]:5900", "--rfb-allow-insecure" };
+	const char *loop6[] = { "webkvmd", "--rfb-listen", "[::1]:5901" };
+	const char *bad[] = { "webkvmd", "--rfb-listen", "nocolon" };
+	struct fw_config c;
+
+	(void)state;
+	fw_config_defaults(&c);
+	assert_int_equal(fw_config_check(&c, err, sizeof(err)), 0);	/* 127.0.0.1:5900 */
+	assert_int_equal(parse(&c, 3, open_nopw), 0);
+	assert_int_equal(fw_config_check(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "--rfb-password-file"));
+	assert_non_null(strstr(err, "0.0.0.0:5900"));
+	assert_int_equal(parse(&c, 5, open_pw), 0);
+	assert_int_equal(fw_config_check(&c, err, sizeof(err)), 0);
+	assert_int_equal(parse(&c, 4, open_ok), 0);
+	assert_true(c.rfb_allow_insecure);
+	assert_int_equal(fw_config_check(&c, err, sizeof(err)), 0);
+	assert_int_equal(parse(&c, 3, loop6), 0);
+	assert_int_equal(fw_config_check(&c, err, sizeof(err)), 0);
+	assert_int_equal(parse(&c, 3, bad), 0);
+	assert_int_equal(fw_config_check(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nocolon"));
+}
+
+static void
+no_answer(void *ctx, const struct fw_json *req, char *resp, size_t resplen)
+{
+	(void)ctx, (void)req;
+	snprintf(resp, resplen, "{}");
+}
+
+static void
+test_control_group(void **state)
+{
+	char path[64], buf[4096];
+	struct group gr, *g = NULL;
+	struct fw_control *ctl;
+	struct stat st;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/webkvm-test-ctl-%d.sock", (int)getpid());
+	assert_int_equal(getgrgid_r(getgid(), &gr, buf, sizeof(buf), &g), 0);
+	assert_non_null(g);
+
+	ctl = fw_control_new(path, g->gr_name, no_answer, NULL, err, sizeof(err));
+	assert_non_null(ctl);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0660);
+	assert_int_equal(st.st_gid, getgid());
+	fw_control_free(ctl);
+	assert_int_not_equal(lstat(path, &st), 0);
+
+	err[0] = '\0';
+	assert_null(fw_control_new(path, "no-such-group-webkvm-test", no_answer, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "no-such-group-webkvm-test"));
+	assert_int_not_equal(lstat(path, &st), 0);
+
+	/* Default: "webkvm" when it exists, else ours; either way it serves. */
+	ctl = fw_control_new(path, NULL, no_answer, NULL, err, sizeof(err));
+	assert_non_null(ctl);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	if (getgrnam("webkvm") == NULL)
+		assert_int_equal(st.st_gid, getgid());
+	fw_control_free(ctl);
+}
+
 int
 main(void)
 {
@@ -289,6 +385,9 @@ main(void)
 		cmocka_unit_test(test_json_bad),
 		cmocka_unit_test(test_json_quote),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_listen_loopback),
+		cmocka_unit_test(test_rfb_exposure),
+		cmocka_unit_test(test_control_group),
 	};
 
 	return cmocka_run_group_tests_name("firmware", tests, NULL, NULL);
