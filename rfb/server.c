@@ -125,6 +125,11 @@ lib_log(int level, const char *fmt, va_list ap)
 	n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
+	/* Some lines quote what a peer sent ("not a valid RFB client: ..."):
+	 * no control bytes from the network reach the log. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
 	fprintf(stderr, "rfb: libvncserver: %s\n", buf);
 }
 
@@ -249,6 +254,25 @@ fail:
 		close(fd);
 	freeaddrinfo(res);
 	return RFB_ELISTEN;
+}
+
+/* ---- libvncserver 0.9.14 workaround ----
+ *
+ * rfbNewClient() runs webSocketsCheck() on every new connection: it waits
+ * up to 100 ms, in our single event loop, for the peer to show whether it
+ * speaks WebSocket, and a peer that sends 1 to 3 bytes in that window makes
+ * rfbPeekExactTimeout() spin forever (a partial MSG_PEEK is retried with a
+ * stale errno): one TCP connection hung the daemon at 100% CPU.  WebSocket
+ * is webkvm-proxy's job; our RFB port speaks plain RFB.  The library calls
+ * webSocketsCheck() through its PLT, so this definition takes its place in
+ * every program that links rfb/: each connection is plain RFB at once. */
+rfbBool webSocketsCheck(rfbClientPtr cl);
+
+rfbBool
+webSocketsCheck(rfbClientPtr cl)
+{
+	(void)cl;
+	return TRUE;
 }
 
 /* ---- viewers ---- */
@@ -830,6 +854,17 @@ viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 			return;
 		}
 		if (m == RFB__NEED_MORE) {
+			struct pollfd p = { .fd = cl->sock, .events = POLLRDHUP };
+
+			/* A peek cannot see a close behind the bytes it returns:
+			 * a peer that sent part of a message and hung up would
+			 * otherwise hold its slot until the stall timeout. */
+			if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+				rfb__log(RFB_LOG_DEBUG, "viewer %d (%s): closed in the middle of a message",
+					 v->id, v->addr);
+				rfbCloseClient(cl);
+				return;
+			}
 			if (v->partial_since_us == 0)
 				v->partial_since_us = now;
 			return;
