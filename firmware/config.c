@@ -9,6 +9,7 @@
 
 #include "firmware/config.h"
 #include "hid/hid.h"
+#include "rfb/rfb_server.h"
 #include "firmware/log.h"
 
 enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG, OPT_SPECIAL };
@@ -411,34 +412,14 @@ int
 fw_config_listen_loopback(const char *spec)
 {
 	struct addrinfo hints = { 0 }, *res = NULL, *ai;
-	char host[128];
-	const char *colon, *h = spec;
-	size_t hl;
+	char host[128], port[16];
 	int loop = 1;
 
-	/* Same shapes as rfb/ accepts: "host:port", "[v6]:port", ":port". */
-	if (spec[0] == '[') {
-		const char *end = strchr(spec, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		h = spec + 1;
-		hl = (size_t)(end - h);
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(spec, ':')) == NULL)
-			return -1;
-		hl = (size_t)(colon - spec);
-	}
-	if (colon[1] == '\0' || hl >= sizeof(host))
+	/* The shapes rfb/ listens on: "host:port", "[v6]:port", ":port". */
+	if (rfb_listen_split(spec, host, sizeof(host), port, sizeof(port)) < 0)
 		return -1;
-	for (const char *p = colon + 1; *p; p++)
-		if (*p < '0' || *p > '9')
-			return -1;
-	if (hl == 0)
+	if (host[0] == '\0')
 		return 0;	/* every address */
-	memcpy(host, h, hl);
-	host[hl] = '\0';
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;

@@ -168,9 +168,8 @@ rfb_strerror(int err)
 
 /* ---- listening ---- */
 
-/* Splits "host:port", "[v6]:port" or ":port" (host empty = all addresses). */
-static int
-parse_listen(const char *spec, char *host, size_t hostlen, char *port, size_t portlen)
+int
+rfb_listen_split(const char *spec, char *host, size_t hostlen, char *port, size_t portlen)
 {
 	const char *colon, *h = spec;
 	size_t hl;
@@ -211,7 +210,7 @@ listen_on(struct rfb_server *s, const char *spec)
 	socklen_t sl = sizeof(ss);
 	int fd = -1, one = 1, rc;
 
-	if (parse_listen(spec, host, sizeof(host), port, sizeof(port)) < 0) {
+	if (rfb_listen_split(spec, host, sizeof(host), port, sizeof(port)) < 0) {
 		rfb__log(RFB_LOG_ERROR, "bad listen address \"%s\" (want host:port, [v6]:port or :port)", spec);
 		return RFB_EINVAL;
 	}
