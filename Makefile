@@ -54,7 +54,8 @@ PROXY_OBJ := $(call obj,$(PROXY_SRC))
 LIB_OBJ  := $(FW_OBJ) $(RFB_OBJ) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ)
 
 BINS     := $(BUILD)/webkvmd $(if $(wildcard proxy/main.c),$(BUILD)/webkvm-proxy) \
-            $(if $(wildcard board/sim/target/main.c),$(BUILD)/webkvm-target)
+            $(if $(wildcard board/sim/target/main.c),$(BUILD)/webkvm-target) \
+            $(if $(wildcard proxy/passwd/main.c),$(BUILD)/webkvm-passwd)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 # Keep test objects: they are intermediate files of the pattern rule.
@@ -111,6 +112,11 @@ TARGET_SRC := $(wildcard board/sim/target/*.c)
 $(BUILD)/webkvm-target: $(call obj,$(TARGET_SRC)) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The users file tool: argon2id (libargon2).
+$(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth.o $(BUILD)/obj/proxy/rest.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2
 
 # The network edge: no device code, only libwebsockets.
 $(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ)

@@ -24,7 +24,10 @@ proxy_cli_usage(FILE *f)
 "  --web DIR                serve static files from DIR\n"
 "  --cert FILE              TLS certificate (PEM); enables TLS\n"
 "  --key FILE               TLS private key (if not in --cert)\n"
-"  --ssl-only               refuse connections without TLS\n"
+"  --ssl-only               TLS only: plain HTTP is redirected to https://\n"
+"  --tls                    TLS without --cert: a self-signed certificate is\n"
+"                           made on first start and kept in the state dir\n"
+"  --state-dir DIR          where it is kept (default " PROXY_STATE_DIR_DEFAULT ")\n"
 "  --token-plugin TokenFile --token-source FILE_OR_DIR\n"
 "                           route by token (?token= or the token cookie);\n"
 "                           lines 'token: host:port'\n"
@@ -34,6 +37,13 @@ proxy_cli_usage(FILE *f)
 "  --heartbeat SECS         send a WebSocket ping every SECS\n"
 "  --control PATH           the daemon's control socket, for /api/\n"
 "  --auth none              no login (only with a loopback listen address)\n"
+"  --users FILE             users file (default " PROXY_USERS_DEFAULT "), written\n"
+"                           by webkvm-passwd; login is on by default\n"
+"  --session-idle SECS      end a session unused this long (default 1800)\n"
+"  --session-max SECS       end a session this long after login (default 43200)\n"
+"  --allow-origin URL       also accept WebSocket upgrades and API calls from\n"
+"                           this Origin (scheme://host[:port]); repeatable\n"
+"  --user NAME              drop to this user after binding the port\n"
 "  --verbose, -v            log every connection\n"
 "  --help, -h               this text\n");
 }
@@ -151,13 +161,16 @@ parse_secs(const char *name, const char *s, int *out, char *err, size_t errlen)
 
 /* Options that take a value, as "--opt value" or "--opt=value". */
 enum opt_id { O_WEB, O_CERT, O_KEY, O_TOKEN_PLUGIN, O_TOKEN_SOURCE, O_UNIX_TARGET,
-	      O_IDLE, O_HEARTBEAT, O_TIMEOUT, O_CONTROL, O_AUTH };
+	      O_IDLE, O_HEARTBEAT, O_TIMEOUT, O_CONTROL, O_AUTH, O_USERS, O_SESSION_IDLE,
+	      O_SESSION_MAX, O_ALLOW_ORIGIN, O_RUN_AS, O_STATE_DIR };
 static const struct { const char *name; enum opt_id id; } value_opts[] = {
 	{ "--web", O_WEB }, { "--cert", O_CERT }, { "--key", O_KEY },
 	{ "--token-plugin", O_TOKEN_PLUGIN }, { "--token-source", O_TOKEN_SOURCE },
 	{ "--unix-target", O_UNIX_TARGET }, { "--idle-timeout", O_IDLE },
 	{ "--heartbeat", O_HEARTBEAT }, { "--timeout", O_TIMEOUT },
-	{ "--control", O_CONTROL }, { "--auth", O_AUTH },
+	{ "--control", O_CONTROL }, { "--auth", O_AUTH }, { "--users", O_USERS },
+	{ "--session-idle", O_SESSION_IDLE }, { "--session-max", O_SESSION_MAX },
+	{ "--allow-origin", O_ALLOW_ORIGIN }, { "--user", O_RUN_AS }, { "--state-dir", O_STATE_DIR },
 };
 
 static int
@@ -177,6 +190,26 @@ set_value(struct proxy_options *o, enum opt_id id, const char *name, const char 
 	case O_IDLE: return parse_secs(name, v, &o->idle_timeout, err, errlen);
 	case O_HEARTBEAT: return parse_secs(name, v, &o->heartbeat, err, errlen);
 	case O_TIMEOUT: return parse_secs(name, v, &o->timeout, err, errlen);
+	case O_USERS: o->users = v; break;
+	case O_RUN_AS: o->run_as = v; break;
+	case O_STATE_DIR: o->state_dir = v; break;
+	case O_SESSION_IDLE:
+	case O_SESSION_MAX: {
+		int *t = id == O_SESSION_IDLE ? &o->session_idle : &o->session_max;
+
+		if (parse_secs(name, v, t, err, errlen) < 0)
+			return -EINVAL;
+		if (*t < 1)
+			return fail(err, errlen, "%s: must be at least 1 second", name);
+		break;
+	}
+	case O_ALLOW_ORIGIN:
+		if (o->n_allow_origin == PROXY_ORIGINS_MAX)
+			return fail(err, errlen, "--allow-origin: at most 8%s", "");
+		if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+			return fail(err, errlen, "--allow-origin: \"%.200s\" is not http://... or https://...", v);
+		o->allow_origin[o->n_allow_origin++] = v;
+		break;
 	case O_AUTH:
 		if (strcmp(v, "none") != 0)
 			return fail(err, errlen, "--auth: unknown mode \"%.100s\" (this build knows only \"none\")", v);
@@ -195,6 +228,8 @@ proxy_cli_parse(int argc, char **argv, struct proxy_options *o, char *err, size_
 	bool only_pos = false;
 
 	memset(o, 0, sizeof(*o));
+	o->session_idle = PROXY_SESSION_IDLE_DEFAULT;
+	o->session_max = PROXY_SESSION_MAX_DEFAULT;
 	snprintf(err, errlen, "no error");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -220,6 +255,10 @@ proxy_cli_parse(int argc, char **argv, struct proxy_options *o, char *err, size_
 		}
 		if (strcmp(a, "--ssl-only") == 0) {
 			o->ssl_only = true;
+			continue;
+		}
+		if (strcmp(a, "--tls") == 0) {
+			o->tls = true;
 			continue;
 		}
 		for (k = 0; k < sizeof(value_opts) / sizeof(value_opts[0]); k++) {
@@ -278,8 +317,11 @@ proxy_cli_parse(int argc, char **argv, struct proxy_options *o, char *err, size_
 	}
 	if (o->key != NULL && o->cert == NULL)
 		return fail(err, errlen, "--key needs --cert%s", "");
-	if (o->ssl_only && o->cert == NULL)
-		return fail(err, errlen, "--ssl-only needs --cert%s", "");
+	/* --ssl-only without a certificate means the self-signed one. */
+	if (o->ssl_only)
+		o->tls = true;
+	if (o->cert != NULL)
+		o->tls = true;
 	if (o->auth == PROXY_AUTH_NONE && !proxy_addr_is_loopback(o->listen.host))
 		return fail(err, errlen, "--auth none is allowed only on a loopback listen address (e.g. 127.0.0.1:%s)",
 			    strrchr(pos[0], ':') ? strrchr(pos[0], ':') + 1 : pos[0]);

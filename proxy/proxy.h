@@ -17,6 +17,10 @@
 #define PROXY_TOKEN_MAX 256
 #define PROXY_BODY_MAX 65536		/* REST bodies above this get 413 */
 #define PROXY_CTL_LINE_MAX 65536	/* the daemon's FW_CONTROL_MAX_LINE */
+#define PROXY_ORIGINS_MAX 8
+#define PROXY_USERS_DEFAULT "/etc/webkvm/users"
+#define PROXY_SESSION_IDLE_DEFAULT (30 * 60)
+#define PROXY_SESSION_MAX_DEFAULT (12 * 3600)
 
 /* host:port.  host is "" for "every address" (a bare listen port); an IPv6
  * literal is stored without its brackets. */
@@ -26,7 +30,7 @@ struct proxy_addr {
 };
 
 enum proxy_auth {
-	PROXY_AUTH_DEFAULT,	/* login once the security issue lands */
+	PROXY_AUTH_DEFAULT,	/* login with a users file (auth.c) */
 	PROXY_AUTH_NONE,	/* tests and demos; loopback listen only */
 };
 
@@ -41,6 +45,8 @@ struct proxy_options {
 	const char *cert;
 	const char *key;
 	bool ssl_only;
+	bool tls;			/* --tls: TLS even without --cert */
+	const char *state_dir;		/* for the self-signed certificate */
 	const char *token_source;	/* set with --token-plugin TokenFile */
 	const char *control;
 	int idle_timeout;		/* s; exit after this long with no connection */
@@ -48,6 +54,12 @@ struct proxy_options {
 	int timeout;			/* s after start to stop listening; 0 = never */
 	bool verbose;
 	enum proxy_auth auth;
+	const char *users;		/* users file; NULL = PROXY_USERS_DEFAULT */
+	int session_idle;		/* s; a session unused this long ends */
+	int session_max;		/* s; a session ends this long after login */
+	const char *allow_origin[PROXY_ORIGINS_MAX];	/* extra allowed Origins */
+	int n_allow_origin;
+	const char *run_as;		/* --user: drop to this user after binding */
 };
 
 /* ---- cli.c ---- */
@@ -124,6 +136,99 @@ int proxy_rest_build(const struct proxy_rest_req *r, char *line, size_t linelen,
  * 200 when "ok":true, 409 for a refused power action, 400 otherwise, 502
  * when the answer is not a JSON object. */
 int proxy_rest_status(const char *path, const char *answer, size_t len);
+
+/* ---- auth.c: users, sessions, login rate limit, Origin ---- */
+
+#define PROXY_USER_MAX 64		/* user name, NUL included */
+#define PROXY_HASH_MAX 256		/* an encoded argon2id hash */
+#define PROXY_PASSWORD_MAX 1024
+#define PROXY_SESSION_ID_LEN 64		/* hex characters: 256 random bits */
+#define PROXY_SESSIONS_MAX 64
+#define PROXY_RATE_MAX 256
+#define PROXY_RATE_FREE_FAILS 3		/* failures before delays start */
+#define PROXY_RATE_DELAY_CAP 60		/* s */
+
+/* A user name: 1..63 of [A-Za-z0-9._-], not starting with '-'. */
+bool proxy_user_name_ok(const char *name);
+/* One line of a users file, "name:$argon2id$...".  Returns 1 with name and
+ * hash set, 0 for a blank or comment line, -EINVAL with *why for a bad one. */
+int proxy_users_parse_line(const char *line, char *name, size_t namelen,
+			   char *hash, size_t hashlen, const char **why);
+/* Finds user in a buffer holding a whole users file.  Returns 1 with hash
+ * set, 0 when absent.  Bad lines are skipped; *nusers (may be NULL) gets
+ * the number of good entries. */
+int proxy_users_find_buf(const char *buf, size_t len, const char *user,
+			 char *hash, size_t hashlen, int *nusers);
+/* Checks password against an encoded argon2id hash (libargon2, loaded with
+ * dlopen so the proxy links with libwebsockets only).  Returns 0 when it
+ * matches, -EACCES when not, -ENOSYS without libargon2, -EINVAL for a bad
+ * hash. */
+int proxy_password_verify(const char *hash, const char *password);
+
+/* {"user":"...","password":"..."}: both strings, nothing else required.
+ * Returns 0 or -EINVAL with the reason in err. */
+int proxy_login_parse(const char *body, size_t len, char *user, size_t userlen,
+		      char *password, size_t passlen, char *err, size_t errlen);
+/* The value of cookie name in a Cookie header.  1 found, 0 not,
+ * -ENAMETOOLONG when it does not fit out. */
+int proxy_cookie_value(const char *cookie, const char *name, char *out, size_t outlen);
+
+/* Times here are monotonic milliseconds: whole seconds would let a
+ * session or a rate-limit delay end up to a second early. */
+struct proxy_session {
+	char id[PROXY_SESSION_ID_LEN + 1];	/* "" = free slot */
+	char user[PROXY_USER_MAX];
+	long long created, used;		/* ms */
+};
+struct proxy_sessions {
+	struct proxy_session s[PROXY_SESSIONS_MAX];
+	long long idle, max;			/* ms */
+};
+/* Makes a session for user with a fresh id from getrandom(); a full table
+ * drops its least recently used session.  Returns 0 or negative errno. */
+int proxy_session_new(struct proxy_sessions *t, const char *user, long long now,
+		      char id[PROXY_SESSION_ID_LEN + 1]);
+/* The live session with this id (compared in constant time), its use time
+ * refreshed; expired ones are dropped on the way.  NULL when none. */
+const struct proxy_session *proxy_session_get(struct proxy_sessions *t, const char *id,
+					      long long now);
+/* Ends the session with this id; 1 when there was one. */
+int proxy_session_end(struct proxy_sessions *t, const char *id);
+
+struct proxy_rate {
+	char addr[64];				/* "" = free */
+	int fails;
+	long long until, last;			/* ms */
+};
+struct proxy_ratelimit {
+	struct proxy_rate r[PROXY_RATE_MAX];
+};
+/* Seconds (rounded up) addr must still wait before it may try a login;
+ * 0 = may. */
+int proxy_rate_wait(const struct proxy_ratelimit *rl, const char *addr, long long now);
+/* A failed login from addr; returns the delay now imposed (0 during the
+ * first PROXY_RATE_FREE_FAILS, then 1, 2, 4 ... PROXY_RATE_DELAY_CAP). */
+int proxy_rate_fail(struct proxy_ratelimit *rl, const char *addr, long long now);
+/* A good login from addr forgets its failures. */
+void proxy_rate_ok(struct proxy_ratelimit *rl, const char *addr);
+
+/* Whether a request's Origin header may act on this server: the Origin's
+ * scheme://host[:port] equals the one the request came to (tls says which
+ * scheme; host is the Host header, default ports folded), or equals one of
+ * allow (compared without a trailing '/', case-insensitively). */
+bool proxy_origin_ok(const char *origin, const char *host, bool tls,
+		     const char *const *allow, int nallow);
+
+/* ---- tls.c ---- */
+
+#define PROXY_STATE_DIR_DEFAULT "/var/lib/webkvm"
+
+/* Sets cert and key to state_dir/cert.pem and key.pem, making them first
+ * (self-signed, EC P-256, 10 years, CN = host name, SAN localhost,
+ * 127.0.0.1, ::1; mode 0600) when they do not exist.  Returns 1 when made,
+ * 0 when reused, negative errno with the reason in err. */
+int proxy_tls_selfsigned(const char *state_dir, char *cert, size_t certlen, char *key, size_t keylen,
+			 char *err, size_t errlen);
 
 /* ---- server.c ---- */
 

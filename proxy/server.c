@@ -16,6 +16,8 @@
  * target is normally an address literal or /etc/hosts name. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -33,6 +35,7 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 #include "proxy/proxy.h"
 
@@ -201,6 +204,12 @@ struct server {
 	time_t started, idle_since;
 	lws_sorted_usec_list_t tick;
 	volatile sig_atomic_t stop;
+	char *users;			/* the users file, read at start */
+	size_t users_len;
+	int nusers;
+	char cert[PATH_MAX], key[PATH_MAX];
+	struct proxy_sessions sessions;
+	struct proxy_ratelimit rate;
 	uint8_t tx[LWS_PRE + PROXY_IO_CHUNK];
 	uint8_t http[LWS_PRE + 4096 + PROXY_CTL_LINE_MAX];
 };
@@ -228,38 +237,116 @@ now_s(void)
 	return ts.tv_sec;
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- authorization ---- */
 
-enum proxy_req_kind { PROXY_REQ_UPGRADE, PROXY_REQ_API };
+enum proxy_req_kind { PROXY_REQ_UPGRADE, PROXY_REQ_API, PROXY_REQ_API_STATE, PROXY_REQ_LOGIN };
+
+#define SESSION_COOKIE "webkvm_session"
+
+/* The session named by the request's cookie, or NULL. */
+static const struct proxy_session *
+request_session(struct server *srv, struct lws *wsi)
+{
+	char cookie[2048], id[PROXY_SESSION_ID_LEN + 2];
+
+	if (lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) <= 0)
+		return NULL;
+	if (proxy_cookie_value(cookie, SESSION_COOKIE, id, sizeof(id)) != 1)
+		return NULL;
+	return proxy_session_get(&srv->sessions, id, now_ms());
+}
+
+/* A browser always sends Origin on a WebSocket upgrade and on a POST, so a
+ * foreign one is a cross-site request riding on the user's cookie.  A
+ * request without Origin comes from a non-browser client (websockify's
+ * clients, curl, our tests), which has no ambient cookie to abuse and
+ * still needs a session: it is let through to the session check. */
+static bool
+origin_allowed(struct server *srv, struct lws *wsi)
+{
+	char origin[PROXY_HOST_MAX + 32], host[PROXY_HOST_MAX];
+	int n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+
+	if (n == 0 && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) == 0)
+		return true;
+	if (n <= 0)
+		return false;
+	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
+		host[0] = '\0';
+	return proxy_origin_ok(origin, host, lws_is_ssl(wsi) != 0, srv->o->allow_origin,
+			       srv->o->n_allow_origin);
+}
 
 /* The one place every WebSocket upgrade and every /api/ request passes
- * through before anything is done for it.  The security issue adds login
- * sessions and the Origin check here.  Returns 0 to allow, or the HTTP status
- * to refuse with. */
+ * through before anything is done for it.  Returns 0 to allow, or the HTTP
+ * status to refuse with: 403 for a foreign Origin (even with a valid
+ * session), 401 without a valid session. */
 static int
 proxy_authorize(struct server *srv, struct lws *wsi, enum proxy_req_kind kind)
 {
-	(void)wsi;
-	(void)kind;
-	if (srv->o->auth == PROXY_AUTH_NONE)
+	/* lws redirects plain HTTP requests under --ssl-only but lets a
+	 * WebSocket upgrade through. */
+	if (srv->o->ssl_only && !lws_is_ssl(wsi))
+		return 403;
+	if (kind != PROXY_REQ_API && !origin_allowed(srv, wsi)) {
+		char peer[64], origin[128];
+
+		peer_name(wsi, peer, sizeof(peer));
+		if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
+			snprintf(origin, sizeof(origin), "(unreadable)");
+		plog("%s: refused %s from foreign Origin %s", peer,
+		     kind == PROXY_REQ_UPGRADE ? "WebSocket" : "API request", origin);
+		return 403;
+	}
+	if (srv->o->auth == PROXY_AUTH_NONE || kind == PROXY_REQ_LOGIN)
 		return 0;
-	/* PROXY_AUTH_DEFAULT: login is not built yet; the startup line says so. */
+	if (request_session(srv, wsi) == NULL)
+		return 401;
 	return 0;
 }
 
 /* ---- HTTP responses ---- */
 
 /* Writes a whole small response (headers and body).  Returns 0 or -1. */
+/* HSTS on every answer over TLS: a browser that once reached us over
+ * https never falls back to plain http for a year. */
 static int
-http_send(struct server *srv, struct lws *wsi, unsigned status, const char *ctype,
-	  const char *body, size_t len, bool head)
+add_hsts(struct lws *wsi, uint8_t **p, uint8_t *end)
+{
+	static const char v[] = "max-age=31536000";
+
+	if (!lws_is_ssl(wsi))
+		return 0;
+	return lws_add_http_header_by_name(wsi, (const uint8_t *)"strict-transport-security:",
+					   (const uint8_t *)v, (int)sizeof(v) - 1, p, end);
+}
+
+/* Extra headers for http_send_hdrs: NULL-terminated "name:", value pairs. */
+static int
+http_send_hdrs(struct server *srv, struct lws *wsi, unsigned status, const char *ctype,
+	       const char *body, size_t len, bool head, const char *const *hdrs)
 {
 	uint8_t *start = srv->http + LWS_PRE, *p = start, *end = srv->http + sizeof(srv->http);
 
 	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:",
 					(const uint8_t *)"no-store", 8, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
+	    add_hsts(wsi, &p, end))
+		return -1;
+	for (int i = 0; hdrs != NULL && hdrs[i] != NULL; i += 2)
+		if (lws_add_http_header_by_name(wsi, (const uint8_t *)hdrs[i], (const uint8_t *)hdrs[i + 1],
+						(int)strlen(hdrs[i + 1]), &p, end))
+			return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	if (!head && len > 0) {
 		if (len > (size_t)(end - p) - LWS_PRE)
@@ -269,6 +356,13 @@ http_send(struct server *srv, struct lws *wsi, unsigned status, const char *ctyp
 			return -1;
 	}
 	return 0;
+}
+
+static int
+http_send(struct server *srv, struct lws *wsi, unsigned status, const char *ctype,
+	  const char *body, size_t len, bool head)
+{
+	return http_send_hdrs(srv, wsi, status, ctype, body, len, head, NULL);
 }
 
 /* http_send, then ends the transaction; the return value is the
@@ -491,15 +585,187 @@ req_method(struct lws *wsi)
 	return "OTHER";
 }
 
+/* ---- login, logout, session ---- */
+
+/* The client's address without its port: the rate limit's key. */
+static void
+peer_ip(struct lws *wsi, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &len) < 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, out, (socklen_t)outlen, NULL, 0, NI_NUMERICHOST) != 0)
+		lws_get_peer_simple(wsi, out, outlen);
+}
+
+static int
+json_reply_hdrs(struct server *srv, struct lws *wsi, unsigned status, const char *body,
+		const char *const *hdrs)
+{
+	if (http_send_hdrs(srv, wsi, status, "application/json", body, strlen(body), false, hdrs) < 0)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int
+rate_limited(struct server *srv, struct lws *wsi, int wait)
+{
+	char ra[16], body[160];
+	const char *hdrs[] = { "retry-after:", ra, NULL };
+
+	snprintf(ra, sizeof(ra), "%d", wait);
+	snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"too many failed logins; "
+		 "try again in %d s\",\"retry_after\":%d}\n", wait, wait);
+	return json_reply_hdrs(srv, wsi, 429, body, hdrs);
+}
+
+static void
+no_users_hint(struct server *srv, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "no users are configured; add one with: webkvm-passwd add --file %s NAME",
+		 srv->o->users ? srv->o->users : PROXY_USERS_DEFAULT);
+}
+
+static int
+login_finish(struct server *srv, struct lws *wsi, const char *body, size_t len)
+{
+	char user[PROXY_USER_MAX], pw[PROXY_PASSWORD_MAX], err[200], ip[INET6_ADDRSTRLEN];
+	char hash[PROXY_HASH_MAX], id[PROXY_SESSION_ID_LEN + 1], cookie[160], answer[160];
+	const char *hdrs[] = { "set-cookie:", cookie, NULL };
+	long long t = now_ms();
+	int wait, rc;
+
+	peer_ip(wsi, ip, sizeof(ip));
+	if ((wait = proxy_rate_wait(&srv->rate, ip, t)) > 0)
+		return rate_limited(srv, wsi, wait);
+	if (proxy_login_parse(body ? body : "", len, user, sizeof(user), pw, sizeof(pw),
+			      err, sizeof(err)) < 0)
+		return json_error(srv, wsi, 400, err);
+	if (srv->nusers == 0) {
+		no_users_hint(srv, err, sizeof(err));
+		plog("%s: login as \"%.64s\" refused: %s", ip, user, err);
+		explicit_bzero(pw, sizeof(pw));
+		return json_error(srv, wsi, 503, err);
+	}
+	if (proxy_user_name_ok(user) &&
+	    proxy_users_find_buf(srv->users, srv->users_len, user, hash, sizeof(hash), NULL) == 1) {
+		rc = proxy_password_verify(hash, pw);
+	} else {
+		/* An unknown name costs the same argon2 run as a known one, so
+		 * the answer's timing does not tell which names exist.  The
+		 * hash is of random bytes nobody kept. */
+		proxy_password_verify("$argon2id$v=19$m=65536,t=3,p=1$8l3Z5+A/1Y1dnNma9H2V8g$"
+				      "fc8hDIYlzBNM++ptSIyQ8O+5lBiG7nNwewo5nUsOopA", pw);
+		rc = -EACCES;
+	}
+	explicit_bzero(pw, sizeof(pw));
+	if (rc == -ENOSYS) {
+		plog("login: libargon2.so.1 cannot be loaded (install libargon2-1)");
+		return json_error(srv, wsi, 500, "the server cannot check passwords (libargon2 missing)");
+	}
+	if (rc < 0) {
+		int delay = proxy_rate_fail(&srv->rate, ip, t);
+
+		/* Printable user names only: the log must not be forged
+		 * through a crafted name. */
+		if (delay > 0)
+			plog("%s: failed login as \"%.64s\"; next try allowed in %d s", ip,
+			     proxy_user_name_ok(user) ? user : "(bad name)", delay);
+		else
+			plog("%s: failed login as \"%.64s\"", ip, proxy_user_name_ok(user) ? user : "(bad name)");
+		return json_error(srv, wsi, 401, "wrong user name or password");
+	}
+	proxy_rate_ok(&srv->rate, ip);
+	if (proxy_session_new(&srv->sessions, user, t, id) < 0) {
+		plog("login: getrandom: %s", strerror(errno));
+		return json_error(srv, wsi, 500, "cannot make a session");
+	}
+	/* Secure only on TLS: a browser does not send a Secure cookie back
+	 * over plain http, so on http://127.0.0.1 (loopback, --auth default)
+	 * the session would never work.  Off TLS the cookie is exposed to the
+	 * network like everything else on that connection. */
+	snprintf(cookie, sizeof(cookie), SESSION_COOKIE "=%s; HttpOnly; SameSite=Strict; Path=/%s",
+		 id, lws_is_ssl(wsi) ? "; Secure" : "");
+	snprintf(answer, sizeof(answer), "{\"ok\":true,\"user\":\"%s\"}\n", user);
+	plog("%s: logged in as \"%s\"", ip, user);
+	return json_reply_hdrs(srv, wsi, 200, answer, hdrs);
+}
+
+static int
+logout_finish(struct server *srv, struct lws *wsi)
+{
+	char cookie[2048], id[PROXY_SESSION_ID_LEN + 2];
+	const char *hdrs[] = { "set-cookie:",
+			       SESSION_COOKIE "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0", NULL };
+
+	if (lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) > 0 &&
+	    proxy_cookie_value(cookie, SESSION_COOKIE, id, sizeof(id)) == 1)
+		proxy_session_end(&srv->sessions, id);
+	return json_reply_hdrs(srv, wsi, 200, "{\"ok\":true}\n", hdrs);
+}
+
+static int
+session_answer(struct server *srv, struct lws *wsi)
+{
+	const struct proxy_session *s;
+	char body[200];
+
+	if (srv->o->auth == PROXY_AUTH_NONE)
+		return json_reply_hdrs(srv, wsi, 200, "{\"ok\":true,\"auth\":false,\"user\":null}\n", NULL);
+	if ((s = request_session(srv, wsi)) == NULL) {
+		if (srv->nusers == 0) {
+			char hint[200];
+
+			no_users_hint(srv, hint, sizeof(hint));
+			return json_error(srv, wsi, 401, hint);
+		}
+		return json_error(srv, wsi, 401, "not logged in");
+	}
+	snprintf(body, sizeof(body), "{\"ok\":true,\"auth\":true,\"user\":\"%s\"}\n", s->user);
+	return json_reply_hdrs(srv, wsi, 200, body, NULL);
+}
+
+/* A POST whose body is in. */
+static int
+api_post_done(struct server *srv, struct lws *wsi, struct pss *pss, const char *body, size_t len)
+{
+	if (strcmp(pss->api_path, "/api/login") == 0)
+		return login_finish(srv, wsi, body, len);
+	if (strcmp(pss->api_path, "/api/logout") == 0)
+		return logout_finish(srv, wsi);
+	return api_finish(srv, wsi, pss, "POST", pss->api_path, body, len);
+}
+
 static int
 api_request(struct server *srv, struct lws *wsi, struct pss *pss, const char *path)
 {
 	const char *method = req_method(wsi);
+	bool post = strcmp(method, "POST") == 0;
+	enum proxy_req_kind kind = post ? PROXY_REQ_API_STATE : PROXY_REQ_API;
 	int status;
 
-	if ((status = proxy_authorize(srv, wsi, PROXY_REQ_API)) != 0)
-		return json_error(srv, wsi, (unsigned)status, "not authorized");
-	if (strcmp(method, "POST") != 0)
+	if (strcmp(path, "/api/login") == 0 || strcmp(path, "/api/logout") == 0) {
+		if (!post)
+			return json_error(srv, wsi, 405, "use POST");
+		if (path[5] == 'l' && path[6] == 'o' && path[7] == 'g' && path[8] == 'i')
+			kind = PROXY_REQ_LOGIN;
+	}
+	if ((status = proxy_authorize(srv, wsi, kind)) != 0)
+		return json_error(srv, wsi, (unsigned)status,
+				  status == 403 ? "foreign Origin" : "not logged in");
+	if (kind == PROXY_REQ_LOGIN) {
+		char ip[INET6_ADDRSTRLEN];
+		int wait;
+
+		/* Refuse before reading the body or running argon2. */
+		peer_ip(wsi, ip, sizeof(ip));
+		if ((wait = proxy_rate_wait(&srv->rate, ip, now_ms())) > 0)
+			return rate_limited(srv, wsi, wait);
+	}
+	if (strcmp(path, "/api/session") == 0)
+		return session_answer(srv, wsi);
+	if (!post)
 		return api_finish(srv, wsi, pss, method, path, NULL, 0);
 
 	{
@@ -528,11 +794,8 @@ api_request(struct server *srv, struct lws *wsi, struct pss *pss, const char *pa
 		} else if (v > 0 && (pss->body = malloc((size_t)v)) == NULL) {
 			return json_error(srv, wsi, 500, "out of memory");
 		}
-		if (v == 0) {
-			int rc = api_finish(srv, wsi, pss, "POST", pss->api_path, NULL, 0);
-
-			return rc;
-		}
+		if (v == 0)
+			return api_post_done(srv, wsi, pss, NULL, 0);
 	}
 	return 0;
 }
@@ -587,6 +850,7 @@ serve_file(struct server *srv, struct lws *wsi, const char *uri)
 		return text_error(srv, wsi, 404, "Not Found", head);
 	if ((is_gz && lws_add_http_header_by_name(wsi, (const uint8_t *)"content-encoding:",
 						  (const uint8_t *)"gzip", 4, &p, end)) ||
+	    add_hsts(wsi, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const uint8_t *)"vary:",
 					(const uint8_t *)"Accept-Encoding", 15, &p, end))
 		return -1;
@@ -1100,7 +1364,8 @@ cb_http_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
 			return refuse_upgrade(srv, wsi, 400, why);
 		}
 		if ((status = proxy_authorize(srv, wsi, PROXY_REQ_UPGRADE)) != 0)
-			return refuse_upgrade(srv, wsi, (unsigned)status, "Forbidden");
+			return refuse_upgrade(srv, wsi, (unsigned)status,
+					      status == 401 ? "Unauthorized (log in first)" : "Forbidden (foreign Origin)");
 		/* Refuse an unknown token before the handshake so the client sees
 		 * a plain 403 rather than an opened and closed WebSocket. */
 		if (srv->o->token_source && pick_target(srv, wsi, &a, why, sizeof(why)) < 0) {
@@ -1126,16 +1391,20 @@ cb_http_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-		int rc;
+		/* Taken out of pss first: an answer given right away ends the
+		 * transaction, and lws may free pss with it. */
+		char *body = pss->body;
+		size_t body_len = pss->body_len;
+		int rc, body_status = pss->body_status;
 
-		if (pss->body_status)
-			rc = json_error(srv, wsi, (unsigned)pss->body_status, "body larger than 65536 bytes");
-		else
-			rc = api_finish(srv, wsi, pss, "POST", pss->api_path, pss->body, pss->body_len);
-		free(pss->body);
 		pss->body = NULL;
 		pss->body_len = pss->body_want = 0;
 		pss->body_status = 0;
+		if (body_status)
+			rc = json_error(srv, wsi, (unsigned)body_status, "body larger than 65536 bytes");
+		else
+			rc = api_post_done(srv, wsi, pss, body, body_len);
+		free(body);
 		return rc;
 	}
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
@@ -1262,6 +1531,99 @@ token_warn(void *ctx, const char *file, int line, const char *why)
 		plog("%s: %s", file, why);
 }
 
+/* Reads the whole users file into srv; a missing file is no users. */
+static int
+load_users(struct server *srv, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	struct stat st;
+	size_t n;
+
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		plog("--users %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 1024 * 1024) {
+		plog("--users %s: not a regular file of at most 1 MiB", path);
+		fclose(f);
+		return -EINVAL;
+	}
+	if (st.st_mode & 077)
+		plog("warning: %s is readable by others (mode %03o); webkvm-passwd writes it 0600",
+		     path, (unsigned)(st.st_mode & 0777));
+	srv->users = malloc((size_t)st.st_size + 1);
+	if (srv->users == NULL) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(srv->users, 1, (size_t)st.st_size, f);
+	if (ferror(f)) {
+		plog("--users %s: %s", path, strerror(errno));
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	srv->users[n] = '\0';
+	srv->users_len = n;
+	{
+		char line[PROXY_USER_MAX + PROXY_HASH_MAX + 8], name[PROXY_USER_MAX], hash[PROXY_HASH_MAX];
+		const char *p = srv->users, *why;
+		int lineno = 0;
+
+		while (*p != '\0') {
+			size_t len = strcspn(p, "\n");
+
+			lineno++;
+			if (len >= sizeof(line)) {
+				plog("%s:%d: line too long; ignored", path, lineno);
+			} else {
+				memcpy(line, p, len);
+				line[len] = '\0';
+				if (proxy_users_parse_line(line, name, sizeof(name), hash, sizeof(hash), &why) < 0)
+					plog("%s:%d: %s; line ignored", path, lineno, why);
+			}
+			p += len + (p[len] == '\n');
+		}
+	}
+	proxy_users_find_buf(srv->users, srv->users_len, NULL, NULL, 0, &srv->nusers);
+	return 0;
+}
+
+/* --user: the listening socket is bound and every file the proxy needs
+ * (users, certificate) is read, so root is no longer needed. */
+static int
+drop_privileges(const char *name)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL) {
+		plog("--user %s: %s", name, errno ? strerror(errno) : "no such user");
+		return -EINVAL;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 && geteuid() == 0) {
+		plog("--user %s: initgroups: %s", name, strerror(errno));
+		return -errno;
+	}
+	if (setgid(pw->pw_gid) < 0) {
+		plog("--user %s: setgid(%u): %s", name, (unsigned)pw->pw_gid, strerror(errno));
+		return -errno;
+	}
+	if (setuid(pw->pw_uid) < 0) {
+		plog("--user %s: setuid(%u): %s", name, (unsigned)pw->pw_uid, strerror(errno));
+		return -errno;
+	}
+	/* A drop that can be undone is no drop. */
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		plog("--user %s: could regain root after dropping it; refusing to run", name);
+		return -EPERM;
+	}
+	plog("running as user %s (uid %u, gid %u)", name, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+	return 0;
+}
+
 /* lws takes an interface name or an address literal: turn "localhost" and
  * other names into an address. */
 static int
@@ -1318,6 +1680,47 @@ proxy_run(const struct proxy_options *o)
 		}
 	}
 
+	if (o->auth == PROXY_AUTH_DEFAULT) {
+		const char *path = o->users ? o->users : PROXY_USERS_DEFAULT;
+
+		if (load_users(&srv, path) < 0)
+			return 2;
+		srv.sessions.idle = o->session_idle * 1000LL;
+		srv.sessions.max = o->session_max * 1000LL;
+		if (srv.nusers == 0) {
+			char hint[300];
+
+			no_users_hint(&srv, hint, sizeof(hint));
+			/* No default password exists: on a reachable address a
+			 * server without users would be useless at best. */
+			if (!proxy_addr_is_loopback(o->listen.host)) {
+				plog("refusing to listen on %s:%d: %s", o->listen.host[0] ? o->listen.host : "*",
+				     o->listen.port, hint);
+				free(srv.users);
+				return 2;
+			}
+			plog("warning: %s; every login is refused until then", hint);
+		}
+	}
+
+	if (o->tls && o->cert == NULL) {
+		const char *dir = o->state_dir ? o->state_dir : PROXY_STATE_DIR_DEFAULT;
+		char err[400];
+
+		rc = proxy_tls_selfsigned(dir, srv.cert, sizeof(srv.cert), srv.key, sizeof(srv.key),
+					  err, sizeof(err));
+		if (rc < 0) {
+			plog("--tls: %s", err);
+			free(srv.users);
+			return 2;
+		}
+		plog("%s self-signed certificate %s", rc == 1 ? "made a" : "using the", srv.cert);
+		rc = 0;
+	} else if (o->cert != NULL) {
+		snprintf(srv.cert, sizeof(srv.cert), "%s", o->cert);
+		snprintf(srv.key, sizeof(srv.key), "%s", o->key ? o->key : o->cert);
+	}
+
 	memset(&ci, 0, sizeof(ci));
 	ci.port = o->listen.port;
 	if (o->listen.host[0] != '\0') {
@@ -1325,7 +1728,7 @@ proxy_run(const struct proxy_options *o)
 			return 2;
 		/* The name passed the command line's check; the address it
 		 * resolved to must pass it too. */
-		if (o->auth == PROXY_AUTH_NONE && !proxy_addr_is_loopback(iface)) {
+		if ((o->auth == PROXY_AUTH_NONE || srv.nusers == 0) && !proxy_addr_is_loopback(iface)) {
 			plog("--auth none: %s resolves to %s, which is not a loopback address", o->listen.host, iface);
 			return 2;
 		}
@@ -1340,14 +1743,19 @@ proxy_run(const struct proxy_options *o)
 	ci.timeout_secs = 20;
 	ci.alpn = "http/1.1";
 	ci.vhost_name = "webkvm";
-	if (o->cert != NULL) {
+	if (o->tls) {
 		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		ci.ssl_cert_filepath = o->cert;
-		ci.ssl_private_key_filepath = o->key ? o->key : o->cert;
+		ci.ssl_cert_filepath = srv.cert;
+		ci.ssl_private_key_filepath = srv.key;
+		/* TLS 1.2 is the floor: 1.0 and 1.1 are deprecated (RFC 8996). */
+		ci.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 		/* websockify answers TLS and plain HTTP on one port. */
 		if (!o->ssl_only)
 			ci.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
 				      LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
+		else
+			ci.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+				      LWS_SERVER_OPTION_REDIRECT_HTTP_TO_HTTPS;
 	}
 
 	memset(&sa, 0, sizeof(sa));
@@ -1365,6 +1773,11 @@ proxy_run(const struct proxy_options *o)
 	if (srv.vh == NULL) {
 		plog("internal: no vhost");
 		lws_context_destroy(srv.ctx);
+		return 1;
+	}
+	if (o->run_as != NULL && drop_privileges(o->run_as) < 0) {
+		lws_context_destroy(srv.ctx);
+		free(srv.users);
 		return 1;
 	}
 	g_srv = &srv;
@@ -1388,12 +1801,15 @@ proxy_run(const struct proxy_options *o)
 				 o->target.host, o->target.port);
 		plog("listening on %s%s%s:%d%s, bridging to %s", strchr(o->listen.host, ':') ? "[" : "",
 		     o->listen.host[0] ? o->listen.host : "*", strchr(o->listen.host, ':') ? "]" : "",
-		     o->listen.port, o->cert ? (o->ssl_only ? " (TLS only)" : " (TLS or plain)") : "", tgt);
+		     o->listen.port, o->tls ? (o->ssl_only ? " (TLS only)" : " (TLS or plain)") : "", tgt);
 	}
 	if (o->web)
 		plog("serving %s", srv.web_root);
 	if (o->auth == PROXY_AUTH_DEFAULT)
-		plog("login is not implemented yet: anyone who reaches this port controls the target");
+		plog("login required: %d user%s in %s", srv.nusers, srv.nusers == 1 ? "" : "s",
+		     o->users ? o->users : PROXY_USERS_DEFAULT);
+	else
+		plog("--auth none: no login; anyone who reaches this port controls the target");
 
 	while (!srv.stop) {
 		if (lws_service(srv.ctx, 0) < 0) {
@@ -1405,6 +1821,7 @@ proxy_run(const struct proxy_options *o)
 	lws_sul_schedule(srv.ctx, 0, &srv.tick, NULL, LWS_SET_TIMER_USEC_CANCEL);
 	g_srv = NULL;
 	lws_context_destroy(srv.ctx);
+	free(srv.users);
 	plog("stopped");
 	return rc;
 }

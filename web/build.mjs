@@ -28,6 +28,9 @@ try {
 	await copyFile(join(src, "index.html"), join(out, "index.html"));
 	await copyFile(join(src, "style.css"), join(out, "style.css"));
 	await copyFile(join(src, "favicon.svg"), join(out, "favicon.svg"));
+	// The login page is plain: no bundle, nothing of noVNC.
+	for (const name of ["login.html", "login.js", "login.css"])
+		await copyFile(join(src, name), join(out, name));
 } catch (err) {
 	console.error(`web: build into ${out} failed: ${err.message}`);
 	process.exit(1);

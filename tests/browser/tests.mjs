@@ -1,9 +1,11 @@
 // The browser tests: each gets a fresh page on the console, connected and
 // showing the setup screen, with an empty command line.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-	BIOS_BANNER, Daemon, Proxy, freePort, MENU, MENU_COL, MENU_FIRST_ROW, OUTPUT_ROW, TITLE,
+	BIOS_BANNER, BUILD_DIR, WEB_DIR, Daemon, Proxy, freePort, MENU, MENU_COL, MENU_FIRST_ROW, OUTPUT_ROW, TITLE,
 	cellPoint, commandText, pixel, readScreen, sleep, waitFor, waitScreen,
 } from "./harness.mjs";
 
@@ -369,5 +371,44 @@ export const tests = [
 			await proxy.stop();
 			await daemon.stop();
 		}
+	}],
+
+	["log in through the login page, then the screen shows; log out", async ({ page, daemon, tmp, usesOurProxy }) => {
+		if (!usesOurProxy)
+			return;		// websockify has no login
+		// webkvm-passwd's line for admin / "correct horse" (a test fixture).
+		const users = join(tmp, "users");
+		writeFileSync(users, "admin:$argon2id$v=19$m=65536,t=3,p=1$+Jgh1IRAHbtnFUkqyh5XZw$"
+			+ "nIpYPq9ZvbUJe0ePW53zRmekdTMlZigD0ZapD4aCjuk\n", { mode: 0o600 });
+		const port = await freePort();
+		const child = spawn(join(BUILD_DIR, "webkvm-proxy"), ["--control", daemon.sock, "--users", users,
+			"--web", WEB_DIR, `127.0.0.1:${port}`, `127.0.0.1:${daemon.port}`], { stdio: ["ignore", "pipe", "pipe"] });
+		let log = "";
+		child.stdout.on("data", (d) => { log += d; });
+		child.stderr.on("data", (d) => { log += d; });
+		const exited = once(child, "exit");
+		try {
+			await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`)).ok, 10000, "the proxy with login");
+			await page.goto(`http://127.0.0.1:${port}/`);
+			await waitFor(() => page.url().endsWith("/login.html"), 10000, "the redirect to the login page");
+			await page.fill("#login-user", "admin");
+			await page.fill("#login-password", "wrong");
+			await page.click("#login-submit");
+			await waitFor(() => page.$eval("#login-error", (el) => !el.hidden && /Wrong/.test(el.textContent)),
+				10000, "the error for a wrong password");
+			await page.fill("#login-password", "correct horse");
+			await page.click("#login-submit");
+			await waitFor(async () => (await state(page)) === "connected", 15000, "the console after login");
+			await waitScreen(page, [0], (s) => s[0].includes(TITLE), 10000, "the screen after logging in");
+			await page.click("#btn-logout");
+			await waitFor(() => page.url().endsWith("/login.html"), 10000, "the login page after logout");
+			const res = await fetch(`http://127.0.0.1:${port}/api/session`);
+			eq(res.status, 401, "session without a cookie");
+			assert(log.includes('logged in as "admin"'), `proxy log: ${log}`);
+		} finally {
+			child.kill("SIGTERM");
+			await exited;
+		}
+		assert(!/AddressSanitizer|runtime error:/.test(log), `proxy log: ${log}`);
 	}],
 ];

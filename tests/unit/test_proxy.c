@@ -120,7 +120,6 @@ test_cli_errors(void **state)
 	expect_bad("needs --token-plugin", "--token-source", "x", "6080", NULL);
 	expect_bad("only one of", "--unix-target", "/s", "6080", "h:1", NULL);
 	expect_bad("--key needs --cert", "--key", "k", "6080", "h:1", NULL);
-	expect_bad("--ssl-only needs --cert", "--ssl-only", "6080", "h:1", NULL);
 	expect_bad("unknown mode", "--auth", "basic", "127.0.0.1:6080", "h:1", NULL);
 	/* --auth none only where nobody else can reach it */
 	expect_bad("loopback", "--auth", "none", "6080", "h:1", NULL);
@@ -475,6 +474,259 @@ test_rest_status(void **state)
 	assert_int_equal(proxy_rest_status("/api/status", "[true]", 6), 502);
 }
 
+/* ---- auth.c ---- */
+
+#define FIXTURE_HASH "$argon2id$v=19$m=65536,t=3,p=1$+Jgh1IRAHbtnFUkqyh5XZw$" \
+		     "nIpYPq9ZvbUJe0ePW53zRmekdTMlZigD0ZapD4aCjuk"
+
+static void
+test_cli_security_options(void **state)
+{
+	struct proxy_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, sizeof(err), "127.0.0.1:6080", "h:1", NULL), 0);
+	assert_null(o.users);
+	assert_int_equal(o.session_idle, PROXY_SESSION_IDLE_DEFAULT);
+	assert_int_equal(o.session_max, PROXY_SESSION_MAX_DEFAULT);
+	assert_false(o.tls);
+	assert_int_equal(parse(&o, err, sizeof(err), "--users", "/u", "--session-idle", "5",
+			       "--session-max=9", "--allow-origin", "https://a.example",
+			       "--allow-origin", "http://b:8080", "--user", "nobody", "--tls",
+			       "--state-dir", "/s", "6080", "h:1", NULL), 0);
+	assert_string_equal(o.users, "/u");
+	assert_int_equal(o.session_idle, 5);
+	assert_int_equal(o.session_max, 9);
+	assert_int_equal(o.n_allow_origin, 2);
+	assert_string_equal(o.allow_origin[1], "http://b:8080");
+	assert_string_equal(o.run_as, "nobody");
+	assert_string_equal(o.state_dir, "/s");
+	assert_true(o.tls);
+	/* --ssl-only alone means TLS with the self-signed certificate. */
+	assert_int_equal(parse(&o, err, sizeof(err), "--ssl-only", "6080", "h:1", NULL), 0);
+	assert_true(o.tls && o.ssl_only);
+	assert_int_equal(parse(&o, err, sizeof(err), "--session-idle", "0", "6080", "h:1", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, sizeof(err), "--allow-origin", "evil.example", "6080", "h:1", NULL),
+			 -EINVAL);
+	assert_non_null(strstr(err, "--allow-origin"));
+}
+
+static void
+test_users_lines(void **state)
+{
+	char name[PROXY_USER_MAX], hash[PROXY_HASH_MAX];
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(proxy_users_parse_line("admin:" FIXTURE_HASH "\n", name, sizeof(name), hash,
+						sizeof(hash), &why), 1);
+	assert_string_equal(name, "admin");
+	assert_string_equal(hash, FIXTURE_HASH);
+	assert_int_equal(proxy_users_parse_line("# c", name, sizeof(name), hash, sizeof(hash), &why), 0);
+	assert_int_equal(proxy_users_parse_line("  ", name, sizeof(name), hash, sizeof(hash), &why), 0);
+	assert_int_equal(proxy_users_parse_line("admin", name, sizeof(name), hash, sizeof(hash), &why), -EINVAL);
+	assert_int_equal(proxy_users_parse_line(":" FIXTURE_HASH, name, sizeof(name), hash, sizeof(hash), &why),
+			 -EINVAL);
+	assert_int_equal(proxy_users_parse_line("a b:" FIXTURE_HASH, name, sizeof(name), hash, sizeof(hash), &why),
+			 -EINVAL);
+	assert_int_equal(proxy_users_parse_line("a:$1$md5$x", name, sizeof(name), hash, sizeof(hash), &why),
+			 -EINVAL);
+	assert_non_null(strstr(why, "argon2id"));
+	assert_int_equal(proxy_users_parse_line("a:$argon2id$x y", name, sizeof(name), hash, sizeof(hash), &why),
+			 -EINVAL);
+	assert_true(proxy_user_name_ok("a.b_c-1"));
+	assert_false(proxy_user_name_ok("-a"));
+	assert_false(proxy_user_name_ok(""));
+	assert_false(proxy_user_name_ok("a:b"));
+}
+
+static void
+test_users_buffer_and_verify(void **state)
+{
+	static const char buf[] = "# users\nbroken line\nadmin:" FIXTURE_HASH "\nbob:$argon2id$v=19$x\n";
+	char hash[PROXY_HASH_MAX];
+	int n = -1;
+
+	(void)state;
+	assert_int_equal(proxy_users_find_buf(buf, sizeof(buf) - 1, "admin", hash, sizeof(hash), &n), 1);
+	assert_int_equal(n, 2);
+	assert_int_equal(proxy_users_find_buf(buf, sizeof(buf) - 1, "carol", hash, sizeof(hash), NULL), 0);
+	assert_int_equal(proxy_users_find_buf(buf, 10, "admin", hash, sizeof(hash), &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(proxy_users_find_buf(buf, sizeof(buf) - 1, "admin", hash, sizeof(hash), NULL), 1);
+	assert_int_equal(proxy_password_verify(hash, "correct horse"), 0);
+	assert_int_equal(proxy_password_verify(hash, "correct horsE"), -EACCES);
+	assert_int_equal(proxy_password_verify(hash, ""), -EACCES);
+	assert_int_equal(proxy_password_verify("$argon2id$v=19$x", "a"), -EINVAL);
+}
+
+static void
+test_login_body(void **state)
+{
+	char u[PROXY_USER_MAX], pw[16], err[128];
+	const char *ok = "{ \"user\" : \"admin\", \"password\":\"a\\\"b\\u00e9\\n\" }";
+
+	(void)state;
+	assert_int_equal(proxy_login_parse(ok, strlen(ok), u, sizeof(u), pw, sizeof(pw), err, sizeof(err)), 0);
+	assert_string_equal(u, "admin");
+	assert_string_equal(pw, "a\"b\xc3\xa9\n");
+	static const char *bad[] = {
+		"", "{", "[]", "{\"user\":\"a\"}", "{\"password\":\"a\"}", "{\"user\":1,\"password\":\"a\"}",
+		"{\"user\":\"a\",\"password\":\"a\",\"x\":\"y\"}", "{\"user\":\"a\",\"password\":\"\\u0000\"}",
+		"{\"user\":\"a\",\"password\":\"0123456789abcdef\"}", "{\"user\":\"a\" \"password\":\"b\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(proxy_login_parse(bad[i], strlen(bad[i]), u, sizeof(u), pw, sizeof(pw),
+						   err, sizeof(err)), -EINVAL);
+}
+
+static void
+test_cookie_value(void **state)
+{
+	char v[70];
+
+	(void)state;
+	assert_int_equal(proxy_cookie_value("a=1; webkvm_session=abc ; b=2", "webkvm_session", v, sizeof(v)), 1);
+	assert_string_equal(v, "abc");
+	assert_int_equal(proxy_cookie_value("xwebkvm_session=abc", "webkvm_session", v, sizeof(v)), 0);
+	assert_int_equal(proxy_cookie_value("webkvm_sessionx=abc", "webkvm_session", v, sizeof(v)), 0);
+	assert_int_equal(proxy_cookie_value("s=0123456789", "s", v, 5), -ENAMETOOLONG);
+}
+
+static void
+test_sessions(void **state)
+{
+	static struct proxy_sessions t;
+	char id[PROXY_SESSION_ID_LEN + 1], id2[PROXY_SESSION_ID_LEN + 1], first[PROXY_SESSION_ID_LEN + 1];
+	const struct proxy_session *s;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	t.idle = 10000;
+	t.max = 100000;
+	assert_int_equal(proxy_session_new(&t, "admin", 1000000, id), 0);
+	assert_int_equal(strlen(id), 64);
+	assert_int_equal(strspn(id, "0123456789abcdef"), 64);
+	assert_int_equal(proxy_session_new(&t, "bob", 1000000, id2), 0);
+	assert_string_not_equal(id, id2);
+	s = proxy_session_get(&t, id, 1005000);
+	assert_non_null(s);
+	assert_string_equal(s->user, "admin");
+	/* One wrong character, the wrong length, upper case: no session. */
+	strcpy(first, id);
+	first[63] = first[63] == '0' ? '1' : '0';
+	assert_null(proxy_session_get(&t, first, 1005000));
+	first[63] = '\0';
+	assert_null(proxy_session_get(&t, first, 1005000));
+	assert_null(proxy_session_get(&t, "", 1005000));
+	/* Idle 10 s: used at 1005 s, so alive at 1014 s; bob, idle since 1000 s, is gone. */
+	assert_non_null(proxy_session_get(&t, id, 1014000));
+	assert_null(proxy_session_get(&t, id2, 1014000));	/* bob idle since 1000 */
+	for (long long now = 1020000; now < 1100000; now += 8000)
+		assert_non_null(proxy_session_get(&t, id, now));
+	/* Absolute: created at 1000 s, 100 s at most. */
+	assert_null(proxy_session_get(&t, id, 1100000));
+	/* Logout. */
+	assert_int_equal(proxy_session_new(&t, "admin", 2000000, id), 0);
+	assert_int_equal(proxy_session_end(&t, id), 1);
+	assert_int_equal(proxy_session_end(&t, id), 0);
+	assert_null(proxy_session_get(&t, id, 2000000));
+	/* A full table drops the least recently used. */
+	assert_int_equal(proxy_session_new(&t, "u0", 3000000, first), 0);
+	for (int i = 1; i < PROXY_SESSIONS_MAX; i++)
+		assert_int_equal(proxy_session_new(&t, "u", 3001000, id), 0);
+	assert_non_null(proxy_session_get(&t, id, 3002000));
+	assert_non_null(proxy_session_get(&t, first, 3002000));	/* now the most recent */
+	assert_int_equal(proxy_session_new(&t, "v", 3003000, id2), 0);
+	assert_non_null(proxy_session_get(&t, first, 3003000));
+	assert_non_null(proxy_session_get(&t, id2, 3003000));
+}
+
+static void
+test_rate_limit(void **state)
+{
+	static struct proxy_ratelimit rl;
+	int want[] = { 0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60 };
+	long long t = 100000;
+
+	(void)state;
+	memset(&rl, 0, sizeof(rl));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(proxy_rate_wait(&rl, "10.0.0.1", t), 0);
+		assert_int_equal(proxy_rate_fail(&rl, "10.0.0.1", t), want[i]);
+		assert_int_equal(proxy_rate_wait(&rl, "10.0.0.1", t), want[i]);
+		assert_int_equal(proxy_rate_wait(&rl, "10.0.0.2", t), 0);
+		/* Rounded up: 1 ms before the end is still a second. */
+		if (want[i] > 0)
+			assert_int_equal(proxy_rate_wait(&rl, "10.0.0.1", t + want[i] * 1000LL - 1), 1);
+		t += want[i] * 1000LL;
+	}
+	proxy_rate_ok(&rl, "10.0.0.1");
+	assert_int_equal(proxy_rate_fail(&rl, "10.0.0.1", t), 0);
+	/* Bounded: many addresses evict the longest idle entry. */
+	for (int i = 0; i < 3; i++)
+		proxy_rate_fail(&rl, "10.9.9.9", t);
+	assert_int_equal(proxy_rate_wait(&rl, "10.9.9.9", t), 1);
+	for (int i = 0; i < PROXY_RATE_MAX; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "192.168.%d.%d", i / 256, i % 256);
+		proxy_rate_fail(&rl, a, t + 1 + i);
+	}
+	assert_int_equal(proxy_rate_wait(&rl, "10.9.9.9", t), 0);
+}
+
+static void
+test_origin(void **state)
+{
+	const char *allow[] = { "https://kvm.example.com/", "http://10.0.0.5:8080" };
+
+	(void)state;
+	assert_true(proxy_origin_ok("http://127.0.0.1:6080", "127.0.0.1:6080", false, NULL, 0));
+	assert_true(proxy_origin_ok("http://KVM.local", "kvm.local:80", false, NULL, 0));
+	assert_true(proxy_origin_ok("https://kvm.local:443", "kvm.local", true, NULL, 0));
+	assert_true(proxy_origin_ok("http://[::1]:6080", "[::1]:6080", false, NULL, 0));
+	assert_false(proxy_origin_ok("https://127.0.0.1:6080", "127.0.0.1:6080", false, NULL, 0));
+	assert_false(proxy_origin_ok("http://127.0.0.1:6081", "127.0.0.1:6080", false, NULL, 0));
+	assert_false(proxy_origin_ok("http://127.0.0.1:6080.evil", "127.0.0.1:6080", false, NULL, 0));
+	assert_false(proxy_origin_ok("null", "127.0.0.1:6080", false, NULL, 0));
+	assert_false(proxy_origin_ok("", "127.0.0.1:6080", false, NULL, 0));
+	assert_false(proxy_origin_ok("http://evil", "", false, NULL, 0));
+	assert_false(proxy_origin_ok("http://a@evil", "a@evil", false, NULL, 0));
+	assert_true(proxy_origin_ok("https://kvm.example.com", "x", false, allow, 2));
+	assert_true(proxy_origin_ok("http://10.0.0.5:8080", "x", false, allow, 2));
+	assert_false(proxy_origin_ok("http://10.0.0.5", "x", false, allow, 2));
+	assert_false(proxy_origin_ok("https://kvm.example.com.evil", "x", false, allow, 2));
+}
+
+static void
+test_tls_selfsigned_reuse(void **state)
+{
+	char dir[] = "/tmp/webkvm-test-tls-XXXXXX", cert[PATH_MAX], key[PATH_MAX], err[256];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	/* Existing files are reused, not remade, and their mode tightened. */
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(i ? key : cert, "w");
+
+		assert_non_null(f);
+		fputs("x\n", f);
+		fclose(f);
+		chmod(i ? key : cert, 0644);
+	}
+	assert_int_equal(proxy_tls_selfsigned(dir, cert, sizeof(cert), key, sizeof(key), err, sizeof(err)), 0);
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -492,6 +744,15 @@ main(void)
 		cmocka_unit_test(test_json_check),
 		cmocka_unit_test(test_rest_build),
 		cmocka_unit_test(test_rest_status),
+		cmocka_unit_test(test_cli_security_options),
+		cmocka_unit_test(test_users_lines),
+		cmocka_unit_test(test_users_buffer_and_verify),
+		cmocka_unit_test(test_login_body),
+		cmocka_unit_test(test_cookie_value),
+		cmocka_unit_test(test_sessions),
+		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_origin),
+		cmocka_unit_test(test_tls_selfsigned_reuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

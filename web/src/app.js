@@ -446,6 +446,42 @@ setInterval(() => {
 		stats.probeRfb();
 }, PROBE_EVERY_MS);
 
+// ---- session ----
+
+// webkvm-proxy with login answers 401 without a session: go log in.  Under
+// --auth none it says auth:false; websockify has no /api/ at all (404).
+async function checkSession() {
+	let res, json = null;
+	try {
+		res = await fetch(apiUrl("session"), { cache: "no-store" });
+		json = await res.json().catch(() => null);
+	} catch {
+		return true;
+	}
+	if (res.status === 401) {
+		location.replace("login.html" + location.search);
+		return false;
+	}
+	if (res.ok && json && json.auth)
+		addLogout(json.user);
+	return true;
+}
+
+function addLogout(user) {
+	const b = document.createElement("button");
+	b.id = "btn-logout";
+	b.textContent = "Log out";
+	b.title = `Logged in as ${user}`;
+	b.addEventListener("click", async () => {
+		try {
+			await api("POST", "logout");
+		} finally {
+			location.replace("login.html" + location.search);
+		}
+	});
+	$("tools").appendChild(b);
+}
+
 // ---- start ----
 
 loadSettings();
@@ -453,7 +489,7 @@ setupMenus();
 setupToolbar();
 setupOsk();
 showLeds(null);
-connect();
+checkSession().then((ok) => { if (ok) connect(); });
 
 // For tests and the curious: the live connection.
 Object.defineProperty(window, "webkvm", {

@@ -1,0 +1,541 @@
+/* Login: the users file, argon2id checks, the session table, the failed
+ * login rate limit and the Origin check.  No libwebsockets here: server.c
+ * calls these with what it read from the request, so they are unit-tested
+ * and fuzzed on their own.  Times are monotonic milliseconds passed in by
+ * the caller, for the same reason. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "proxy/proxy.h"
+
+/* ---- users file ---- */
+
+bool
+proxy_user_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= PROXY_USER_MAX || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+int
+proxy_users_parse_line(const char *line, char *name, size_t namelen,
+		       char *hash, size_t hashlen, const char **why)
+{
+	const char *colon, *h;
+	size_t n, hl;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line == '\0' || *line == '\n' || *line == '#')
+		return 0;
+	colon = strchr(line, ':');
+	if (colon == NULL) {
+		*why = "want name:$argon2id$...";
+		return -EINVAL;
+	}
+	n = (size_t)(colon - line);
+	if (n == 0 || n >= namelen || n >= PROXY_USER_MAX) {
+		*why = "empty or long user name";
+		return -EINVAL;
+	}
+	memcpy(name, line, n);
+	name[n] = '\0';
+	if (!proxy_user_name_ok(name)) {
+		*why = "bad character in user name";
+		return -EINVAL;
+	}
+	h = colon + 1;
+	hl = strcspn(h, "\r\n");
+	if (hl < 10 || strncmp(h, "$argon2id$", 10) != 0) {
+		*why = "not an argon2id hash (write it with webkvm-passwd)";
+		return -EINVAL;
+	}
+	if (hl >= hashlen || hl >= PROXY_HASH_MAX) {
+		*why = "hash too long";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < hl; i++) {
+		if ((unsigned char)h[i] <= ' ' || (unsigned char)h[i] >= 0x7f) {
+			*why = "bad character in hash";
+			return -EINVAL;
+		}
+	}
+	memcpy(hash, h, hl);
+	hash[hl] = '\0';
+	return 1;
+}
+
+int
+proxy_users_find_buf(const char *buf, size_t len, const char *user,
+		     char *hash, size_t hashlen, int *nusers)
+{
+	char line[PROXY_USER_MAX + PROXY_HASH_MAX + 8], name[PROXY_USER_MAX], h[PROXY_HASH_MAX];
+	size_t i = 0;
+	int found = 0, count = 0;
+
+	while (i < len) {
+		size_t start = i, n;
+		const char *why;
+
+		while (i < len && buf[i] != '\n')
+			i++;
+		n = i - start;
+		i++;
+		/* Too long for any valid line, or binary: not an entry. */
+		if (n >= sizeof(line) || memchr(buf + start, '\0', n) != NULL)
+			continue;
+		memcpy(line, buf + start, n);
+		line[n] = '\0';
+		if (proxy_users_parse_line(line, name, sizeof(name), h, sizeof(h), &why) != 1)
+			continue;
+		count++;
+		if (!found && user != NULL && strcmp(name, user) == 0) {
+			if (strlen(h) >= hashlen)
+				continue;
+			strcpy(hash, h);
+			found = 1;
+		}
+	}
+	if (nusers)
+		*nusers = count;
+	return found;
+}
+
+/* libargon2's return codes we tell apart (argon2.h). */
+#define A2_OK 0
+#define A2_VERIFY_MISMATCH (-35)
+#define A2_DECODING_FAIL (-32)
+
+int
+proxy_password_verify(const char *hash, const char *password)
+{
+	typedef int verify_fn(const char *encoded, const void *pwd, size_t pwdlen);
+	static verify_fn *verify;
+	static bool tried;
+	int rc;
+
+	if (!tried) {
+		void *h = dlopen("libargon2.so.1", RTLD_NOW | RTLD_LOCAL);
+
+		tried = true;
+		if (h != NULL)
+			*(void **)&verify = dlsym(h, "argon2id_verify");
+	}
+	if (verify == NULL)
+		return -ENOSYS;
+	rc = verify(hash, password, strlen(password));
+	if (rc == A2_OK)
+		return 0;
+	if (rc == A2_VERIFY_MISMATCH)
+		return -EACCES;
+	return rc == A2_DECODING_FAIL ? -EINVAL : -EACCES;
+}
+
+/* ---- login body ---- */
+
+/* A JSON string at *p (just past its opening quote) into out as UTF-8. */
+static int
+json_string(const char **p, const char *end, char *out, size_t outlen)
+{
+	size_t o = 0;
+	const char *s = *p;
+
+	while (s < end && *s != '"') {
+		unsigned c = (unsigned char)*s++;
+
+		if (c == '\\') {
+			if (s >= end)
+				return -EINVAL;
+			c = (unsigned char)*s++;
+			switch (c) {
+			case '"': case '\\': case '/': break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'n': c = '\n'; break;
+			case 'r': c = '\r'; break;
+			case 't': c = '\t'; break;
+			case 'u': {
+				unsigned v = 0;
+
+				if (end - s < 4)
+					return -EINVAL;
+				for (int i = 0; i < 4; i++) {
+					char h = *s++;
+
+					v <<= 4;
+					if (h >= '0' && h <= '9') v |= (unsigned)(h - '0');
+					else if (h >= 'a' && h <= 'f') v |= (unsigned)(h - 'a' + 10);
+					else if (h >= 'A' && h <= 'F') v |= (unsigned)(h - 'A' + 10);
+					else return -EINVAL;
+				}
+				/* Surrogates would need pairing; passwords
+				 * outside the BMP are typed as raw UTF-8. */
+				if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
+					return -EINVAL;
+				if (o + 3 >= outlen)
+					return -ENAMETOOLONG;
+				if (v < 0x80) {
+					out[o++] = (char)v;
+				} else if (v < 0x800) {
+					out[o++] = (char)(0xc0 | v >> 6);
+					out[o++] = (char)(0x80 | (v & 0x3f));
+				} else {
+					out[o++] = (char)(0xe0 | v >> 12);
+					out[o++] = (char)(0x80 | ((v >> 6) & 0x3f));
+					out[o++] = (char)(0x80 | (v & 0x3f));
+				}
+				continue;
+			}
+			default:
+				return -EINVAL;
+			}
+		} else if (c < 0x20) {
+			return -EINVAL;
+		}
+		if (o + 1 >= outlen)
+			return -ENAMETOOLONG;
+		out[o++] = (char)c;
+	}
+	if (s >= end)
+		return -EINVAL;
+	out[o] = '\0';
+	*p = s + 1;
+	return 0;
+}
+
+int
+proxy_login_parse(const char *body, size_t len, char *user, size_t userlen,
+		  char *password, size_t passlen, char *err, size_t errlen)
+{
+	const char *p = body, *end = body + len;
+	bool have_user = false, have_pass = false;
+	char key[16];
+
+	if (proxy_json_check(body, len, err, errlen) < 0)
+		return -EINVAL;
+	/* The document is valid JSON: only its shape is left to check. */
+#define SKIP_WS() while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++
+	SKIP_WS();
+	if (p >= end || *p++ != '{')
+		goto shape;
+	for (;;) {
+		int rc;
+
+		SKIP_WS();
+		if (p < end && *p == '}')
+			break;
+		if (p >= end || *p++ != '"')
+			goto shape;
+		if (json_string(&p, end, key, sizeof(key)) < 0)
+			goto shape;
+		SKIP_WS();
+		if (p >= end || *p++ != ':')
+			goto shape;
+		SKIP_WS();
+		if (p >= end || *p++ != '"')
+			goto shape;
+		if (strcmp(key, "user") == 0) {
+			rc = json_string(&p, end, user, userlen);
+			have_user = rc == 0;
+		} else if (strcmp(key, "password") == 0) {
+			rc = json_string(&p, end, password, passlen);
+			have_pass = rc == 0;
+		} else {
+			goto shape;
+		}
+		if (rc == -ENAMETOOLONG) {
+			snprintf(err, errlen, "\"%s\" too long", key);
+			return -EINVAL;
+		}
+		if (rc < 0)
+			goto shape;
+		SKIP_WS();
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < end && *p == '}')
+			break;
+		goto shape;
+	}
+#undef SKIP_WS
+	if (!have_user || !have_pass)
+		goto shape;
+	return 0;
+shape:
+	snprintf(err, errlen, "want {\"user\":\"...\",\"password\":\"...\"}");
+	return -EINVAL;
+}
+
+int
+proxy_cookie_value(const char *cookie, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+	const char *p = cookie;
+
+	while (*p != '\0') {
+		const char *end;
+
+		while (*p == ' ' || *p == '\t' || *p == ';')
+			p++;
+		end = strchr(p, ';');
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+			const char *v = p + nl + 1;
+			size_t n = (size_t)(end - v);
+
+			while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+				n--;
+			if (n >= outlen)
+				return -ENAMETOOLONG;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return 1;
+		}
+		p = end;
+	}
+	return 0;
+}
+
+/* ---- sessions ---- */
+
+/* Constant time over the whole id: no early exit tells an attacker how
+ * many leading characters of a guess were right. */
+static bool
+id_equal(const char *a, const char *b)
+{
+	unsigned char d = 0;
+
+	for (size_t i = 0; i < PROXY_SESSION_ID_LEN; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+static bool
+id_wellformed(const char *id)
+{
+	size_t n = strnlen(id, PROXY_SESSION_ID_LEN + 1);
+
+	if (n != PROXY_SESSION_ID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool
+expired(const struct proxy_sessions *t, const struct proxy_session *s, long long now)
+{
+	return now - s->used >= t->idle || now - s->created >= t->max;
+}
+
+int
+proxy_session_new(struct proxy_sessions *t, const char *user, long long now,
+		  char id[PROXY_SESSION_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[PROXY_SESSION_ID_LEN / 2];
+	struct proxy_session *slot = NULL;
+	ssize_t n;
+
+	if (strlen(user) >= PROXY_USER_MAX)
+		return -EINVAL;
+	n = getrandom(rnd, sizeof(rnd), 0);
+	if (n != (ssize_t)sizeof(rnd))
+		return n < 0 ? -errno : -EIO;
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		id[2 * i] = hex[rnd[i] >> 4];
+		id[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	id[PROXY_SESSION_ID_LEN] = '\0';
+	for (int i = 0; i < PROXY_SESSIONS_MAX; i++) {
+		struct proxy_session *s = &t->s[i];
+
+		if (s->id[0] != '\0' && expired(t, s, now))
+			s->id[0] = '\0';
+		if (s->id[0] == '\0') {
+			if (slot == NULL || slot->id[0] != '\0')
+				slot = s;
+		} else if (slot == NULL || (slot->id[0] != '\0' && s->used < slot->used)) {
+			slot = s;
+		}
+	}
+	memcpy(slot->id, id, sizeof(slot->id));
+	snprintf(slot->user, sizeof(slot->user), "%s", user);
+	slot->created = slot->used = now;
+	return 0;
+}
+
+const struct proxy_session *
+proxy_session_get(struct proxy_sessions *t, const char *id, long long now)
+{
+	struct proxy_session *hit = NULL;
+
+	if (!id_wellformed(id))
+		return NULL;
+	for (int i = 0; i < PROXY_SESSIONS_MAX; i++) {
+		struct proxy_session *s = &t->s[i];
+
+		if (s->id[0] == '\0')
+			continue;
+		if (expired(t, s, now)) {
+			s->id[0] = '\0';
+			continue;
+		}
+		if (id_equal(s->id, id))
+			hit = s;
+	}
+	if (hit)
+		hit->used = now;
+	return hit;
+}
+
+int
+proxy_session_end(struct proxy_sessions *t, const char *id)
+{
+	int found = 0;
+
+	if (!id_wellformed(id))
+		return 0;
+	for (int i = 0; i < PROXY_SESSIONS_MAX; i++) {
+		if (t->s[i].id[0] != '\0' && id_equal(t->s[i].id, id)) {
+			t->s[i].id[0] = '\0';
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/* ---- failed login rate limit ---- */
+
+static int
+rate_find(const struct proxy_ratelimit *rl, const char *addr)
+{
+	for (int i = 0; i < PROXY_RATE_MAX; i++)
+		if (rl->r[i].addr[0] != '\0' && strcmp(rl->r[i].addr, addr) == 0)
+			return i;
+	return -1;
+}
+
+int
+proxy_rate_wait(const struct proxy_ratelimit *rl, const char *addr, long long now)
+{
+	int i = rate_find(rl, addr);
+
+	if (i < 0 || rl->r[i].until <= now)
+		return 0;
+	return (int)((rl->r[i].until - now + 999) / 1000);
+}
+
+int
+proxy_rate_fail(struct proxy_ratelimit *rl, const char *addr, long long now)
+{
+	int i = rate_find(rl, addr), delay = 0;
+	struct proxy_rate *r;
+
+	if (i < 0) {
+		/* A free slot, else the entry idle the longest: an attacker
+		 * who floods the table from many addresses only frees his own
+		 * older entries' delays, never anyone's stored password. */
+		int best = 0;
+
+		for (i = 0; i < PROXY_RATE_MAX; i++) {
+			if (rl->r[i].addr[0] == '\0') {
+				best = i;
+				break;
+			}
+			if (rl->r[i].last < rl->r[best].last)
+				best = i;
+		}
+		i = best;
+		memset(&rl->r[i], 0, sizeof(rl->r[i]));
+		snprintf(rl->r[i].addr, sizeof(rl->r[i].addr), "%s", addr);
+	}
+	r = &rl->r[i];
+	r->fails++;
+	r->last = now;
+	if (r->fails >= PROXY_RATE_FREE_FAILS) {
+		int k = r->fails - PROXY_RATE_FREE_FAILS;
+
+		delay = k >= 6 ? PROXY_RATE_DELAY_CAP : 1 << k;
+		if (delay > PROXY_RATE_DELAY_CAP)
+			delay = PROXY_RATE_DELAY_CAP;
+		r->until = now + delay * 1000LL;
+	}
+	return delay;
+}
+
+void
+proxy_rate_ok(struct proxy_ratelimit *rl, const char *addr)
+{
+	int i = rate_find(rl, addr);
+
+	if (i >= 0)
+		memset(&rl->r[i], 0, sizeof(rl->r[i]));
+}
+
+/* ---- Origin ---- */
+
+/* Compares an origin "scheme://host[:port]" with want, folding a default
+ * port away on both sides. */
+static bool
+origin_equal(const char *origin, const char *want)
+{
+	char a[PROXY_HOST_MAX + 32], b[PROXY_HOST_MAX + 32];
+	const char *in[2] = { origin, want };
+	char *out[2] = { a, b };
+
+	for (int k = 0; k < 2; k++) {
+		size_t n = strlen(in[k]);
+		char *s = out[k];
+
+		while (n > 0 && in[k][n - 1] == '/')
+			n--;
+		if (n >= sizeof(a))
+			return false;
+		memcpy(s, in[k], n);
+		s[n] = '\0';
+		if (n > 3 && strcmp(s + n - 3, ":80") == 0 && strncasecmp(s, "http://", 7) == 0)
+			s[n - 3] = '\0';
+		else if (n > 4 && strcmp(s + n - 4, ":443") == 0 && strncasecmp(s, "https://", 8) == 0)
+			s[n - 4] = '\0';
+	}
+	return strcasecmp(a, b) == 0;
+}
+
+bool
+proxy_origin_ok(const char *origin, const char *host, bool tls,
+		const char *const *allow, int nallow)
+{
+	char self[PROXY_HOST_MAX + 32];
+
+	if (origin == NULL || origin[0] == '\0')
+		return false;
+	if (host != NULL && host[0] != '\0' && strlen(host) < PROXY_HOST_MAX &&
+	    strpbrk(host, "/@ \t") == NULL) {
+		snprintf(self, sizeof(self), "%s://%s", tls ? "https" : "http", host);
+		if (origin_equal(origin, self))
+			return true;
+	}
+	for (int i = 0; i < nallow; i++)
+		if (origin_equal(origin, allow[i]))
+			return true;
+	return false;
+}
