@@ -61,7 +61,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 # Keep test objects: they are intermediate files of the pattern rule.
 .SECONDARY:
 
-.PHONY: all run test test-unit test-integration test-browser test-hil qemu deps clean bench web
+.PHONY: all run test test-unit test-integration test-browser test-hil qemu deps clean bench web fuzz
 all: $(BINS) $(UNIT)
 
 $(BUILD)/obj/%.o: %.c
@@ -168,6 +168,11 @@ qemu: deps all
 
 test-hil: deps all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh hil
+
+# libFuzzer harnesses (clang-14), built into build/fuzz/ by the script.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(Q)tests/fuzz/run.sh --seconds $(FUZZ_SECONDS)
 
 # Side-by-side benchmarks; rewrites BENCHMARKS.md.  BENCH_QUICK=1 for a
 # run under a minute.

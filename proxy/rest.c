@@ -410,6 +410,12 @@ build_key(const char *body, size_t len, char *line, size_t linelen, char *err, s
 		snprintf(err, errlen, "\"keys\" is too long");
 		return 413;
 	}
+	/* The array is copied as written, and JSON allows newlines between
+	 * its items: one request must stay one control line.  (Strings
+	 * cannot hold a raw newline, so only whitespace is touched.) */
+	for (char *c = line; c[0] != '\0' && c[1] != '\0'; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
 	return 0;
 }
 

@@ -2,7 +2,7 @@
 # Runs the test suites and ends with one line "N passed, N failed" (the CI
 # reads it).  Exit status is non-zero when anything failed or nothing ran.
 #
-#   BUILD=build tests/run-all.sh [unit|integration|browser|hil|bench]   (default: all)
+#   BUILD=build tests/run-all.sh [unit|integration|browser|hil|bench|fuzz]   (default: all)
 #
 # unit:        every $BUILD/tests/test_* (cmocka), each in its own process
 #              with a timeout; a crash, timeout or non-zero exit is a failure,
@@ -14,6 +14,8 @@
 # hil:         tests/hil/run.sh: the QEMU board (vivid + dummy_hcd), real
 #              V4L2 and USB gadget drivers under the unchanged firmware.
 # bench:       bench/run.sh --smoke: every benchmark once at tiny sizes.
+# fuzz:        tests/fuzz/run.sh: every libFuzzer harness replays its
+#              regressions and corpus, then fuzzes for FUZZ_SECONDS (5).
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -27,8 +29,8 @@ IT_TIMEOUT=${IT_TIMEOUT:-600}
 what=${1:-all}
 
 case $what in
-unit|integration|browser|hil|bench|all) ;;
-*) echo "usage: BUILD=build $0 [unit|integration|browser|hil|bench]" >&2; exit 2 ;;
+unit|integration|browser|hil|bench|fuzz|all) ;;
+*) echo "usage: BUILD=build $0 [unit|integration|browser|hil|bench|fuzz]" >&2; exit 2 ;;
 esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/webkvm-run-all.XXXXXX") || exit 2
@@ -149,6 +151,11 @@ run_browser() {
 	run_counted browser "${BROWSER_TIMEOUT:-600}" node tests/browser/run.mjs
 }
 
+run_fuzz() {
+	echo "== fuzz harnesses, ${FUZZ_SECONDS:-5} s each (tests/fuzz/run.sh)"
+	run_counted fuzz "${FUZZ_TIMEOUT:-400}" tests/fuzz/run.sh --seconds "${FUZZ_SECONDS:-5}"
+}
+
 run_hil() {
 	echo "== hardware-in-the-loop tests (QEMU board: vivid + dummy_hcd)"
 	run_counted hil "${HIL_TIMEOUT:-900}" tests/hil/run.sh
@@ -165,7 +172,8 @@ integration) run_integration ;;
 browser) run_browser ;;
 hil) run_hil ;;
 bench) run_bench_smoke ;;
-all) run_unit; run_integration; run_browser; run_hil; run_bench_smoke ;;
+fuzz) run_fuzz ;;
+all) run_unit; run_fuzz; run_integration; run_browser; run_hil; run_bench_smoke ;;
 esac
 
 if [ -s "$tmp/measure" ]; then

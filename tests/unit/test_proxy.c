@@ -425,6 +425,10 @@ test_rest_build(void **state)
 	assert_string_equal(line, "{\"cmd\":\"key\",\"keys\":[\"ctrl\", \"alt\",\"delete\"]}\n");
 	assert_int_equal(rest("POST", "/api/power", "{\"action\":\"reboot\"}", line, err), 0);
 	assert_string_equal(line, "{\"cmd\":\"power\",\"action\":\"reboot\"}\n");
+	/* Newlines between array items stay out of the one control line
+	 * (found by tests/fuzz: regress/proxy/rest-key-newline-in-array). */
+	assert_int_equal(rest("POST", "/api/key", "{\"keys\":[\"ctrl\",\n\"alt\"\r\n,\"f1\"]}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"key\",\"keys\":[\"ctrl\", \"alt\"  ,\"f1\"]}\n");
 
 	assert_int_equal(rest("POST", "/api/status", NULL, line, err), 405);
 	assert_int_equal(rest("GET", "/api/type", NULL, line, err), 405);

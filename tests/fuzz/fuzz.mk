@@ -1,0 +1,59 @@
+# Builds the libFuzzer harnesses with clang into build/fuzz/.  Run through
+# tests/fuzz/run.sh, which calls: make -f tests/fuzz/fuzz.mk -j2 all
+#
+# The module sources are compiled again here, with coverage instrumentation
+# (-fsanitize=fuzzer-no-link): the gcc objects in build/obj give libFuzzer no
+# edges to follow.  Objects are kept, so a second run only relinks what
+# changed.
+
+FUZZ_CC  ?= clang-14
+FB       := build/fuzz
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+PKGS     := libturbojpeg libxxhash libvncserver
+CPPFLAGS := -I. -Ibuild/gen -D_GNU_SOURCE
+CFLAGS   := -std=c11 -g -O1 -pthread -Wall -Wextra $(SAN) -MMD -MP \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyuv -lz -lm -pthread
+
+cobj = $(patsubst %.c,$(FB)/obj/%.o,$(1))
+CAP_O    := $(call cobj,$(wildcard capture/*.c))
+HID_O    := $(call cobj,$(wildcard hid/*.c))
+RFB_O    := $(call cobj,$(wildcard rfb/*.c))
+SIM_O    := $(call cobj,$(wildcard board/sim/*.c)) $(FB)/obj/gen/font_vga16.o
+FW_O     := $(call cobj,$(filter-out firmware/main.c,$(wildcard firmware/*.c)))
+# server.c is the libwebsockets glue; the parsers are in the other files.
+PROXY_O  := $(call cobj,$(filter-out proxy/main.c proxy/server.c,$(wildcard proxy/*.c)))
+
+HARNESS  := $(patsubst tests/fuzz/%.c,$(FB)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all
+all: $(HARNESS)
+
+$(FB)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FB)/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FB)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS) -Werror -fsanitize=fuzzer-no-link -c -o $@ $<
+
+# What each harness links: the module it fuzzes and what that builds on.
+$(FB)/fuzz_rfb_framing: $(FB)/obj/rfb/framing.o
+$(FB)/fuzz_rfb: $(RFB_O) $(CAP_O)
+$(FB)/fuzz_proxy: $(PROXY_O)
+$(FB)/fuzz_proxy_auth: $(PROXY_O)
+$(FB)/fuzz_fw_config: $(FW_O) $(RFB_O) $(SIM_O) $(HID_O) $(CAP_O)
+$(FB)/fuzz_fw_json: $(FW_O) $(RFB_O) $(SIM_O) $(HID_O) $(CAP_O)
+$(FB)/fuzz_capture: $(CAP_O)
+$(FB)/fuzz_hid: $(HID_O)
+$(FB)/fuzz_sim: $(SIM_O) $(HID_O)
+
+$(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o
+	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+.SECONDARY:
+-include $(shell find $(FB)/obj -name '*.d' 2>/dev/null)
