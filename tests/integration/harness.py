@@ -39,6 +39,25 @@ def free_port():
         return s.getsockname()[1]
 
 
+def require(ok, why):
+    """Like unittest.skipUnless, but a missing tool or right fails the
+    test with the reason: nothing may skip in CI."""
+    def wrap(obj):
+        if ok:
+            return obj
+        if isinstance(obj, type):
+            def setUp(self):
+                self.fail("cannot run: " + why)
+            obj.setUp = setUp
+            return obj
+
+        def failing(self, *a, **k):
+            self.fail("cannot run: " + why)
+        failing.__name__ = obj.__name__
+        return failing
+    return wrap
+
+
 class Control:
     """One connection to the control socket: one JSON line each way."""
 

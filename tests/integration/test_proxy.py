@@ -16,28 +16,9 @@ import urllib.error
 import urllib.request
 
 import harness
-from harness import SLOW, DaemonTestCase, command_text, free_port, prompt_cursor
+from harness import SLOW, DaemonTestCase, command_text, free_port, prompt_cursor, require
 from wsclient import (OP_CLOSE, PROXY, HandshakeError, Proc, Target, WebSocket, closed_port,
                       http_raw, port_open)
-
-
-def require(ok, why):
-    """Like unittest.skipUnless, but a missing tool or right fails the
-    test with the reason: nothing may skip in CI."""
-    def wrap(obj):
-        if ok:
-            return obj
-        if isinstance(obj, type):
-            def setUp(self):
-                self.fail("cannot run: " + why)
-            obj.setUp = setUp
-            return obj
-
-        def failing(self, *a, **k):
-            self.fail("cannot run: " + why)
-        failing.__name__ = obj.__name__
-        return failing
-    return wrap
 
 WEBSOCKIFY = "/usr/bin/websockify"
 

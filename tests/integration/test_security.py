@@ -20,27 +20,8 @@ import time
 import unittest
 
 import harness
-from harness import BUILD_DIR, SLOW, free_port
+from harness import BUILD_DIR, SLOW, free_port, require
 from wsclient import PROXY, HandshakeError, Proc, Target, WebSocket
-
-
-def require(ok, why):
-    """Like unittest.skipUnless, but a missing tool or right fails the
-    test with the reason: nothing may skip in CI."""
-    def wrap(obj):
-        if ok:
-            return obj
-        if isinstance(obj, type):
-            def setUp(self):
-                self.fail("cannot run: " + why)
-            obj.setUp = setUp
-            return obj
-
-        def failing(self, *a, **k):
-            self.fail("cannot run: " + why)
-        failing.__name__ = obj.__name__
-        return failing
-    return wrap
 
 PASSWD = os.path.join(BUILD_DIR, "webkvm-passwd")
 WEB = os.path.join(harness.REPO, "web", "dist") if hasattr(harness, "REPO") else None
