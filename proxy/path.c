@@ -94,29 +94,38 @@ inside(const char *root, const char *path)
 	return strncmp(root, path, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* Resolves `joined` (symlinks and all) into real and stats it; -EPERM when
+ * the result lies outside the root. */
+static int
+resolve_inside(const char *root_real, const char *joined, char *real, struct stat *st)
+{
+	if (realpath(joined, real) == NULL)
+		return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
+	if (!inside(root_real, real))
+		return -EPERM;
+	if (stat(real, st) < 0)
+		return -errno;
+	return 0;
+}
+
 int
 proxy_path_resolve(const char *root_real, const char *rel, char *out, size_t outlen)
 {
 	char joined[PATH_MAX], real[PATH_MAX];
 	struct stat st;
+	int rc;
 
 	if (snprintf(joined, sizeof(joined), "%s/%s", root_real, rel) >= (int)sizeof(joined))
 		return -ENAMETOOLONG;
-	if (realpath(joined, real) == NULL)
-		return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
-	if (!inside(root_real, real))
-		return -EPERM;
-	if (stat(real, &st) < 0)
-		return -errno;
+	if ((rc = resolve_inside(root_real, joined, real, &st)) < 0)
+		return rc;
+	/* A folder serves its index.html, checked the same way: it may be a
+	 * symlink out of the root too. */
 	if (S_ISDIR(st.st_mode)) {
 		if (snprintf(joined, sizeof(joined), "%s/index.html", real) >= (int)sizeof(joined))
 			return -ENAMETOOLONG;
-		if (realpath(joined, real) == NULL)
-			return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
-		if (!inside(root_real, real))
-			return -EPERM;
-		if (stat(real, &st) < 0)
-			return -errno;
+		if ((rc = resolve_inside(root_real, joined, real, &st)) < 0)
+			return rc;
 	}
 	if (!S_ISREG(st.st_mode))
 		return -ENOENT;
