@@ -58,6 +58,19 @@ def require(ok, why):
     return wrap
 
 
+def terminate(proc, timeout=5.0):
+    """SIGTERM a process, wait up to timeout (stretched for sanitizer
+    builds), then SIGKILL; returns its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Control:
     """One connection to the control socket: one JSON line each way."""
 
@@ -170,13 +183,7 @@ class Daemon:
         if self.proc is None:
             return None, 0.0
         t0 = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout * SLOW)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout)
         took = time.monotonic() - t0
         self.returncode = self.proc.returncode
         self.log.close()

@@ -229,7 +229,7 @@ import subprocess
 import tempfile
 import threading
 
-from harness import BUILD_DIR, SANITIZER_MARKS, SLOW, free_port
+from harness import BUILD_DIR, SANITIZER_MARKS, SLOW, free_port, terminate
 
 PROXY = os.path.join(BUILD_DIR, "webkvm-proxy")
 
@@ -287,13 +287,7 @@ class Proc:
         """SIGTERM; returns (status, logs)."""
         if self.proc is None:
             return None, ""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout * SLOW)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout)
         self.log.close()
         logs = self.logs()
         status = self.proc.returncode
