@@ -224,7 +224,6 @@ class WebSocket:
 
 # ---- processes and peers for the proxy tests ----
 
-import signal
 import subprocess
 import tempfile
 import threading
