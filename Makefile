@@ -113,6 +113,13 @@ $(BUILD)/webkvm-target: $(call obj,$(TARGET_SRC)) $(SIM_OBJ) $(HID_OBJ) $(CAP_OB
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The BIOS stand-in of the HIL tests: a boot-protocol USB host on libusb,
+# run inside the QEMU board.
+$(BUILD)/boothost: $(BUILD)/obj/tests/hil/boothost.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libusb-1.0 2>/dev/null)
+$(BUILD)/obj/tests/hil/boothost.o: CFLAGS += $(shell pkg-config --cflags libusb-1.0 2>/dev/null)
+
 # The users file tool: argon2id (libargon2).
 $(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth.o $(BUILD)/obj/proxy/rest.o
 	$(call msg,LD,$@)

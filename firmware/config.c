@@ -30,6 +30,10 @@ static const struct opt opts[] = {
 	{ "file-format", OPT_STR, "FMT", "file: pixel format of a raw frames file: yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32" },
 	{ "edid", OPT_STR, "FILE", "v4l2: load this EDID (binary, 128-byte blocks) into the capture device" },
 	{ "layout", OPT_STR, "NAME", "the target's keyboard layout, for viewers that send keysyms and for paste: en-us, en-gb, de, fr, es, it, pt-br, sv, ru, ja [en-us]" },
+	{ "hid-profile", OPT_STR, "NAME", "USB interfaces the target sees: full (keyboard + absolute + relative mouse), absolute, relative, keyboard [full]" },
+	{ "mouse", OPT_STR, "MODE", "pointer mode at start: absolute (OSes) or relative (BIOS, GRUB); viewers can switch [absolute]" },
+	{ "mouse-scale", OPT_STR, "N[/D]", "relative mode: target pixels moved per viewer pixel, 1/1000 to 1000 [1]" },
+	{ "paste-delay", OPT_INT, "MS", "typed text: pause after each keyboard report, 0..1000 ms [20: 25 characters/s, what slow firmware keeps up with]" },
 	{ "udc", OPT_STR, "NAME", "USB device controller for the HID gadget, e.g. fe980000.usb [first in /sys/class/udc]" },
 	{ "buffers", OPT_INT, "N", "v4l2: mmap buffers, 3..16 [4]" },
 	{ "resolution", OPT_STR, "WxH", "sim/pattern/file size; v4l2 wish when the device has no DV timings [1280x720]" },
@@ -54,6 +58,8 @@ fw_config_defaults(struct fw_config *c)
 	snprintf(c->rfb_listen, sizeof(c->rfb_listen), "127.0.0.1:5900");
 	c->log_level = FW_LOG_INFO;
 	c->tile = 32;
+	c->mouse_num = c->mouse_den = 1;
+	c->paste_delay_ms = 20;
 }
 
 static const struct opt *
@@ -213,6 +219,40 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 		}
 		STR(layout);
 	}
+	if (strcmp(name, "hid-profile") == 0) {
+		if ((c->hid_profile = hid_profile_find(value)) < 0) {
+			c->hid_profile = HID_PROFILE_FULL;
+			snprintf(err, errlen, "hid-profile: \"%s\" is not one of full, absolute, relative, keyboard", value);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(name, "mouse") == 0) {
+		if (strcmp(value, "absolute") == 0)
+			c->mouse = HID_POINTER_ABSOLUTE;
+		else if (strcmp(value, "relative") == 0)
+			c->mouse = HID_POINTER_RELATIVE;
+		else {
+			snprintf(err, errlen, "mouse: \"%s\" is not absolute or relative", value);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(name, "mouse-scale") == 0) {
+		char num[16];
+		const char *slash = strchr(value, '/');
+		long a, b = 1;
+		size_t nl = slash ? (size_t)(slash - value) : strlen(value);
+
+		if (nl >= sizeof(num) || (snprintf(num, sizeof(num), "%.*s", (int)nl, value), parse_int(num, 1, 1000, &a) < 0) ||
+		    (slash && parse_int(slash + 1, 1, 1000, &b) < 0)) {
+			snprintf(err, errlen, "mouse-scale: \"%s\" is not N or N/D with N and D from 1 to 1000", value);
+			return -1;
+		}
+		c->mouse_num = (int)a;
+		c->mouse_den = (int)b;
+		return 0;
+	}
 	if (strcmp(name, "rfb-listen") == 0)
 		STR(rfb_listen);
 	if (strcmp(name, "rfb-password-file") == 0)
@@ -247,6 +287,14 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 			return -1;
 		}
 		c->fps = (int)n;
+		return 0;
+	}
+	if (strcmp(name, "paste-delay") == 0) {
+		if (parse_int(value, 0, 1000, &n) < 0) {
+			snprintf(err, errlen, "paste-delay: \"%s\" is not a number of milliseconds from 0 to 1000", value);
+			return -1;
+		}
+		c->paste_delay_ms = (int)n;
 		return 0;
 	}
 	if (strcmp(name, "buffers") == 0) {

@@ -21,6 +21,10 @@ struct fw_config {
 	char edid[256];
 	char udc[64];		/* USB device controller for the HID gadget; "" = first */
 	char layout[16];	/* the target's keyboard layout for keysym input; "" = en-us */
+	int hid_profile;	/* enum hid_profile: interfaces the gadget offers */
+	int mouse;		/* enum hid_pointer_mode at start */
+	int mouse_num, mouse_den;	/* relative mode: target pixels per viewer pixel */
+	int paste_delay_ms;	/* pause between keyboard reports when typing text */
 	int width, height;	/* --resolution; 0 = default */
 	int fps;		/* 0 = default */
 	int buffers;

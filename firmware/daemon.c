@@ -21,6 +21,7 @@
  * viewer (0..63), so typing never releases a viewer's keys or vice versa. */
 #define VIEWER_CONTROL 1000
 #define MAX_POLL 128
+#define SIM_LINE_QUOTED 1600	/* a 256-byte line, every byte escaped */
 /* A screen that has not changed, with no input from anyone, for this long
  * is idle: then only one frame in IDLE_DIFF_EVERY is diffed.  Hashing every
  * frame of a static 1080p60 picture is most of the daemon's idle CPU; a
@@ -51,6 +52,17 @@ struct fw_daemon {
 	uint64_t last_input_us;		/* a key, pointer or control request */
 	unsigned idle_skip;
 
+	/* Text being typed (ctl_type): the plan, the next keysym, whether its
+	 * release comes next, and when the next report may go. */
+	struct fw_paste_plan paste;
+	size_t paste_i;
+	bool paste_up;
+	uint64_t paste_next_us;
+	unsigned paste_delay_us;
+	struct fw_held held;		/* viewers' keys while a text is typed */
+	bool held_full_told;
+	enum hid_profile profile;
+
 	uint64_t fps_t0_us;
 	unsigned fps_frames;
 	double fps;			/* frames per second over the last second */
@@ -65,6 +77,10 @@ now_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
+
+static bool pasting(const struct fw_daemon *d);
+static void hid_state_json(struct fw_daemon *d, char *out, size_t len);
+static void paste_end(struct fw_daemon *d, const char *why);
 
 /* ---- hid transport and LEDs ---- */
 
@@ -118,6 +134,8 @@ gadget_host(void *ctx, bool present)
 
 	if (present && d->hid != NULL)
 		hid_release(d->hid, -1);
+	if (!present && pasting(d))
+		paste_end(d, "cancelled: the USB host is gone");
 }
 
 static void
@@ -146,27 +164,59 @@ flush_leds(struct fw_daemon *d)
 
 /* ---- rfb input ---- */
 
+static bool
+pasting(const struct fw_daemon *d)
+{
+	return d->paste.ks != NULL;
+}
+
+/* While a text is typed, a viewer's keys wait for its end: typed in the
+ * middle of it they would change its characters (a held Shift) or land
+ * between them. */
+static int
+hold_key(struct fw_daemon *d, const struct fw_held_key *k)
+{
+	if (fw_held_push(&d->held, k) == 0)
+		return 0;
+	if (!d->held_full_told)
+		fw__log(FW_LOG_WARN, "hid: %d key events already wait for the text being typed; more are dropped",
+			FW_HELD_MAX);
+	d->held_full_told = true;
+	return HID_EIO;
+}
+
+static int
+apply_key(struct fw_daemon *d, const struct fw_held_key *k)
+{
+	int rc;
+
+	if (!k->xt)
+		return hid_key_keysym(d->hid, k->viewer, k->keysym, k->down);
+	rc = hid_key_xt(d->hid, k->viewer, k->code, k->down);
+	/* A scancode we have no usage for: the keysym may still say it. */
+	if (rc == HID_EUNMAPPED && k->keysym != 0)
+		rc = hid_key_keysym(d->hid, k->viewer, k->keysym, k->down);
+	return rc;
+}
+
 static int
 in_key_sym(void *ctx, int viewer, uint32_t keysym, bool down)
 {
 	struct fw_daemon *d = ctx;
+	struct fw_held_key k = { .viewer = viewer, .keysym = keysym, .down = down };
 
 	d->last_input_us = now_us();
-	return hid_key_keysym(d->hid, viewer, keysym, down);
+	return pasting(d) ? hold_key(d, &k) : apply_key(d, &k);
 }
 
 static int
 in_key_xt(void *ctx, int viewer, uint32_t xt, uint32_t keysym, bool down)
 {
 	struct fw_daemon *d = ctx;
-	int rc;
+	struct fw_held_key k = { .viewer = viewer, .xt = true, .code = xt, .keysym = keysym, .down = down };
 
 	d->last_input_us = now_us();
-	rc = hid_key_xt(d->hid, viewer, xt, down);
-	/* A scancode we have no usage for: the keysym may still say it. */
-	if (rc == HID_EUNMAPPED && keysym != 0)
-		rc = hid_key_keysym(d->hid, viewer, keysym, down);
-	return rc;
+	return pasting(d) ? hold_key(d, &k) : apply_key(d, &k);
 }
 
 static int
@@ -183,6 +233,8 @@ in_release(void *ctx, int viewer)
 {
 	struct fw_daemon *d = ctx;
 
+	/* Its keys held back must not come back after it has gone. */
+	fw_held_drop_viewer(&d->held, viewer);
 	return hid_release(d->hid, viewer);
 }
 
@@ -196,6 +248,68 @@ in_power(void *ctx, enum rfb_power action)
 	sim_power(d->sim, action == RFB_POWER_OFF ? SIM_POWER_OFF :
 		  action == RFB_POWER_REBOOT ? SIM_POWER_REBOOT : SIM_POWER_RESET);
 	return 0;
+}
+
+/* ---- text typed as keystrokes ---- */
+
+/* Ends the text being typed (all of it typed, or cancelled), lets go of
+ * its key and types what the viewers pressed meanwhile. */
+static void
+paste_end(struct fw_daemon *d, const char *why)
+{
+	struct fw_held_key k;
+	size_t left;
+
+	if (!pasting(d))
+		return;
+	left = d->paste.n - d->paste_i;
+	fw__log(left ? FW_LOG_WARN : FW_LOG_INFO, "type: %s, %zu of %zu characters typed",
+		why, d->paste_i, d->paste.n);
+	fw_paste_plan_free(&d->paste);
+	d->paste_i = 0;
+	d->paste_up = false;
+	hid_release(d->hid, VIEWER_CONTROL);
+	while (fw_held_pop(&d->held, &k))
+		apply_key(d, &k);
+	d->held_full_told = false;
+	flush_leds(d);
+}
+
+/* Milliseconds until the next step may go, for poll(); -1 when none. */
+static int
+paste_wait_ms(const struct fw_daemon *d, uint64_t now)
+{
+	if (!pasting(d))
+		return -1;
+	/* Waiting for the host to read the reports: POLLOUT wakes us. */
+	if (d->gadget != NULL && hid_gadget_queued(d->gadget, HID_IFACE_KEYBOARD) > 0)
+		return -1;
+	return d->paste_next_us <= now ? 0 : (int)((d->paste_next_us - now + 999) / 1000);
+}
+
+/* One step is one key's press or release: the reports it makes leave
+ * before the next step, and the pause comes after them, so a target that
+ * reads slower than the pace sets the pace itself. */
+static void
+paste_step(struct fw_daemon *d)
+{
+	uint64_t now = now_us();
+
+	for (int budget = 64; pasting(d) && budget > 0; budget--) {
+		if (paste_wait_ms(d, now) != 0)
+			return;
+		hid_key_keysym(d->hid, VIEWER_CONTROL, d->paste.ks[d->paste_i], !d->paste_up);
+		flush_leds(d);
+		if (d->paste_up)
+			d->paste_i++;
+		d->paste_up = !d->paste_up;
+		d->last_input_us = now;
+		d->paste_next_us = now + d->paste_delay_us;
+		if (d->paste_i == d->paste.n)
+			paste_end(d, "done");
+		else if (d->paste_delay_us > 0 || d->gadget != NULL)
+			return;
+	}
 }
 
 /* ---- frames ---- */
@@ -336,49 +450,198 @@ ctl_status(struct fw_daemon *d, char *resp, size_t len)
 		 leds & HID_LED_NUM ? "true" : "false", leds & HID_LED_CAPS ? "true" : "false",
 		 leds & HID_LED_SCROLL ? "true" : "false",
 		 (unsigned long long)rfb_bytes_sent(d->rfb));
+	/* The keyboard and mouse state too, inside the same object. */
+	size_t n = strlen(resp);
+	if (n > 0 && n + 2 < len) {
+		resp[n - 1] = ',';
+		hid_state_json(d, resp + n, len - n - 1);
+		strncat(resp, "}", len - strlen(resp) - 1);
+	}
 }
 
 static void
 ctl_type(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
 {
 	const struct fw_json_member *t = fw_json_get(req, "text");
-	char msg[128];
-	size_t pos = 0;
-	uint32_t cp;
-	int rc, n = 0;
+	const struct fw_json_member *dl = fw_json_get(req, "delay_ms");
+	unsigned delay_ms = (unsigned)d->cfg.paste_delay_ms;
+	struct fw_paste_plan plan;
+	char msg[200];
+	int rc;
 
 	if (t == NULL || t->type != FW_JSON_STRING) {
 		reply_error(resp, len, "type: needs \"text\": a string");
 		return;
 	}
+	if (dl != NULL) {
+		if (dl->type != FW_JSON_NUMBER || dl->num < 0 || dl->num > 1000 || dl->num != (long long)dl->num) {
+			reply_error(resp, len, "type: \"delay_ms\" must be a whole number from 0 to 1000");
+			return;
+		}
+		delay_ms = (unsigned)dl->num;
+	}
+	if (pasting(d)) {
+		snprintf(msg, sizeof(msg), "type: a paste is running (%zu characters left); cancel it first",
+			 d->paste.n - d->paste_i);
+		reply_error(resp, len, msg);
+		return;
+	}
+	if (d->gadget != NULL && !hid_gadget_host_present(d->gadget)) {
+		reply_error(resp, len, "type: no USB host reads the keyboard (target off or cable out)");
+		return;
+	}
 	/* Refuse the whole text before typing anything if one character
 	 * cannot be typed: half a password typed is worse than none. */
-	while ((rc = fw_utf8_next(t->str, t->str_len, &pos, &cp)) > 0) {
-		uint32_t ks = fw_keysym_of_char(cp);
-		struct hid_stroke st[HID_STROKES_MAX];
+	rc = fw_paste_plan(hid_get_layout(d->hid), t->str, t->str_len, &plan);
+	if (rc == FW_PASTE_EUNTYPABLE) {
+		char q[256];
 
-		if (ks == 0 || hid_layout_plan(hid_get_layout(d->hid), ks, st, HID_STROKES_MAX) < 0) {
-			snprintf(msg, sizeof(msg), "type: cannot type U+%04X (character %d) on this layout", cp, n + 1);
+		snprintf(msg, sizeof(msg), "type: %zu character%s cannot be typed on the %s layout, first U+%04X; nothing typed",
+			 plan.n_bad, plan.n_bad == 1 ? "" : "s", hid_layout_name(hid_get_layout(d->hid)),
+			 plan.first_bad);
+		fw_json_quote(q, sizeof(q), msg);
+		snprintf(resp, len, "{\"ok\":false,\"error\":%s,\"untypable\":%s}", q, plan.bad_json);
+		fw_paste_plan_free(&plan);
+		return;
+	}
+	if (rc < 0) {
+		reply_error(resp, len, rc == FW_PASTE_EUTF8 ? "type: text is not valid UTF-8" : "type: out of memory");
+		return;
+	}
+	if (plan.n == 0) {
+		fw_paste_plan_free(&plan);
+		snprintf(resp, len, "{\"ok\":true,\"typed\":0}");
+		return;
+	}
+	/* From nothing pressed: a Shift a viewer holds would change every
+	 * character. */
+	hid_release(d->hid, -1);
+	d->paste = plan;
+	d->paste_i = 0;
+	d->paste_up = false;
+	d->paste_delay_us = delay_ms * 1000u;
+	d->paste_next_us = 0;
+	d->last_input_us = now_us();
+	fw__log(FW_LOG_INFO, "type: %zu characters, %u ms between reports", plan.n, delay_ms);
+	paste_step(d);
+	snprintf(resp, len, "{\"ok\":true,\"typed\":%zu}", plan.n);
+}
+
+static void
+ctl_cancel(struct fw_daemon *d, char *resp, size_t len)
+{
+	size_t left = pasting(d) ? d->paste.n - d->paste_i : 0;
+
+	paste_end(d, "cancelled");
+	snprintf(resp, len, "{\"ok\":true,\"cancelled\":%zu}", left);
+}
+
+static const char *
+mode_name(enum hid_pointer_mode m)
+{
+	return m == HID_POINTER_RELATIVE ? "relative" : "absolute";
+}
+
+/* The pointer mode a profile leaves: the one asked for when it has it. */
+static enum hid_pointer_mode
+mode_for(enum hid_profile p, enum hid_pointer_mode want)
+{
+	unsigned m = hid_profile_ifaces(p);
+
+	if (want == HID_POINTER_RELATIVE && !(m & 1u << HID_IFACE_MOUSE) && (m & 1u << HID_IFACE_POINTER))
+		return HID_POINTER_ABSOLUTE;
+	if (want == HID_POINTER_ABSOLUTE && !(m & 1u << HID_IFACE_POINTER) && (m & 1u << HID_IFACE_MOUSE))
+		return HID_POINTER_RELATIVE;
+	return want;
+}
+
+static void
+hid_state_json(struct fw_daemon *d, char *out, size_t len)
+{
+	unsigned m = hid_profile_ifaces(d->profile);
+	size_t n;
+
+	n = (size_t)snprintf(out, len, "\"layout\":\"%s\",\"layouts\":[",
+			     hid_layout_name(hid_get_layout(d->hid)));
+	for (int i = 0; i < hid_layout_count() && n < len; i++)
+		n += (size_t)snprintf(out + n, len - n, "%s\"%s\"", i ? "," : "", hid_layout_name(i));
+	if (n < len)
+		n += (size_t)snprintf(out + n, len - n,
+				      "],\"mouse\":\"%s\",\"mice\":[%s%s%s],\"profile\":\"%s\","
+				      "\"profiles\":[\"full\",\"absolute\",\"relative\",\"keyboard\"],"
+				      "\"paste\":{\"active\":%s,\"left\":%zu,\"delay_ms\":%d}",
+				      mode_name(hid_get_pointer_mode(d->hid)),
+				      m & 1u << HID_IFACE_POINTER ? "\"absolute\"" : "",
+				      (m & 1u << HID_IFACE_POINTER) && (m & 1u << HID_IFACE_MOUSE) ? "," : "",
+				      m & 1u << HID_IFACE_MOUSE ? "\"relative\"" : "",
+				      hid_profile_name(d->profile), pasting(d) ? "true" : "false",
+				      pasting(d) ? d->paste.n - d->paste_i : 0, d->cfg.paste_delay_ms);
+}
+
+static int
+set_profile(struct fw_daemon *d, enum hid_profile p)
+{
+	if (p == d->profile)
+		return 0;
+	if (d->gadget != NULL && hid_gadget_set_profile(d->gadget, p) < 0)
+		return -1;
+	fw__log(FW_LOG_INFO, "hid: profile %s", hid_profile_name(p));
+	d->profile = p;
+	hid_set_ifaces(d->hid, hid_profile_ifaces(p));
+	hid_set_pointer_mode(d->hid, mode_for(p, hid_get_pointer_mode(d->hid)));
+	return 0;
+}
+
+/* Reads and sets the keyboard layout, the pointer mode and the gadget
+ * profile; everything asked is checked before anything changes. */
+static void
+ctl_hid(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
+{
+	const struct fw_json_member *l = fw_json_get(req, "layout");
+	const struct fw_json_member *m = fw_json_get(req, "mouse");
+	const struct fw_json_member *p = fw_json_get(req, "profile");
+	int layout = hid_get_layout(d->hid), profile = d->profile;
+	enum hid_pointer_mode mode = hid_get_pointer_mode(d->hid);
+	char msg[160], st[1024];
+
+	if (l != NULL && (l->type != FW_JSON_STRING || (layout = hid_layout_find(l->str)) < 0)) {
+		snprintf(msg, sizeof(msg), "hid: \"layout\" must be one of the \"layouts\" (en-us, de, fr, ...)");
+		reply_error(resp, len, msg);
+		return;
+	}
+	if (p != NULL && (p->type != FW_JSON_STRING || (profile = hid_profile_find(p->str)) < 0)) {
+		reply_error(resp, len, "hid: \"profile\" must be full, absolute, relative or keyboard");
+		return;
+	}
+	if (m != NULL) {
+		if (m->type != FW_JSON_STRING || (strcmp(m->str, "absolute") && strcmp(m->str, "relative"))) {
+			reply_error(resp, len, "hid: \"mouse\" must be absolute or relative");
+			return;
+		}
+		mode = strcmp(m->str, "relative") == 0 ? HID_POINTER_RELATIVE : HID_POINTER_ABSOLUTE;
+		if (!(hid_profile_ifaces(profile) &
+		      1u << (mode == HID_POINTER_RELATIVE ? HID_IFACE_MOUSE : HID_IFACE_POINTER))) {
+			snprintf(msg, sizeof(msg), "hid: the %s profile has no %s pointer", hid_profile_name(profile),
+				 mode_name(mode));
 			reply_error(resp, len, msg);
 			return;
 		}
-		n++;
 	}
-	if (rc < 0) {
-		reply_error(resp, len, "type: text is not valid UTF-8");
+	if (profile != (int)d->profile && set_profile(d, profile) < 0) {
+		reply_error(resp, len, "hid: the gadget could not be rebuilt with that profile (see the log)");
 		return;
 	}
-	d->last_input_us = now_us();
-	hid_release(d->hid, VIEWER_CONTROL);
-	pos = 0;
-	while (fw_utf8_next(t->str, t->str_len, &pos, &cp) > 0) {
-		uint32_t ks = fw_keysym_of_char(cp);
-
-		hid_key_keysym(d->hid, VIEWER_CONTROL, ks, true);
-		hid_key_keysym(d->hid, VIEWER_CONTROL, ks, false);
-		flush_leds(d);
+	if (m != NULL)
+		hid_set_pointer_mode(d->hid, mode);
+	if (layout != hid_get_layout(d->hid)) {
+		/* Keys held keep the layout they went down with. */
+		hid_set_layout(d->hid, layout);
+		if (d->sim != NULL)
+			sim_set_layout(d->sim, layout);
+		fw__log(FW_LOG_INFO, "hid: layout %s", hid_layout_name(layout));
 	}
-	snprintf(resp, len, "{\"ok\":true,\"typed\":%d}", n);
+	hid_state_json(d, st, sizeof(st));
+	snprintf(resp, len, "{\"ok\":true,%s}", st);
 }
 
 static void
@@ -398,6 +661,10 @@ ctl_key(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
 			reply_error(resp, len, msg);
 			return;
 		}
+	}
+	if (pasting(d)) {
+		reply_error(resp, len, "key: a paste is running; cancel it first");
+		return;
 	}
 	d->last_input_us = now_us();
 	/* A chord: press in order, release in reverse. */
@@ -440,6 +707,65 @@ ctl_power(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len
 	snprintf(resp, len, "{\"ok\":true}");
 }
 
+/* What the virtual target has received (board sim only): for tests. */
+static void
+ctl_target(struct fw_daemon *d, char *resp, size_t len)
+{
+	char q[SIM_LINE_QUOTED];
+	int x, y;
+
+	if (d->sim == NULL) {
+		reply_error(resp, len, "target: only the sim board has a virtual target in the daemon");
+		return;
+	}
+	uint8_t mods, keys[6];
+	char held[64] = "";
+
+	fw_json_quote(q, sizeof(q), sim_line(d->sim));
+	sim_pointer(d->sim, &x, &y);
+	sim_keys(d->sim, &mods, keys);
+	for (int i = 0; i < 6; i++)
+		if (keys[i] != 0)
+			snprintf(held + strlen(held), sizeof(held) - strlen(held), "%s%u", held[0] ? "," : "", keys[i]);
+	snprintf(resp, len, "{\"ok\":true,\"line\":%s,\"pointer\":{\"x\":%d,\"y\":%d},"
+		 "\"mods\":%u,\"keys\":[%s]}", q, x, y, mods, held);
+}
+
+/* A layout's character keys: [usage, then the code point of each level
+ * (plain, Shift, AltGr, Shift+AltGr), 0 for none or a dead key]. */
+static void
+ctl_layout(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
+{
+	const struct fw_json_member *nm = fw_json_get(req, "name");
+	int l = hid_get_layout(d->hid);
+	size_t n;
+
+	if (nm != NULL && (nm->type != FW_JSON_STRING || (l = hid_layout_find(nm->str)) < 0)) {
+		reply_error(resp, len, "layout: \"name\" must be a layout the \"hid\" request lists");
+		return;
+	}
+	n = (size_t)snprintf(resp, len, "{\"ok\":true,\"name\":\"%s\",\"altgr\":%s,\"keys\":[",
+			     hid_layout_name(l), hid_layout_has_altgr(l) ? "true" : "false");
+	for (int u = 1, first = 1; u < 256 && n < len; u++) {
+		uint32_t cp[4];
+		bool any = false;
+
+		for (int lv = 0; lv < 4; lv++) {
+			cp[lv] = hid_keysym_to_ucs(hid_layout_keysym(l, (uint8_t)u, lv & 1, lv & 2, false));
+			any |= cp[lv] != 0;
+		}
+		if (!any)
+			continue;
+		n += (size_t)snprintf(resp + n, len - n, "%s[%d,%u,%u,%u,%u]", first ? "" : ",", u,
+				      cp[0], cp[1], cp[2], cp[3]);
+		first = 0;
+	}
+	if (n + 3 < len)
+		snprintf(resp + n, len - n, "]}");
+	else
+		reply_error(resp, len, "layout: answer too long");
+}
+
 void
 fw_daemon_control(void *ctx, const struct fw_json *req, char *resp, size_t resplen)
 {
@@ -447,7 +773,7 @@ fw_daemon_control(void *ctx, const struct fw_json *req, char *resp, size_t respl
 	const struct fw_json_member *cmd = fw_json_get(req, "cmd");
 
 	if (cmd == NULL || cmd->type != FW_JSON_STRING) {
-		reply_error(resp, resplen, "request needs \"cmd\": status, type, key, power or release");
+		reply_error(resp, resplen, "request needs \"cmd\": status, hid, type, cancel, key, power or release");
 		return;
 	}
 	if (strcmp(cmd->str, "status") == 0)
@@ -458,6 +784,14 @@ fw_daemon_control(void *ctx, const struct fw_json *req, char *resp, size_t respl
 		ctl_key(d, req, resp, resplen);
 	else if (strcmp(cmd->str, "power") == 0)
 		ctl_power(d, req, resp, resplen);
+	else if (strcmp(cmd->str, "hid") == 0)
+		ctl_hid(d, req, resp, resplen);
+	else if (strcmp(cmd->str, "cancel") == 0)
+		ctl_cancel(d, resp, resplen);
+	else if (strcmp(cmd->str, "target") == 0)
+		ctl_target(d, resp, resplen);
+	else if (strcmp(cmd->str, "layout") == 0)
+		ctl_layout(d, req, resp, resplen);
 	else if (strcmp(cmd->str, "release") == 0) {
 		hid_release(d->hid, -1);
 		snprintf(resp, resplen, "{\"ok\":true}");
@@ -554,6 +888,7 @@ fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, si
 		 * and input is dropped, said once. */
 		struct hid_gadget_options go = {
 			.udc = d->cfg.udc[0] ? d->cfg.udc : NULL,
+			.profile = (enum hid_profile)d->cfg.hid_profile,
 			.on_led = gadget_led, .on_host = gadget_host, .ctx = d,
 		};
 
@@ -569,6 +904,14 @@ fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, si
 		snprintf(err, errlen, "hid: out of memory");
 		goto fail;
 	}
+	d->profile = (enum hid_profile)d->cfg.hid_profile;
+	hid_set_ifaces(d->hid, hid_profile_ifaces(d->profile));
+	hid_set_relative_scale(d->hid, d->cfg.mouse_num, d->cfg.mouse_den);
+	if (mode_for(d->profile, (enum hid_pointer_mode)d->cfg.mouse) != (enum hid_pointer_mode)d->cfg.mouse)
+		fw__log(FW_LOG_WARN, "hid: the %s profile has no %s pointer; starting in %s mode",
+			hid_profile_name(d->profile), mode_name((enum hid_pointer_mode)d->cfg.mouse),
+			mode_name(mode_for(d->profile, (enum hid_pointer_mode)d->cfg.mouse)));
+	hid_set_pointer_mode(d->hid, mode_for(d->profile, (enum hid_pointer_mode)d->cfg.mouse));
 	if (d->cfg.layout[0] != '\0') {
 		int l = hid_layout_find(d->cfg.layout);
 
@@ -619,6 +962,7 @@ fw_daemon_free(struct fw_daemon *d)
 	if (d == NULL)
 		return;
 	fw_control_free(d->ctl);
+	fw_paste_plan_free(&d->paste);
 	if (d->hid != NULL)
 		hid_release(d->hid, -1);
 	rfb_free(d->rfb);
@@ -650,6 +994,9 @@ fw_daemon_run(struct fw_daemon *d)
 			n += hid_gadget_pollfds(d->gadget, pfd + n, MAX_POLL - n);
 		if (d->state != CAP_STATE_OK && timeout > 1000)
 			timeout = 1000;
+		int pw = paste_wait_ms(d, now_us());
+		if (pw >= 0 && (timeout < 0 || pw < timeout))
+			timeout = pw;
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			fw__log(FW_LOG_ERROR, "poll: %s", strerror(errno));
 			return -1;
@@ -668,6 +1015,7 @@ fw_daemon_run(struct fw_daemon *d)
 		rfb_process(d->rfb);
 		if (d->gadget != NULL)
 			hid_gadget_process(d->gadget);
+		paste_step(d);
 		flush_leds(d);
 	}
 }

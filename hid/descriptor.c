@@ -1,4 +1,4 @@
-/* Report descriptors of the two interfaces, and a parser that checks what
+/* Report descriptors of the three interfaces, and a parser that checks what
  * a descriptor lays out (used by the tests, and safe on untrusted bytes). */
 #include <stdint.h>
 #include <string.h>
@@ -87,6 +87,88 @@ const uint8_t hid_ptr_report_desc[] = {
 	0xc0,			/* End Collection */
 };
 const size_t hid_ptr_report_desc_len = sizeof(hid_ptr_report_desc);
+
+/* Relative mouse, the layout documented in hid.h.  Buttons, X and Y come
+ * first in the boot mouse's own layout (HID 1.11 appendix B.2), so the
+ * same bytes serve the boot protocol, which a BIOS reads without parsing
+ * this descriptor, and the report protocol, which an OS reads with it. */
+const uint8_t hid_mouse_report_desc[] = {
+	0x05, 0x01,		/* Usage Page (Generic Desktop) */
+	0x09, 0x02,		/* Usage (Mouse) */
+	0xa1, 0x01,		/* Collection (Application) */
+	0x09, 0x01,		/*   Usage (Pointer) */
+	0xa1, 0x00,		/*   Collection (Physical) */
+	0x05, 0x09,		/*     Usage Page (Button) */
+	0x19, 0x01,		/*     Usage Minimum (1) */
+	0x29, 0x05,		/*     Usage Maximum (5) */
+	0x15, 0x00,		/*     Logical Minimum (0) */
+	0x25, 0x01,		/*     Logical Maximum (1) */
+	0x75, 0x01,		/*     Report Size (1) */
+	0x95, 0x05,		/*     Report Count (5) */
+	0x81, 0x02,		/*     Input (Data, Variable, Absolute): buttons */
+	0x75, 0x03,		/*     Report Size (3) */
+	0x95, 0x01,		/*     Report Count (1) */
+	0x81, 0x01,		/*     Input (Constant): padding */
+	0x05, 0x01,		/*     Usage Page (Generic Desktop) */
+	0x09, 0x30,		/*     Usage (X) */
+	0x09, 0x31,		/*     Usage (Y) */
+	0x09, 0x38,		/*     Usage (Wheel) */
+	0x15, 0x81,		/*     Logical Minimum (-127) */
+	0x25, 0x7f,		/*     Logical Maximum (127) */
+	0x75, 0x08,		/*     Report Size (8) */
+	0x95, 0x03,		/*     Report Count (3) */
+	0x81, 0x06,		/*     Input (Data, Variable, Relative): X, Y, wheel */
+	0x05, 0x0c,		/*     Usage Page (Consumer) */
+	0x0a, 0x38, 0x02,	/*     Usage (AC Pan) */
+	0x95, 0x01,		/*     Report Count (1) */
+	0x81, 0x06,		/*     Input (Data, Variable, Relative): pan */
+	0xc0,			/*   End Collection */
+	0xc0,			/* End Collection */
+};
+const size_t hid_mouse_report_desc_len = sizeof(hid_mouse_report_desc);
+
+size_t hid_report_len(enum hid_iface iface)
+{
+	switch (iface) {
+	case HID_IFACE_KEYBOARD:
+		return HID_KBD_REPORT_LEN;
+	case HID_IFACE_POINTER:
+		return HID_PTR_REPORT_LEN;
+	case HID_IFACE_MOUSE:
+		return HID_MOUSE_REPORT_LEN;
+	default:
+		return 0;
+	}
+}
+
+static const char *const profile_names[HID_PROFILE_COUNT] = {
+	"full", "absolute", "relative", "keyboard",
+};
+
+unsigned hid_profile_ifaces(enum hid_profile p)
+{
+	static const unsigned masks[HID_PROFILE_COUNT] = {
+		1u << HID_IFACE_KEYBOARD | 1u << HID_IFACE_POINTER | 1u << HID_IFACE_MOUSE,
+		1u << HID_IFACE_KEYBOARD | 1u << HID_IFACE_POINTER,
+		1u << HID_IFACE_KEYBOARD | 1u << HID_IFACE_MOUSE,
+		1u << HID_IFACE_KEYBOARD,
+	};
+
+	return (unsigned)p < HID_PROFILE_COUNT ? masks[p] : 0;
+}
+
+const char *hid_profile_name(enum hid_profile p)
+{
+	return (unsigned)p < HID_PROFILE_COUNT ? profile_names[p] : NULL;
+}
+
+int hid_profile_find(const char *name)
+{
+	for (int i = 0; name && i < HID_PROFILE_COUNT; i++)
+		if (strcmp(name, profile_names[i]) == 0)
+			return i;
+	return HID_EINVAL;
+}
 
 /* ---- parser ---- */
 

@@ -21,6 +21,7 @@
 
 #define QUEUE_LEN 64
 #define REPORT_MAX 8
+#define ALL_IFACES ((1u << HID_IFACE_COUNT) - 1)
 #define TICK_MS 500
 
 struct report_queue {
@@ -33,6 +34,8 @@ struct hid_gadget {
 	struct hid_gadget_options opt;
 	char dir[256];		/* configfs gadget directory */
 	char udc[64];		/* UDC it is bound to */
+	enum hid_profile profile;
+	unsigned ifaces;	/* 1 << HID_IFACE_* of the profile */
 	int fd[HID_IFACE_COUNT];
 	int tfd;		/* timerfd: host presence checks, reopening */
 	bool present;
@@ -42,8 +45,8 @@ struct hid_gadget {
 	unsigned long dropped[HID_IFACE_COUNT];
 };
 
-static const char *const fn_name[HID_IFACE_COUNT] = { "hid.usb0", "hid.usb1" };
-static const char *const if_name[HID_IFACE_COUNT] = { "keyboard", "pointer" };
+static const char *const fn_name[HID_IFACE_COUNT] = { "hid.usb0", "hid.usb1", "hid.usb2" };
+static const char *const if_name[HID_IFACE_COUNT] = { "keyboard", "pointer", "mouse" };
 
 /* ---- configfs ---- */
 
@@ -202,20 +205,29 @@ first_udc(char *buf, size_t len)
 static int
 make_function(struct hid_gadget *g, int iface)
 {
-	char fdir[512], link[512];
-	const uint8_t *desc = iface == HID_IFACE_KEYBOARD ? hid_kbd_report_desc : hid_ptr_report_desc;
-	size_t dlen = iface == HID_IFACE_KEYBOARD ? hid_kbd_report_desc_len : hid_ptr_report_desc_len;
-	bool kbd = iface == HID_IFACE_KEYBOARD;
+	/* The keyboard and the relative mouse are boot devices (subclass 1,
+	 * protocols 1 and 2): a BIOS talks only to those.  The tablet is not
+	 * and cannot be one: the boot protocol has no absolute pointer. */
+	static const struct {
+		const char *subclass, *protocol;
+		const uint8_t *desc;
+		const size_t *len;
+	} fn[HID_IFACE_COUNT] = {
+		{ "1", "1", hid_kbd_report_desc, &hid_kbd_report_desc_len },
+		{ "0", "0", hid_ptr_report_desc, &hid_ptr_report_desc_len },
+		{ "1", "2", hid_mouse_report_desc, &hid_mouse_report_desc_len },
+	};
+	char fdir[512], link[512], rlen[8];
 	int rc;
 
 	snprintf(fdir, sizeof(fdir), "%s/functions/%s", g->dir, fn_name[iface]);
+	snprintf(rlen, sizeof(rlen), "%zu", hid_report_len(iface));
 	if ((rc = make_dir(fdir)) < 0)
 		return rc;
-	/* The keyboard is boot-protocol capable (BIOS setups need it). */
-	if ((rc = put_str(fdir, "protocol", kbd ? "1" : "0")) < 0 ||
-	    (rc = put_str(fdir, "subclass", kbd ? "1" : "0")) < 0 ||
-	    (rc = put_str(fdir, "report_length", kbd ? "8" : "7")) < 0 ||
-	    (rc = put_file(fdir, "report_desc", desc, dlen)) < 0)
+	if ((rc = put_str(fdir, "protocol", fn[iface].protocol)) < 0 ||
+	    (rc = put_str(fdir, "subclass", fn[iface].subclass)) < 0 ||
+	    (rc = put_str(fdir, "report_length", rlen)) < 0 ||
+	    (rc = put_file(fdir, "report_desc", fn[iface].desc, *fn[iface].len)) < 0)
 		return rc;
 	snprintf(link, sizeof(link), "%s/configs/c.1/%s", g->dir, fn_name[iface]);
 	if (symlink(fdir, link) < 0) {
@@ -250,10 +262,13 @@ build_gadget(struct hid_gadget *g)
 	    (rc = put_str(sub, "bmAttributes", "0x80")) < 0)
 		return rc;
 	snprintf(sub, sizeof(sub), "%s/configs/c.1/strings/0x409", g->dir);
-	if ((rc = make_dir(sub)) < 0 || (rc = put_str(sub, "configuration", "keyboard + pointer")) < 0)
+	if ((rc = make_dir(sub)) < 0 ||
+	    (rc = put_str(sub, "configuration", hid_profile_name(g->profile))) < 0)
 		return rc;
+	/* Interface numbers follow the order of the links: the keyboard is
+	 * always interface 0. */
 	for (int i = 0; i < HID_IFACE_COUNT; i++)
-		if ((rc = make_function(g, i)) < 0)
+		if ((g->ifaces & 1u << i) && (rc = make_function(g, i)) < 0)
 			return rc;
 	if (g->opt.udc != NULL)
 		snprintf(g->udc, sizeof(g->udc), "%s", g->opt.udc);
@@ -263,7 +278,7 @@ build_gadget(struct hid_gadget *g)
 		hid__log(HID__LOG_ERROR, "gadget: cannot bind to UDC %s", g->udc);
 		return rc;
 	}
-	hid__log(HID__LOG_INFO, "gadget: %s bound to %s", g->dir, g->udc);
+	hid__log(HID__LOG_INFO, "gadget: %s (%s) bound to %s", g->dir, hid_profile_name(g->profile), g->udc);
 	return 0;
 }
 
@@ -334,6 +349,18 @@ enqueue(struct hid_gadget *g, enum hid_iface iface, const uint8_t *buf, size_t l
 
 		if (tail[0] == buf[0] && tail[5] == 0 && tail[6] == 0 && buf[5] == 0 && buf[6] == 0) {
 			memcpy(tail, buf, len);
+			return 0;
+		}
+	}
+	if (iface == HID_IFACE_MOUSE && q->count > 1) {
+		/* Moves add up; merged while the sum fits one report. */
+		uint8_t *tail = q_at(q, q->count - 1);
+		int x = (int8_t)tail[1] + (int8_t)buf[1], y = (int8_t)tail[2] + (int8_t)buf[2];
+
+		if (tail[0] == buf[0] && !tail[3] && !tail[4] && !buf[3] && !buf[4] &&
+		    x >= -HID_REL_MAX && x <= HID_REL_MAX && y >= -HID_REL_MAX && y <= HID_REL_MAX) {
+			tail[1] = (uint8_t)(int8_t)x;
+			tail[2] = (uint8_t)(int8_t)y;
 			return 0;
 		}
 	}
@@ -420,7 +447,7 @@ host_check(struct hid_gadget *g)
 	/* A node that vanished with its function (UDC driver reloaded) is
 	 * looked up again. */
 	for (int i = 0; i < HID_IFACE_COUNT; i++)
-		if (g->fd[i] < 0)
+		if ((g->ifaces & 1u << i) && g->fd[i] < 0)
 			open_function(g, i);
 	if (g->present) {
 		char path[160], st[64];
@@ -439,10 +466,13 @@ host_check(struct hid_gadget *g)
 	hid__log(HID__LOG_INFO, "gadget: USB host present on %s", g->udc);
 	if (n < 0)
 		enqueue(g, HID_IFACE_KEYBOARD, zero, HID_KBD_REPORT_LEN);
-	/* Buttons up where the pointer was. */
+	/* Buttons up where the pointer was; the mouse still. */
 	memcpy(ptr, g->last_ptr, sizeof(ptr));
 	ptr[0] = ptr[5] = ptr[6] = 0;
-	enqueue(g, HID_IFACE_POINTER, ptr, HID_PTR_REPORT_LEN);
+	if (g->ifaces & 1u << HID_IFACE_POINTER)
+		enqueue(g, HID_IFACE_POINTER, ptr, HID_PTR_REPORT_LEN);
+	if (g->ifaces & 1u << HID_IFACE_MOUSE)
+		enqueue(g, HID_IFACE_MOUSE, zero, HID_MOUSE_REPORT_LEN);
 	if (g->opt.on_host != NULL)
 		g->opt.on_host(g->opt.ctx, true);
 }
@@ -450,13 +480,25 @@ host_check(struct hid_gadget *g)
 /* ---- public ---- */
 
 static int
+open_functions(struct hid_gadget *g)
+{
+	int rc;
+
+	for (int i = 0; i < HID_IFACE_COUNT; i++)
+		if ((g->ifaces & 1u << i) && (rc = open_function(g, i)) < 0)
+			return rc;
+	return 0;
+}
+
+static int
 gadget_send(void *ctx, enum hid_iface iface, const uint8_t *buf, size_t len)
 {
 	struct hid_gadget *g = ctx;
-	size_t want = iface == HID_IFACE_KEYBOARD ? HID_KBD_REPORT_LEN : HID_PTR_REPORT_LEN;
 
-	if ((unsigned)iface >= HID_IFACE_COUNT || len != want)
+	if ((unsigned)iface >= HID_IFACE_COUNT || len != hid_report_len(iface))
 		return -EINVAL;
+	if (!(g->ifaces & 1u << iface))
+		return -ENODEV;
 	if (!g->present || g->fd[iface] < 0)
 		return -ESHUTDOWN;
 	enqueue(g, iface, buf, len);
@@ -478,7 +520,14 @@ hid_gadget_open(const struct hid_gadget_options *opt, struct hid_gadget **out)
 	if (g == NULL)
 		return HID_ENOMEM;
 	g->opt = *opt;
-	g->fd[0] = g->fd[1] = g->tfd = -1;
+	g->fd[0] = g->fd[1] = g->fd[2] = g->tfd = -1;
+	if (hid_profile_ifaces(opt->profile) == 0) {
+		hid__log(HID__LOG_ERROR, "gadget: bad profile %d", (int)opt->profile);
+		free(g);
+		return HID_EINVAL;
+	}
+	g->profile = opt->profile;
+	g->ifaces = hid_profile_ifaces(opt->profile);
 	if (g->opt.name == NULL || g->opt.name[0] == '\0' || strchr(g->opt.name, '/') != NULL) {
 		if (g->opt.name != NULL) {
 			hid__log(HID__LOG_ERROR, "gadget: bad name \"%s\"", g->opt.name);
@@ -497,11 +546,8 @@ hid_gadget_open(const struct hid_gadget_options *opt, struct hid_gadget **out)
 		free(g);
 		return HID_EIO;
 	}
-	if ((rc = build_gadget(g)) < 0)
+	if ((rc = build_gadget(g)) < 0 || (rc = open_functions(g)) < 0)
 		goto fail;
-	for (int i = 0; i < HID_IFACE_COUNT; i++)
-		if ((rc = open_function(g, i)) < 0)
-			goto fail;
 	if ((g->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
 	    timerfd_settime(g->tfd, 0, &its, NULL) < 0) {
 		hid__log(HID__LOG_ERROR, "gadget: timerfd: %s", strerror(errno));
@@ -515,14 +561,55 @@ fail:
 	return HID_EIO;
 }
 
+static void
+close_functions(struct hid_gadget *g)
+{
+	for (int i = 0; i < HID_IFACE_COUNT; i++) {
+		if (g->fd[i] >= 0)
+			close(g->fd[i]);
+		g->fd[i] = -1;
+		g->reopen_failing[i] = false;
+		q_clear(&g->q[i]);
+	}
+}
+
+int
+hid_gadget_set_profile(struct hid_gadget *g, enum hid_profile profile)
+{
+	int rc;
+
+	if (hid_profile_ifaces(profile) == 0)
+		return HID_EINVAL;
+	if (profile == g->profile)
+		return 0;
+	hid__log(HID__LOG_INFO, "gadget: profile %s -> %s: the host sees the device unplugged and plugged again",
+		 hid_profile_name(g->profile), hid_profile_name(profile));
+	close_functions(g);
+	host_gone(g, "profile change");
+	remove_gadget(g->dir);
+	g->profile = profile;
+	g->ifaces = hid_profile_ifaces(profile);
+	memset(g->last_ptr, 0, sizeof(g->last_ptr));
+	/* On failure the functions that exist are retried by each tick, and
+	 * a missing gadget directory is the admin's to see in the log. */
+	if ((rc = build_gadget(g)) < 0 || (rc = open_functions(g)) < 0)
+		return HID_EIO;
+	host_check(g);
+	return 0;
+}
+
+enum hid_profile
+hid_gadget_profile(const struct hid_gadget *g)
+{
+	return g->profile;
+}
+
 void
 hid_gadget_close(struct hid_gadget *g)
 {
 	if (g == NULL)
 		return;
-	for (int i = 0; i < HID_IFACE_COUNT; i++)
-		if (g->fd[i] >= 0)
-			close(g->fd[i]);
+	close_functions(g);
 	if (g->tfd >= 0)
 		close(g->tfd);
 	remove_gadget(g->dir);

@@ -1,7 +1,8 @@
 /* hid/ — the USB HID gadget transport (Linux configfs + /dev/hidgN).
  *
- * Makes the board a composite USB device with a keyboard function (boot
- * keyboard, LED output report) and an absolute pointer function, binds it
+ * Makes the board a USB device with a keyboard function (boot keyboard, LED
+ * output report), an absolute pointer function and a relative boot mouse
+ * function, or fewer as the profile says (hid.h), binds it
  * to a UDC and carries hid/'s reports to the USB host without ever
  * blocking: a report the host has not fetched yet is queued (order kept,
  * consecutive pointer moves with the same buttons collapsed) and written
@@ -34,6 +35,7 @@ struct hid_gadget_options {
 	const char *udc;	/* UDC to bind, e.g. "dummy_udc.0" [first in /sys/class/udc] */
 	const char *serial;	/* serial number string ["0001"] */
 	const char *configfs;	/* usb_gadget directory [/sys/kernel/config/usb_gadget] */
+	enum hid_profile profile;	/* interfaces offered [HID_PROFILE_FULL] */
 	/* LED output report read from the keyboard function: give it to
 	 * hid_led_report(). */
 	void (*on_led)(void *ctx, const uint8_t *report, size_t len);
@@ -51,6 +53,13 @@ struct hid_gadget;
 int hid_gadget_open(const struct hid_gadget_options *opt, struct hid_gadget **out);
 /* Unbinds the UDC and removes the gadget from configfs. */
 void hid_gadget_close(struct hid_gadget *g);
+
+/* Rebuilds the gadget with another profile's interfaces and binds it
+ * again: the host sees an unplug and a new device (on_host false, later
+ * true).  0, HID_EINVAL, or HID_EIO with the reason logged (the gadget is
+ * then retried each tick). */
+int hid_gadget_set_profile(struct hid_gadget *g, enum hid_profile profile);
+enum hid_profile hid_gadget_profile(const struct hid_gadget *g);
 
 /* The transport for hid_new(): send() queues and returns 0, or -ESHUTDOWN
  * while no USB host is there (the report is dropped: a host that comes

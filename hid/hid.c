@@ -84,6 +84,11 @@ struct hid_viewer {
 	uint32_t src[256];
 	uint8_t buttons;	/* HID button bits */
 	uint32_t rfb_buttons;	/* last RFB mask, for the wheel's press edges */
+	/* Relative mode: the last position, and the scaled motion not yet
+	 * sent (below one target pixel), in 1/den pixels. */
+	bool has_pos;
+	int last_x, last_y;
+	int64_t rest_x, rest_y;
 };
 
 /* A Shift/AltGr override tied to the key press that needed it. */
@@ -113,7 +118,14 @@ struct hid_dev {
 	uint8_t kbd_sent[HID_KBD_REPORT_LEN];	/* what the target has */
 	uint8_t ptr_sent[HID_PTR_REPORT_LEN];
 	bool ptr_any_sent;
+	uint8_t mouse_buttons;	/* buttons in the last mouse report */
+	bool mouse_any_sent;
 	bool failing[HID_IFACE_COUNT];	/* log a failing transport once */
+
+	enum hid_pointer_mode mode;
+	int scale_num, scale_den;
+	unsigned ifaces;	/* 1 << HID_IFACE_* the target has */
+	bool told_no_iface;
 
 	uint8_t leds;
 	int layout;		/* for keysyms; see hid_set_layout() */
@@ -135,6 +147,8 @@ struct hid_dev *hid_new(const struct hid_transport *tr, hid_led_fn on_led, void 
 	h->tr = *tr;
 	h->on_led = on_led;
 	h->led_ctx = led_ctx;
+	h->scale_num = h->scale_den = 1;
+	h->ifaces = hid_profile_ifaces(HID_PROFILE_FULL);
 	return h;
 }
 
@@ -190,7 +204,7 @@ static void viewer_remove(struct hid_dev *h, struct hid_viewer *v)
 
 static int send_report(struct hid_dev *h, enum hid_iface iface, const uint8_t *buf, size_t len)
 {
-	static const char *const names[HID_IFACE_COUNT] = { "keyboard", "pointer" };
+	static const char *const names[HID_IFACE_COUNT] = { "keyboard", "pointer", "mouse" };
 	int rc = h->tr.send(h->tr.ctx, iface, buf, len);
 
 	if (rc < 0) {
@@ -460,13 +474,13 @@ static uint8_t buttons_from_rfb(uint32_t m)
 	return b;
 }
 
-/* Sends the pointer report made of the current buttons, the position in
- * xy (4 bytes, as in the report) and one wheel step pair. */
-static int flush_ptr(struct hid_dev *h, const uint8_t xy[4], int8_t wheel, int8_t pan)
+/* Sends the pointer report made of the buttons, the position in xy (4
+ * bytes, as in the report) and one wheel step pair. */
+static int flush_ptr_buttons(struct hid_dev *h, uint8_t buttons, const uint8_t xy[4], int8_t wheel, int8_t pan)
 {
 	uint8_t r[HID_PTR_REPORT_LEN];
 
-	r[0] = held_buttons(h);
+	r[0] = buttons;
 	memcpy(r + 1, xy, 4);
 	r[5] = (uint8_t)wheel;
 	r[6] = (uint8_t)pan;
@@ -482,6 +496,87 @@ static int flush_ptr(struct hid_dev *h, const uint8_t xy[4], int8_t wheel, int8_
 	return 0;
 }
 
+static int flush_ptr(struct hid_dev *h, const uint8_t xy[4], int8_t wheel, int8_t pan)
+{
+	return flush_ptr_buttons(h, held_buttons(h), xy, wheel, pan);
+}
+
+/* One relative mouse report; nothing when it would change nothing. */
+static int send_mouse(struct hid_dev *h, uint8_t buttons, int dx, int dy, int wheel, int pan)
+{
+	uint8_t r[HID_MOUSE_REPORT_LEN] = {
+		buttons, (uint8_t)(int8_t)dx, (uint8_t)(int8_t)dy, (uint8_t)(int8_t)wheel, (uint8_t)(int8_t)pan,
+	};
+
+	if (h->mouse_any_sent && buttons == h->mouse_buttons && !dx && !dy && !wheel && !pan)
+		return 0;
+	int rc = send_report(h, HID_IFACE_MOUSE, r, sizeof(r));
+	if (rc < 0)
+		return rc;
+	h->mouse_buttons = buttons;
+	h->mouse_any_sent = true;
+	return 0;
+}
+
+static int clamp_rel(int64_t v)
+{
+	return v > HID_REL_MAX ? HID_REL_MAX : v < -HID_REL_MAX ? -HID_REL_MAX : (int)v;
+}
+
+/* Scales a move, keeps what is below one target pixel for the next one,
+ * and sends the rest in steps the report can hold. */
+static int rel_move(struct hid_dev *h, struct hid_viewer *v, int64_t dx, int64_t dy, int wheel, int pan)
+{
+	int64_t mx, my;
+	int rc;
+
+	v->rest_x += dx * h->scale_num;
+	v->rest_y += dy * h->scale_num;
+	mx = v->rest_x / h->scale_den;	/* toward zero: the rest keeps the sign */
+	my = v->rest_y / h->scale_den;
+	v->rest_x -= mx * h->scale_den;
+	v->rest_y -= my * h->scale_den;
+	do {
+		int sx = clamp_rel(mx), sy = clamp_rel(my);
+
+		if ((rc = send_mouse(h, held_buttons(h), sx, sy, wheel, pan)) < 0)
+			return rc;
+		mx -= sx;
+		my -= sy;
+		wheel = pan = 0;
+	} while (mx != 0 || my != 0);
+	return 0;
+}
+
+static bool have_iface(struct hid_dev *h, enum hid_iface iface)
+{
+	if (h->ifaces & 1u << iface)
+		return true;
+	if (!h->told_no_iface)
+		hid__log(HID__LOG_INFO, "pointer input dropped: the target has no %s now (gadget profile)",
+			 iface == HID_IFACE_MOUSE ? "relative mouse" : "absolute pointer");
+	h->told_no_iface = true;
+	return false;
+}
+
+/* Wheel steps of the RFB buttons newly pressed; records the mask. */
+static void take_buttons(struct hid_viewer *v, uint32_t rfb_buttons, int *wheel, int *pan)
+{
+	uint32_t pressed = rfb_buttons & ~v->rfb_buttons;
+
+	*wheel = *pan = 0;
+	if (pressed & RFB_WHEEL_UP)
+		(*wheel)++;
+	if (pressed & RFB_WHEEL_DOWN)
+		(*wheel)--;
+	if (pressed & RFB_WHEEL_RIGHT)
+		(*pan)++;
+	if (pressed & RFB_WHEEL_LEFT)
+		(*pan)--;
+	v->rfb_buttons = rfb_buttons;
+	v->buttons = buttons_from_rfb(rfb_buttons);
+}
+
 static uint16_t scale_axis(int v, int size)
 {
 	if (size <= 1 || v <= 0)
@@ -493,28 +588,102 @@ static uint16_t scale_axis(int v, int size)
 
 int hid_pointer(struct hid_dev *h, int viewer, int x, int y, int w, int h_, uint32_t rfb_buttons)
 {
+	int wheel, pan;
+
 	if (!h || w <= 0 || h_ <= 0)
 		return HID_EINVAL;
 	struct hid_viewer *v = viewer_get(h, viewer);
 	if (!v)
 		return HID_ENOMEM;
+	take_buttons(v, rfb_buttons, &wheel, &pan);
+	if (h->mode == HID_POINTER_RELATIVE) {
+		int64_t dx = v->has_pos ? (int64_t)x - v->last_x : 0;
+		int64_t dy = v->has_pos ? (int64_t)y - v->last_y : 0;
 
-	uint32_t pressed = rfb_buttons & ~v->rfb_buttons;
-	int wheel = 0, pan = 0;
-	if (pressed & RFB_WHEEL_UP)
-		wheel++;
-	if (pressed & RFB_WHEEL_DOWN)
-		wheel--;
-	if (pressed & RFB_WHEEL_RIGHT)
-		pan++;
-	if (pressed & RFB_WHEEL_LEFT)
-		pan--;
-	v->rfb_buttons = rfb_buttons;
-	v->buttons = buttons_from_rfb(rfb_buttons);
-
+		v->has_pos = true;
+		v->last_x = x;
+		v->last_y = y;
+		if (!have_iface(h, HID_IFACE_MOUSE))
+			return 0;
+		return rel_move(h, v, dx, dy, wheel, pan);
+	}
+	if (!have_iface(h, HID_IFACE_POINTER))
+		return 0;
 	uint16_t ax = scale_axis(x, w), ay = scale_axis(y, h_);
 	uint8_t xy[4] = { (uint8_t)ax, (uint8_t)(ax >> 8), (uint8_t)ay, (uint8_t)(ay >> 8) };
 	return flush_ptr(h, xy, (int8_t)wheel, (int8_t)pan);
+}
+
+int hid_mouse_move(struct hid_dev *h, int viewer, int dx, int dy, uint32_t rfb_buttons)
+{
+	int wheel, pan;
+
+	if (!h)
+		return HID_EINVAL;
+	struct hid_viewer *v = viewer_get(h, viewer);
+	if (!v)
+		return HID_ENOMEM;
+	take_buttons(v, rfb_buttons, &wheel, &pan);
+	if (!have_iface(h, HID_IFACE_MOUSE))
+		return 0;
+	return rel_move(h, v, dx, dy, wheel, pan);
+}
+
+/* Lets go of the buttons on the interface a mode uses. */
+static int lift_buttons(struct hid_dev *h, enum hid_pointer_mode mode)
+{
+	if (mode == HID_POINTER_RELATIVE)
+		return h->mouse_any_sent && h->mouse_buttons && (h->ifaces & 1u << HID_IFACE_MOUSE)
+			? send_mouse(h, 0, 0, 0, 0, 0) : 0;
+	return h->ptr_any_sent && h->ptr_sent[0] && (h->ifaces & 1u << HID_IFACE_POINTER)
+		? flush_ptr_buttons(h, 0, h->ptr_sent + 1, 0, 0) : 0;
+}
+
+int hid_set_pointer_mode(struct hid_dev *h, enum hid_pointer_mode mode)
+{
+	if (!h || (mode != HID_POINTER_ABSOLUTE && mode != HID_POINTER_RELATIVE))
+		return HID_EINVAL;
+	if (mode == h->mode)
+		return 0;
+	lift_buttons(h, h->mode);
+	h->mode = mode;
+	h->told_no_iface = false;
+	/* Motion starts again from each viewer's next position. */
+	for (int i = 0; i < h->n_viewers; i++) {
+		h->viewers[i].has_pos = false;
+		h->viewers[i].rest_x = h->viewers[i].rest_y = 0;
+	}
+	hid__log(HID__LOG_INFO, "pointer mode: %s", mode == HID_POINTER_RELATIVE ? "relative" : "absolute");
+	return 0;
+}
+
+enum hid_pointer_mode hid_get_pointer_mode(const struct hid_dev *h)
+{
+	return h ? h->mode : HID_POINTER_ABSOLUTE;
+}
+
+int hid_set_relative_scale(struct hid_dev *h, int num, int den)
+{
+	if (!h || num < 1 || num > 1000 || den < 1 || den > 1000)
+		return HID_EINVAL;
+	h->scale_num = num;
+	h->scale_den = den;
+	for (int i = 0; i < h->n_viewers; i++)
+		h->viewers[i].rest_x = h->viewers[i].rest_y = 0;
+	return 0;
+}
+
+void hid_set_ifaces(struct hid_dev *h, unsigned mask)
+{
+	if (!h)
+		return;
+	h->ifaces = mask | 1u << HID_IFACE_KEYBOARD;
+	h->told_no_iface = false;
+	/* A new device starts with nothing sent. */
+	if (!(mask & 1u << HID_IFACE_POINTER))
+		h->ptr_any_sent = false;
+	if (!(mask & 1u << HID_IFACE_MOUSE))
+		h->mouse_any_sent = false;
 }
 
 /* ---- release, LEDs ---- */
@@ -539,14 +708,15 @@ int hid_release(struct hid_dev *h, int viewer)
 		if (v)
 			release_viewer(h, v);
 	}
-	int rc = flush_kbd(h);
+	int rc = flush_kbd(h), rc2 = 0;
 	/* No pointer report before the first position: there is none to keep. */
-	if (h->ptr_any_sent) {
-		int rc2 = flush_ptr(h, h->ptr_sent + 1, 0, 0);
-		if (rc == 0)
-			rc = rc2;
-	}
-	return rc;
+	if (h->ptr_any_sent && (h->ifaces & 1u << HID_IFACE_POINTER))
+		rc2 = flush_ptr(h, h->ptr_sent + 1, 0, 0);
+	if (rc == 0)
+		rc = rc2;
+	if (h->mouse_any_sent && (h->ifaces & 1u << HID_IFACE_MOUSE))
+		rc2 = send_mouse(h, held_buttons(h), 0, 0, 0, 0);
+	return rc ? rc : rc2;
 }
 
 int hid_led_report(struct hid_dev *h, const uint8_t *buf, size_t len)

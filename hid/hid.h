@@ -18,7 +18,31 @@
 enum hid_iface {
 	HID_IFACE_KEYBOARD = 0,	/* 8-byte boot keyboard report; 1-byte LED output */
 	HID_IFACE_POINTER = 1,	/* absolute pointer report, see below */
+	HID_IFACE_MOUSE = 2,	/* relative boot mouse report, see below */
 	HID_IFACE_COUNT
+};
+
+/* Which interfaces the target has (bits 1 << HID_IFACE_*), as the gadget
+ * profiles offer them: some BIOSes reject a composite device or one with
+ * an interface they do not know, so fewer can be offered. */
+enum hid_profile {
+	HID_PROFILE_FULL = 0,	/* keyboard + absolute pointer + relative mouse */
+	HID_PROFILE_ABSOLUTE,	/* keyboard + absolute pointer */
+	HID_PROFILE_RELATIVE,	/* keyboard + relative mouse */
+	HID_PROFILE_KEYBOARD,	/* keyboard only */
+	HID_PROFILE_COUNT
+};
+/* Interfaces of a profile, as a bit mask; 0 for a bad profile. */
+unsigned hid_profile_ifaces(enum hid_profile p);
+/* "full", "absolute", "relative", "keyboard"; NULL when out of range. */
+const char *hid_profile_name(enum hid_profile p);
+/* Profile by name, or HID_EINVAL. */
+int hid_profile_find(const char *name);
+
+/* How viewers' pointer positions reach the target. */
+enum hid_pointer_mode {
+	HID_POINTER_ABSOLUTE = 0,	/* the tablet: position as 0..32767 */
+	HID_POINTER_RELATIVE = 1,	/* the boot mouse: moves between positions */
 };
 
 /* Absolute pointer input report, 7 bytes, no report id:
@@ -32,6 +56,19 @@ enum hid_iface {
 #define HID_PTR_REPORT_LEN 7
 #define HID_ABS_MAX 32767
 
+/* Relative mouse input report, 5 bytes, no report id.  The first three are
+ * the boot protocol's mouse report, so a BIOS that asked for the boot
+ * protocol and reads only those gets buttons and motion:
+ *   [0] buttons as in the pointer report
+ *   [1] X motion, signed, -127..127, +1 = right
+ *   [2] Y motion, signed, -127..127, +1 = down
+ *   [3] vertical wheel, [4] horizontal wheel, as in the pointer report
+ */
+#define HID_MOUSE_REPORT_LEN 5
+#define HID_REL_MAX 127
+/* Report length of an interface, 0 when out of range. */
+size_t hid_report_len(enum hid_iface iface);
+
 /* LED bits of the keyboard's output report (USB HID LED usages 1..5). */
 #define HID_LED_NUM	0x01
 #define HID_LED_CAPS	0x02
@@ -44,6 +81,8 @@ extern const uint8_t hid_kbd_report_desc[];
 extern const size_t hid_kbd_report_desc_len;
 extern const uint8_t hid_ptr_report_desc[];
 extern const size_t hid_ptr_report_desc_len;
+extern const uint8_t hid_mouse_report_desc[];
+extern const size_t hid_mouse_report_desc_len;
 
 /* Where reports go.  send() must not block; it returns 0 or a negative
  * error (the report is then dropped and logged by hid/). */
@@ -90,6 +129,26 @@ int hid_key_xt(struct hid_dev *h, int viewer, uint32_t xt, bool down);
  * left/right, bit7 back, bit8 forward).  Wheel bits make one step each on
  * their press. */
 int hid_pointer(struct hid_dev *h, int viewer, int x, int y, int w, int h_, uint32_t rfb_buttons);
+
+/* Pointer mode for hid_pointer().  In relative mode a viewer's first
+ * position only sets where it is; each later one becomes the move from the
+ * previous position, times the scale, on the relative mouse: split into
+ * reports of at most HID_REL_MAX per axis, the scale's remainders carried
+ * to the next move so nothing is lost.  Switching mode lets go of the
+ * buttons held on the other interface.  0 or HID_EINVAL. */
+int hid_set_pointer_mode(struct hid_dev *h, enum hid_pointer_mode mode);
+enum hid_pointer_mode hid_get_pointer_mode(const struct hid_dev *h);
+/* Target pixels moved per viewer pixel in relative mode, num/den, both
+ * 1..1000 [1/1: right for firmware, which does not accelerate]. */
+int hid_set_relative_scale(struct hid_dev *h, int num, int den);
+/* Moves the relative mouse by (dx, dy) target pixels as they are, for a
+ * caller that has motion rather than positions.  Buttons as hid_pointer(). */
+int hid_mouse_move(struct hid_dev *h, int viewer, int dx, int dy, uint32_t rfb_buttons);
+
+/* The interfaces the target has (mask of 1 << HID_IFACE_*; all by
+ * default).  Pointer input for an interface the target lacks is dropped
+ * (logged once); the keyboard is always there. */
+void hid_set_ifaces(struct hid_dev *h, unsigned mask);
 
 /* Releases every key and button held by one viewer (viewer >= 0) or by all
  * (viewer < 0), and sends the reports that follow. */

@@ -8,6 +8,7 @@
 # usage: board/qemu-x86_64/mkimage.sh [BUILD_DIR]
 #   env WEBKVMD=path  daemon binary to put in the image [BUILD_DIR/webkvmd]
 #       TARGET=path   virtual target binary [BUILD_DIR/webkvm-target]
+#       BOOTHOST=path the tests' boot-protocol USB host [BUILD_DIR/boothost]
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,6 +22,7 @@ cache="$top/build/qemu"
 dl="$cache/dl"
 webkvmd=${WEBKVMD:-$build/webkvmd}
 target=${TARGET:-$build/webkvm-target}
+boothost=${BOOTHOST:-$build/boothost}
 
 # Modules the board needs; their dependencies come from modules.dep.
 # virtio_pci/virtio_net: the user-mode network that carries the forwards.
@@ -33,6 +35,7 @@ for tool in apt-get dpkg-deb cpio gzip busybox; do
 done
 [ -x "$webkvmd" ] || die "$webkvmd missing: run make first"
 [ -x "$target" ] || die "$target missing: run make build/webkvm-target first"
+[ -x "$boothost" ] || die "$boothost missing: run make build/boothost first"
 mkdir -p "$dl" "$out"
 
 # ---- the kernel: linux-image-amd64 names the versioned package ----
@@ -101,7 +104,7 @@ fi
 # Its inputs by path, size and modification time: another binary (a
 # sanitizer build, say) rebuilds it as well as a newer one.
 img="$out/initrd.cpio.gz"
-inputs=$(for f in "$webkvmd" "$target" "$board/init" "$board/webkvm-svc" "$board/mkimage.sh" \
+inputs=$(for f in "$webkvmd" "$target" "$boothost" "$board/init" "$board/webkvm-svc" "$board/mkimage.sh" \
 		"$board/board.conf"; do
 	printf '%s %s\n' "$f" "$(stat -L -c '%s %Y' "$f")"
 done)
@@ -147,10 +150,11 @@ done
 # ---- the project's binaries and their shared libraries ----
 cp "$webkvmd" "$root/usr/bin/webkvmd"
 cp "$target" "$root/usr/bin/webkvm-target"
+cp "$boothost" "$root/usr/bin/boothost"
 # libturbojpeg is dlopen()ed by capture/jpeg.c, so ldd does not list it.
 dlopened=$(ldconfig -p | awk '/libturbojpeg\.so\.0 .*x86-64/{print $NF; exit}')
 [ -n "$dlopened" ] || die "libturbojpeg.so.0 not found (apt-get install libturbojpeg0)"
-{ echo "$dlopened"; for b in "$webkvmd" "$target" "$dlopened"; do
+{ echo "$dlopened"; for b in "$webkvmd" "$target" "$boothost" "$dlopened"; do
 	ldd "$b" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'
 done; } | sort -u | while read -r lib; do
 	mkdir -p "$root$(dirname "$lib")"

@@ -208,11 +208,9 @@ static void key_press(struct sim_target *s, uint8_t u, uint8_t mods)
 	uint8_t alt = altgr ? mods & MOD_LALT : mods & MOD_ALT;
 	if ((mods & (MOD_CTRL | MOD_GUI)) || alt)
 		return;
-	uint32_t cp;
-	if (s->layout == 0)
-		cp = (unsigned char)key_char(s, u, mods);
-	else
-		cp = layout_char(s, u, mods, altgr);
+	/* The layout tables for every layout, en-us included: its key left
+	 * of Z types < and > as X's pc105 tables say. */
+	uint32_t cp = layout_char(s, u, mods, altgr);
 	if (cp)
 		line_add(s, cp);
 }
@@ -244,23 +242,12 @@ static void kbd_report(struct sim_target *s, const uint8_t *buf)
 	memcpy(s->kbd_keys, keys, 6);
 }
 
-static int ptr_report(struct sim_target *s, const uint8_t *buf)
+/* A click on a menu line runs it, as in a firmware setup screen. */
+static void ptr_buttons(struct sim_target *s, uint8_t buttons)
 {
-	uint8_t buttons = buf[0] & 0x1f;
-	unsigned x = buf[1] | (unsigned)buf[2] << 8;
-	unsigned y = buf[3] | (unsigned)buf[4] << 8;
-
-	if (x > HID_ABS_MAX || y > HID_ABS_MAX)
-		return -1;
 	uint8_t pressed = buttons & ~s->ptr_buttons;
+
 	s->ptr_buttons = buttons;
-	if (s->mode != SIM__SETUP)
-		return 0;
-	s->ptr_x = (uint16_t)x;
-	s->ptr_y = (uint16_t)y;
-	s->ptr_seen = true;
-	s->wheel += (int8_t)buf[5];
-	s->pan += (int8_t)buf[6];
 	if (pressed & 0x01) {
 		int px, py;
 		sim__ptr_pos(s, &px, &py);
@@ -269,6 +256,49 @@ static int ptr_report(struct sim_target *s, const uint8_t *buf)
 		    col >= SIM__COL_MENU && col < SIM__COL_MENU + SIM__MENU_WIDTH)
 			sim__activate(s, row - SIM__ROW_MENU);
 	}
+}
+
+static int ptr_report(struct sim_target *s, const uint8_t *buf)
+{
+	unsigned x = buf[1] | (unsigned)buf[2] << 8;
+	unsigned y = buf[3] | (unsigned)buf[4] << 8;
+
+	if (x > HID_ABS_MAX || y > HID_ABS_MAX)
+		return -1;
+	if (s->mode != SIM__SETUP) {
+		s->ptr_buttons = buf[0] & 0x1f;
+		return 0;
+	}
+	/* The tablet's range spans the screen, as an OS maps it. */
+	s->ptr_x = (int)(((uint64_t)x * (uint64_t)(s->w - 1) + HID_ABS_MAX / 2) / HID_ABS_MAX);
+	s->ptr_y = (int)(((uint64_t)y * (uint64_t)(s->h - 1) + HID_ABS_MAX / 2) / HID_ABS_MAX);
+	s->ptr_seen = true;
+	s->wheel += (int8_t)buf[5];
+	s->pan += (int8_t)buf[6];
+	ptr_buttons(s, buf[0] & 0x1f);
+	return 0;
+}
+
+/* The relative mouse moves the pointer one pixel per count, without
+ * acceleration, stopping at the screen's edges: what firmware does. */
+static int mouse_report(struct sim_target *s, const uint8_t *buf)
+{
+	int px, py;
+
+	if ((int8_t)buf[1] == -128 || (int8_t)buf[2] == -128)
+		return -1;	/* outside the descriptor's -127..127 */
+	if (s->mode != SIM__SETUP) {
+		s->ptr_buttons = buf[0] & 0x1f;
+		return 0;
+	}
+	sim__ptr_pos(s, &px, &py);
+	s->ptr_x = px + (int8_t)buf[1];
+	s->ptr_y = py + (int8_t)buf[2];
+	sim__ptr_pos(s, &s->ptr_x, &s->ptr_y);
+	s->ptr_seen = true;
+	s->wheel += (int8_t)buf[3];
+	s->pan += (int8_t)buf[4];
+	ptr_buttons(s, buf[0] & 0x1f);
 	return 0;
 }
 
@@ -289,6 +319,11 @@ int sim_hid_input(struct sim_target *s, int iface, const uint8_t *buf, size_t le
 		if (len != HID_PTR_REPORT_LEN)
 			return -1;
 		ret = ptr_report(s, buf);
+		break;
+	case HID_IFACE_MOUSE:
+		if (len != HID_MOUSE_REPORT_LEN)
+			return -1;
+		ret = mouse_report(s, buf);
 		break;
 	default:
 		return -1;

@@ -209,10 +209,26 @@ void sim__compose(struct sim_target *s)
 
 /* ---- console actions ---- */
 
+const char *sim_line(const struct sim_target *s)
+{
+	return s->line;
+}
+
+void sim_pointer(const struct sim_target *s, int *x, int *y)
+{
+	sim__ptr_pos(s, x, y);
+}
+
+void sim_keys(const struct sim_target *s, uint8_t *mods, uint8_t keys[6])
+{
+	*mods = s->kbd_mods;
+	memcpy(keys, s->kbd_keys, 6);
+}
+
 void sim__ptr_pos(const struct sim_target *s, int *x, int *y)
 {
-	*x = (int)(((uint64_t)s->ptr_x * (uint64_t)(s->w - 1) + HID_ABS_MAX / 2) / HID_ABS_MAX);
-	*y = (int)(((uint64_t)s->ptr_y * (uint64_t)(s->h - 1) + HID_ABS_MAX / 2) / HID_ABS_MAX);
+	*x = s->ptr_x < 0 ? 0 : s->ptr_x >= s->w ? s->w - 1 : s->ptr_x;
+	*y = s->ptr_y < 0 ? 0 : s->ptr_y >= s->h ? s->h - 1 : s->ptr_y;
 }
 
 void sim__activate(struct sim_target *s, int item)

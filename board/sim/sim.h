@@ -43,8 +43,9 @@ void sim_free(struct sim_target *s);
 
 void sim_set_led_out(struct sim_target *s, sim_led_out_fn fn, void *ctx);
 
-/* A report from the keyboard (iface 0, 8 bytes) or the absolute pointer
- * (iface 1, 7 bytes) arrived from the USB bus.  Returns 0 or -1 for a
+/* A report from the keyboard (iface 0, 8 bytes), the absolute pointer
+ * (iface 1, 7 bytes) or the relative mouse (iface 2, 5 bytes; one pixel
+ * per count) arrived from the USB bus.  Returns 0 or -1 for a
  * malformed report (dropped). */
 int sim_hid_input(struct sim_target *s, int iface, const uint8_t *buf, size_t len);
 
@@ -71,6 +72,14 @@ int sim_row_text(const struct sim_target *s, int row, char *buf, size_t len);
  * dead keys composing with the next character.  Out of range is ignored.
  * A pending dead key is dropped. */
 void sim_set_layout(struct sim_target *s, int layout);
+
+/* What the target has received, for tests that check input without
+ * reading the screen: the command line being typed (UTF-8) and where the
+ * pointer is, in pixels. */
+const char *sim_line(const struct sim_target *s);
+void sim_pointer(const struct sim_target *s, int *x, int *y);
+/* The keyboard as the target last saw it: modifier byte and key array. */
+void sim_keys(const struct sim_target *s, uint8_t *mods, uint8_t keys[6]);
 
 /* Lock state as the target sees it (HID_LED_* bits). */
 uint8_t sim_leds(const struct sim_target *s);

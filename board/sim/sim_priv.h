@@ -65,7 +65,7 @@ struct sim_target {
 	sim_led_out_fn led_fn;
 	void *led_ctx;
 	uint8_t ptr_buttons;
-	uint16_t ptr_x, ptr_y;	/* 0..HID_ABS_MAX, scaled at use */
+	int ptr_x, ptr_y;	/* pixels; clamped to the screen at use */
 	bool ptr_seen;
 	long long wheel, pan;
 

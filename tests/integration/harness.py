@@ -112,8 +112,28 @@ class Control:
         except ValueError as e:
             raise AssertionError("control: response is not JSON (%s): %r" % (e, line[:300]))
 
-    def request(self, obj, timeout=None):
-        return self.raw(json.dumps(obj) + "\n", timeout)
+    def request(self, obj, timeout=None, wait_typed=True):
+        """One request.  A "type" request is answered when typing starts;
+        with wait_typed the call returns once the daemon has typed it all
+        (it refuses a second text while one is typed)."""
+        resp = self.raw(json.dumps(obj) + "\n", timeout)
+        if wait_typed and obj.get("cmd") == "type" and resp.get("ok") is True:
+            self.wait_typed(obj, timeout)
+        return resp
+
+    def wait_typed(self, obj=None, timeout=None):
+        n = len(obj.get("text", "")) if obj else 0
+        delay = (obj or {}).get("delay_ms", 20)
+        # Two reports per character, a few more for Shift and dead keys.
+        end = time.monotonic() + (timeout or self.timeout) + n * 4 * (delay + 5) / 1000.0 * SLOW
+        while True:
+            st = self.raw(json.dumps({"cmd": "status"}) + "\n")
+            if not st.get("paste", {}).get("active"):
+                return
+            if time.monotonic() > end:
+                raise AssertionError("control: text still being typed after %.1f s: %r" % (
+                    time.monotonic() - end, st.get("paste")))
+            time.sleep(0.02)
 
 
 class Daemon:
@@ -204,10 +224,10 @@ class Daemon:
     def control(self, timeout=5.0):
         return Control(self.control_path, timeout)
 
-    def request(self, obj, timeout=5.0):
+    def request(self, obj, timeout=5.0, wait_typed=True):
         c = self.control(timeout)
         try:
-            return c.request(obj)
+            return c.request(obj, wait_typed=wait_typed)
         finally:
             c.close()
 

@@ -507,7 +507,7 @@ class PowerAndResolution(DaemonTestCase):
         def res(i):
             size = self.SIZES[i % len(self.SIZES)]
             w, h = (int(n) for n in size.split("x"))
-            r = d.request({"cmd": "type", "text": "res %s\n" % size})
+            r = d.request({"cmd": "type", "text": "res %s\n" % size, "delay_ms": 0})
             self.assertIs(r.get("ok"), True, r)
             wait_status(d, lambda st: (st.get("width"), st.get("height")) == (w, h),
                         "resolution %s (round %d)" % (size, i), pump=[v])

@@ -85,6 +85,8 @@ parse_size(const char *s, int *w, int *h)
 
 /* ---- host side of the USB HID functions ---- */
 
+static const char *const iface_name[HID_IFACE_COUNT] = { "keyboard", "pointer", "mouse" };
+
 static void
 hid_close(struct target *t, int iface)
 {
@@ -93,7 +95,7 @@ hid_close(struct target *t, int iface)
 	if (t->hid_fd[iface] >= 0) {
 		close(t->hid_fd[iface]);
 		t->hid_fd[iface] = -1;
-		target_log("hid: %s interface gone", iface == HID_IFACE_KEYBOARD ? "keyboard" : "pointer");
+		target_log("hid: %s interface gone", iface_name[iface]);
 		/* A PC releases whatever an unplugged keyboard held.  (A zero
 		 * pointer report would also move an absolute pointer to 0,0.) */
 		if (iface == HID_IFACE_KEYBOARD)
@@ -117,6 +119,8 @@ hidraw_iface(int fd)
 		return HID_IFACE_KEYBOARD;
 	if ((size_t)size == hid_ptr_report_desc_len && memcmp(d.value, hid_ptr_report_desc, (size_t)size) == 0)
 		return HID_IFACE_POINTER;
+	if ((size_t)size == hid_mouse_report_desc_len && memcmp(d.value, hid_mouse_report_desc, (size_t)size) == 0)
+		return HID_IFACE_MOUSE;
 	return -1;
 }
 
@@ -127,7 +131,8 @@ hid_scan(struct target *t)
 		char path[32];
 		int fd, iface;
 
-		if (t->hid_fd[HID_IFACE_KEYBOARD] >= 0 && t->hid_fd[HID_IFACE_POINTER] >= 0)
+		if (t->hid_fd[HID_IFACE_KEYBOARD] >= 0 && t->hid_fd[HID_IFACE_POINTER] >= 0 &&
+		    t->hid_fd[HID_IFACE_MOUSE] >= 0)
 			return;
 		snprintf(path, sizeof(path), "/dev/hidraw%d", n);
 		if ((fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
@@ -138,7 +143,7 @@ hid_scan(struct target *t)
 			continue;
 		}
 		t->hid_fd[iface] = fd;
-		target_log("hid: %s is the %s", path, iface == HID_IFACE_KEYBOARD ? "keyboard" : "pointer");
+		target_log("hid: %s is the %s", path, iface_name[iface]);
 	}
 }
 
@@ -155,6 +160,8 @@ hid_read(struct target *t, int iface)
 			target_log("hid: kbd %02x %02x %02x %02x %02x %02x %02x %02x at %llu",
 				   buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7],
 				   (unsigned long long)target_now_us());
+		} else if (iface == HID_IFACE_MOUSE && n == HID_MOUSE_REPORT_LEN) {
+			target_log("hid: mouse %02x %02x %02x %02x %02x", buf[0], buf[1], buf[2], buf[3], buf[4]);
 		}
 		if (sim_hid_input(t->sim, iface, buf, (size_t)n) < 0)
 			target_log("hid: malformed %zd-byte report on interface %d dropped", n, iface);
@@ -340,6 +347,7 @@ usage(FILE *fp)
 		"  --format FMT     output pixel format: yuyv, uyvy, rgb24, bgr24, rgb565 [yuyv]\n"
 		"  --size WxH       initial screen size [1280x720]\n"
 		"  --fps N          frames rendered per second, 1..60 [30]\n"
+		"  --layout NAME    the keyboard layout the target decodes keys with [en-us]\n"
 		"tools:\n"
 		"  --ctl SOCKET JSON, --set-ctrl DEV ID VALUE, --get-ctrl DEV ID\n");
 }
@@ -353,11 +361,13 @@ main(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "size", required_argument, NULL, 's' },
 		{ "fps", required_argument, NULL, 'r' },
+		{ "layout", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct target t = { .fmt = CAP_FMT_YUYV, .fps = 30,
-			    .hid_fd = { -1, -1 } };
+			    .hid_fd = { -1, -1, -1 } };
+	const char *layout = NULL;
 	int w = 1280, h = 720, c, sfd;
 	sigset_t sigs;
 	long v;
@@ -395,6 +405,13 @@ main(int argc, char **argv)
 			}
 			t.fps = (int)v;
 			break;
+		case 'l':
+			if (hid_layout_find(optarg) < 0) {
+				fprintf(stderr, "target: --layout: \"%s\" is not a layout we know\n", optarg);
+				return 2;
+			}
+			layout = optarg;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -408,6 +425,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	sim_set_led_out(t.sim, on_led_out, &t);
+	if (layout != NULL)
+		sim_set_layout(t.sim, hid_layout_find(layout));
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
 	sigemptyset(&sigs);
