@@ -58,6 +58,7 @@ struct fw_daemon {
 	size_t paste_i;
 	bool paste_up;
 	uint64_t paste_next_us;
+	uint64_t paste_t0_us;
 	unsigned paste_delay_us;
 	struct fw_held held;		/* viewers' keys while a text is typed */
 	bool held_full_told;
@@ -263,8 +264,9 @@ paste_end(struct fw_daemon *d, const char *why)
 	if (!pasting(d))
 		return;
 	left = d->paste.n - d->paste_i;
-	fw__log(left ? FW_LOG_WARN : FW_LOG_INFO, "type: %s, %zu of %zu characters typed",
-		why, d->paste_i, d->paste.n);
+	double secs = (double)(now_us() - d->paste_t0_us) / 1e6;
+	fw__log(left ? FW_LOG_WARN : FW_LOG_INFO, "type: %s, %zu of %zu characters typed in %.2f s (%.1f/s)",
+		why, d->paste_i, d->paste.n, secs, secs > 0 ? (double)d->paste_i / secs : 0.0);
 	fw_paste_plan_free(&d->paste);
 	d->paste_i = 0;
 	d->paste_up = false;
@@ -521,7 +523,7 @@ ctl_type(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
 	d->paste_up = false;
 	d->paste_delay_us = delay_ms * 1000u;
 	d->paste_next_us = 0;
-	d->last_input_us = now_us();
+	d->paste_t0_us = d->last_input_us = now_us();
 	fw__log(FW_LOG_INFO, "type: %zu characters, %u ms between reports", plan.n, delay_ms);
 	paste_step(d);
 	snprintf(resp, len, "{\"ok\":true,\"typed\":%zu}", plan.n);

@@ -353,16 +353,32 @@ enqueue(struct hid_gadget *g, enum hid_iface iface, const uint8_t *buf, size_t l
 		}
 	}
 	if (iface == HID_IFACE_MOUSE && q->count > 1) {
-		/* Moves add up; merged while the sum fits one report. */
+		/* Moves add up; merged while the sum fits one report and both
+		 * go the same way on each axis: at a screen edge the host
+		 * stops the pointer, and a move out and back merged into one
+		 * would end elsewhere than the two one after the other. */
 		uint8_t *tail = q_at(q, q->count - 1);
-		int x = (int8_t)tail[1] + (int8_t)buf[1], y = (int8_t)tail[2] + (int8_t)buf[2];
+		int tx = (int8_t)tail[1], ty = (int8_t)tail[2], bx = (int8_t)buf[1], by = (int8_t)buf[2];
+		int x = tx + bx, y = ty + by;
 
 		if (tail[0] == buf[0] && !tail[3] && !tail[4] && !buf[3] && !buf[4] &&
+		    tx * bx >= 0 && ty * by >= 0 &&
 		    x >= -HID_REL_MAX && x <= HID_REL_MAX && y >= -HID_REL_MAX && y <= HID_REL_MAX) {
 			tail[1] = (uint8_t)(int8_t)x;
 			tail[2] = (uint8_t)(int8_t)y;
 			return 0;
 		}
+	}
+	if (q->count == QUEUE_LEN && iface == HID_IFACE_MOUSE) {
+		/* Relative reports do not hold the whole state: keep the moves
+		 * queued and lose only this one's, keeping its buttons. */
+		uint8_t *tail = q_at(q, q->count - 1);
+
+		if (g->dropped[iface]++ == 0 || tail[0] != buf[0])
+			hid__log(HID__LOG_WARN, "gadget: mouse: host not reading, %d reports queued; a move is lost",
+				 q->count);
+		tail[0] = buf[0];
+		return 0;
 	}
 	if (q->count == QUEUE_LEN) {
 		/* The host stopped polling.  Each report holds the whole state,

@@ -4,6 +4,7 @@ dummy_hcd), the virtual target on the far side of both.  One boot for the
 whole module; tests run in file order and leave the board as they found
 it (720p, YUYV, signal on, USB connected)."""
 import os
+import re
 import time
 import unittest
 
@@ -252,7 +253,255 @@ class T04Usb(unittest.TestCase):
         self.replug("echo '' > %s/UDC" % hil.GADGET, "echo %s > %s/UDC" % (hil.UDC, hil.GADGET))
 
 
-class T05Health(unittest.TestCase):
+def screen_pointer(rows):
+    """The virtual target's pointer position from its status row."""
+    for r in rows:
+        m = re.search(r"X:(\d+) Y:(\d+)", r)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    return None
+
+
+def boothost_log():
+    return B.sh("cat /tmp/boothost.log", check=False)
+
+
+def start_boothost(args):
+    B.sh("rm -f /tmp/boothost.log; boothost %s > /tmp/boothost.log 2>&1 &" % args)
+    B.wait(lambda: "reading" in boothost_log() or "done" in boothost_log(), 20,
+           "boothost to take the boot interfaces")
+    log = boothost_log()
+    if "reading" not in log:
+        raise AssertionError("boothost failed:\n" + log)
+    return log
+
+
+def keyboard_found():
+    """The target's last word on its keyboard is that it found one."""
+    log = B.target_log()
+    return log.rfind("is the keyboard") > log.rfind("keyboard interface gone")
+
+
+def stop_boothost():
+    """Ends boothost, which gives usbhid its interfaces back; waits for the
+    target to find its keyboard again."""
+    B.sh("killall boothost; for i in $(seq 50); do pidof boothost >/dev/null || exit 0; "
+         "usleep 100000; done; exit 1", check=False)
+    B.wait(keyboard_found, 20, "the target's keyboard back from boothost")
+
+
+class T05BootProtocol(unittest.TestCase):
+    """A host that speaks only the boot protocol, as a BIOS does: libusb
+    takes the boot interfaces from usbhid, sets the boot protocol and reads
+    the interrupt endpoints (tests/hil/boothost.c)."""
+
+    def test_1_keyboard_and_mouse_reports(self):
+        c = B.viewer()
+        try:
+            log = start_boothost("--seconds 60")
+            # Keyboard on interface 0, the relative mouse on 2, both in
+            # the boot protocol as GET_PROTOCOL reads it back.
+            self.assertIn("iface 0 class 3 subclass 1 protocol 1", log)
+            self.assertIn("iface 2 class 3 subclass 1 protocol 2", log)
+            self.assertIn("boot 0 protocol 0", log)
+            self.assertIn("boot 2 protocol 0", log)
+            self.assertIs(B.ctl({"cmd": "hid", "mouse": "relative"})[0].get("ok"), True)
+            c.type_keysyms("ab")
+            # Base, then +200/+5 (two reports on X: 127 + 73), -3/0, and a
+            # click where the pointer is.
+            for x, y, b in ((100, 100, 0), (300, 105, 0), (297, 105, 0), (297, 105, 1), (297, 105, 0)):
+                c.pointer(x, y, b)
+                c.pump(0.05)
+
+            def reports():
+                kbd, mouse = [], []
+                for line in boothost_log().splitlines():
+                    f = line.split()
+                    if f[:1] == ["kbd"]:
+                        kbd.append(bytes(int(v, 16) for v in f[1:]))
+                    elif f[:1] == ["mouse"]:
+                        mouse.append((int(f[1]), bytes(int(v, 16) for v in f[2:])))
+                return kbd, mouse
+
+            def moved():
+                _, m = reports()
+                dx = sum(int.from_bytes(r[1:2], "little", signed=True) for _, r in m)
+                dy = sum(int.from_bytes(r[2:3], "little", signed=True) for _, r in m)
+                return dx, dy, any(r[0] & 1 for _, r in m), bool(m) and m[-1][1][0] == 0
+
+            B.wait(lambda: moved() == (197, 5, True, True), 20,
+                   "the boot mouse reports to add up to +197/+5 with a click (have %s)" % (moved(),))
+            B.wait(lambda: [r for r in reports()[0] if r[2] == 0x05], 20, "the b key's report")
+            kbd, mouse = reports()
+            # Boot keyboard: 8 bytes, a then b pressed, all released at the end.
+            self.assertTrue(all(len(r) == 8 for r in kbd))
+            downs = [r[2] for r in kbd if r[2]]
+            self.assertEqual(downs[:2], [0x04, 0x05], kbd)
+            self.assertEqual(kbd[-1], bytes(8))
+            # Boot mouse: the endpoint's report starts with the 3 boot bytes
+            # (5 in all: wheel and pan after them); no step beyond 127.
+            self.assertTrue(all(n >= 3 for n, _ in mouse))
+            self.assertTrue(all(abs(int.from_bytes(r[1:2], "little", signed=True)) <= 127 for _, r in mouse))
+            measure("boot-protocol host: %d keyboard and %d mouse reports read" % (len(kbd), len(mouse)))
+        finally:
+            B.ctl({"cmd": "hid", "mouse": "absolute"})
+            c.close()
+            stop_boothost()
+
+    def test_2_paste_rate_boot_host_keeps_up_with(self):
+        # A text typed at the default pace and as fast as the host reads
+        # (delay 0): every character's press and release reach a boot host.
+        text = "the quick brown fox jumps over the lazy dog 0123456789"
+        try:
+            start_boothost("--seconds 120")
+            for delay in (20, 0):
+                n0 = len(boothost_log().splitlines())
+                done0 = B.sh("cat /tmp/webkvmd.log", check=False).count("type: done")
+                r, _ = B.ctl({"cmd": "type", "text": text, "delay_ms": delay})
+                self.assertIs(r.get("ok"), True, r)
+                B.wait(lambda: B.sh("cat /tmp/webkvmd.log", check=False).count("type: done") > done0,
+                       60, "the paste to end")
+
+                def kbd():
+                    return [bytes(int(v, 16) for v in line.split()[1:])
+                            for line in boothost_log().splitlines()[n0:] if line.startswith("kbd ")]
+
+                # Every character is a report with its key and one
+                # without, in order: what a US-layout host reads back.
+                B.wait(lambda: len(decode_us(kbd())) >= len(text) and kbd()[-1] == bytes(8), 20,
+                       "the host to read the whole text")
+                self.assertEqual(decode_us(kbd()), text, "delay %d ms" % delay)
+                done = re.findall(r"type: done, .* in ([0-9.]+) s \(([0-9.]+)/s\)",
+                                  B.sh("cat /tmp/webkvmd.log", check=False))[-1]
+                measure("paste to a boot-protocol host, delay %d ms: %d characters in %s s "
+                        "(%s characters/s), every one read" % (delay, len(text), done[0], done[1]))
+        finally:
+            stop_boothost()
+
+
+def decode_us(reports):
+    """Text a US-layout host reads from boot keyboard reports (letters,
+    digits, space): each key's press edge."""
+    out, held = [], set()
+    for r in reports:
+        keys = {k for k in r[2:] if k}
+        for k in keys - held:
+            shift = r[0] & 0x22
+            if 0x04 <= k <= 0x1d:
+                ch = chr(ord("a") + k - 0x04)
+                out.append(ch.upper() if shift else ch)
+            elif 0x1e <= k <= 0x27:
+                out.append("1234567890"[k - 0x1e])
+            elif k == 0x2c:
+                out.append(" ")
+        held = keys
+    return "".join(out)
+
+
+class T06RelativeMode(unittest.TestCase):
+    def test_pointer_lands_where_the_viewer_is(self):
+        # Through the real gadget and usbhid to the target: first pinned to
+        # the top-left corner (a move of minus the screen), then a path
+        # with steps above 127 and below 1; the target's pointer must end
+        # within one pixel of the viewer's.
+        c = B.viewer()
+        w, h = c.width, c.height
+        try:
+            self.assertIs(B.ctl({"cmd": "hid", "mouse": "relative"})[0].get("ok"), True)
+            c.pointer(w - 1, h - 1)
+            c.pointer(0, 0)
+            path = [(300, 200), (305, 190), (640, 400), (17, 33), (1000, 600), (999, 601), (712, 345)]
+            for x, y in path:
+                c.pointer(x, y)
+                c.pump(0.05)
+            want = path[-1]
+            c.wait_screen(lambda rows: (lambda p: p is not None and abs(p[0] - want[0]) <= 1 and
+                                        abs(p[1] - want[1]) <= 1)(screen_pointer(rows)),
+                          20, "the target's pointer at %s" % (want,))
+        finally:
+            B.ctl({"cmd": "hid", "mouse": "absolute"})
+            c.close()
+
+
+class T07HostStopsReading(unittest.TestCase):
+    def test_video_unaffected_queue_bounded(self):
+        # A host that claims the boot interfaces and never polls them: every
+        # report waits in the gadget's bounded queue; video goes on.
+        pid = B.sh("cat /run/webkvmd.pid").strip()
+
+        def rss_kib():
+            out = B.sh("grep VmRSS /proc/%s/status" % pid)
+            return int(out.split()[1])
+
+        c = B.viewer()
+        try:
+            start_boothost("--hold --seconds 60")
+            time.sleep(2.5)
+            fps0 = B.status()["fps"]
+            rss0 = rss_kib()
+            for i in range(400):
+                c.tap(0x61 + i % 26)
+                c.pointer(i % 1280, (i * 7) % 720)
+            time.sleep(3)
+            st = B.status()
+            self.assertGreater(st["fps"], 0.5 * fps0, "capture rate with a host that stopped reading")
+            log = B.sh("cat /tmp/webkvmd.log", check=False)
+            self.assertIn("host not reading", log)
+            growth = rss_kib() - rss0
+            self.assertLess(growth, 1024, "daemon RSS grew %d KiB while the host did not read" % growth)
+            measure("host not reading: capture %.1f fps before, %.1f fps during; RSS +%d KiB"
+                    % (fps0, st["fps"], growth))
+        finally:
+            c.close()
+            stop_boothost()
+        # And typing works again once the host reads.
+        c = B.viewer()
+        c.tap(rfbclient.XK_RETURN)
+        c.type_keysyms("ok9")
+        c.wait_screen(lambda rows: any("> ok9" in r for r in rows), 20,
+                      "typing after the host reads again")
+        c.tap(rfbclient.XK_RETURN)
+        c.close()
+
+
+PROFILES = {
+    "relative": [(3, 1, 1), (3, 1, 2)],
+    "keyboard": [(3, 1, 1)],
+    "absolute": [(3, 1, 1), (3, 0, 0)],
+    "full": [(3, 1, 1), (3, 0, 0), (3, 1, 2)],
+}
+
+
+class T08Profiles(unittest.TestCase):
+    def test_each_profile_enumerates(self):
+        def ifaces():
+            out = B.sh("boothost --list", check=False)
+            got = re.findall(r"iface \d+ class (\d+) subclass (\d+) protocol (\d+)", out)
+            return [tuple(int(v) for v in g) for g in got]
+
+        try:
+            for name, want in PROFILES.items():
+                with self.subTest(profile=name):
+                    r, _ = B.ctl({"cmd": "hid", "profile": name})
+                    self.assertIs(r.get("ok"), True, r)
+                    self.assertEqual(r["profile"], name)
+                    B.wait(lambda: ifaces() == want, 30,
+                           "the host to enumerate %s as %s (has %s)" % (name, want, ifaces()))
+        finally:
+            B.ctl({"cmd": "hid", "profile": "full"})
+            B.wait(lambda: ifaces() == PROFILES["full"], 30, "the full profile back")
+        # The daemon went on through four re-plugs, and typing still works.
+        B.wait(keyboard_found, 20, "the target's keyboard")
+        c = B.viewer()
+        c.tap(rfbclient.XK_RETURN)
+        c.type_keysyms("pf7")
+        c.wait_screen(lambda rows: any("> pf7" in r for r in rows), 30,
+                      "typing after the profile changes")
+        c.tap(rfbclient.XK_RETURN)
+        c.close()
+
+
+class T09Health(unittest.TestCase):
     def test_processes_and_logs(self):
         # Both processes still the ones started last, and no sanitizer
         # report in their logs (a build/san run puts ASan/UBSan binaries in

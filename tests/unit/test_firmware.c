@@ -1,4 +1,5 @@
-/* firmware/ unit tests: options, config file, control-socket JSON, keys. */
+/* firmware/ unit tests: options, config file, control-socket JSON, keys,
+ * the paste plan and the held-keys queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "firmware/control.h"
 #include "firmware/daemon.h"
 #include "firmware/json.h"
+#include "hid/hid.h"
 
 static char err[512];
 
@@ -372,6 +374,311 @@ test_control_group(void **state)
 	fw_control_free(ctl);
 }
 
+/* ---- paste plan ---- */
+
+static int
+layout_of(const char *name)
+{
+	int l = hid_layout_find(name);
+
+	assert_true(l >= 0);
+	return l;
+}
+
+/* Plans a C string; checks the keysyms when want is given. */
+static int
+plan(const char *lname, const char *text, struct fw_paste_plan *p,
+     const uint32_t *want, size_t n_want)
+{
+	int rc = fw_paste_plan(layout_of(lname), text, strlen(text), p);
+
+	if (want) {
+		assert_int_equal(p->n, n_want);
+		for (size_t i = 0; i < n_want; i++)
+			assert_int_equal(p->ks[i], want[i]);
+	}
+	return rc;
+}
+
+/* How often needle occurs in hay. */
+static int
+count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *s = hay; (s = strstr(s, needle)) != NULL; s += strlen(needle))
+		n++;
+	return n;
+}
+
+#define RET 0xff0d
+
+static void
+test_paste_plan(void **state)
+{
+	struct fw_paste_plan p;
+
+	(void)state;
+	assert_int_equal(plan("en-us", "Hello\n", &p,
+			      (const uint32_t[]){ 'H', 'e', 'l', 'l', 'o', RET }, 6), 0);
+	assert_int_equal(p.n_bad, 0);
+	fw_paste_plan_free(&p);
+	assert_null(p.ks);
+
+	/* CR LF is one Enter; a CR or LF alone is one too. */
+	assert_int_equal(plan("en-us", "a\r\nb\r\n", &p,
+			      (const uint32_t[]){ 'a', RET, 'b', RET }, 4), 0);
+	fw_paste_plan_free(&p);
+	assert_int_equal(plan("en-us", "\r\n\r\n\n\r\r", &p,
+			      (const uint32_t[]){ RET, RET, RET, RET, RET }, 5), 0);
+	fw_paste_plan_free(&p);
+	assert_int_equal(plan("en-us", "x\ty\r", &p,
+			      (const uint32_t[]){ 'x', 0xff09, 'y', RET }, 4), 0);
+	fw_paste_plan_free(&p);
+
+	/* Empty text: nothing to type, still a plan to free. */
+	assert_int_equal(fw_paste_plan(layout_of("en-us"), "", 0, &p), 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(p.n_bad, 0);
+	fw_paste_plan_free(&p);
+
+	/* The length counts, not the terminator: a NUL inside is a character
+	 * and "ab" cut at 1 is "a". */
+	assert_int_equal(fw_paste_plan(layout_of("en-us"), "ab", 1, &p), 0);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.ks[0], 'a');
+	fw_paste_plan_free(&p);
+
+	/* Dead-key characters are typable where the layout composes them. */
+	assert_int_equal(plan("de", "é è ê ô", &p,
+			      (const uint32_t[]){ 0xe9, ' ', 0xe8, ' ', 0xea, ' ', 0xf4 }, 7), 0);
+	fw_paste_plan_free(&p);
+	/* Past Latin-1 a character is its Unicode keysym: the Euro on de. */
+	assert_int_equal(plan("de", "\xe2\x82\xac", &p, (const uint32_t[]){ 0x010020ac }, 1), 0);
+	fw_paste_plan_free(&p);
+	assert_int_equal(plan("en-us", "\xe2\x82\xac", &p, NULL, 0), FW_PASTE_EUNTYPABLE);
+	assert_int_equal(p.first_bad, 0x20ac);
+	fw_paste_plan_free(&p);
+	/* Cyrillic types on ru as Cyrillic keysyms; the plan keeps the
+	 * keysym the character names (Unicode keysym past Latin-1). */
+	assert_int_equal(plan("ru", "да", &p, NULL, 0), 0);
+	assert_int_equal(p.n, 2);
+	fw_paste_plan_free(&p);
+}
+
+static void
+test_paste_untypable(void **state)
+{
+	struct fw_paste_plan p;
+
+	(void)state;
+	/* U+2603 SNOWMAN twice: counted twice, listed once, where it first is. */
+	assert_int_equal(plan("en-us", "x\xe2\x98\x83y\xe2\x98\x83z", &p,
+			      (const uint32_t[]){ 'x', 'y', 'z' }, 3), FW_PASTE_EUNTYPABLE);
+	assert_int_equal(p.n_bad, 2);
+	assert_int_equal(p.first_bad, 0x2603);
+	assert_int_equal(p.bad_cp[0], 0x2603);
+	assert_int_equal(p.bad_json[0], '[');
+	assert_int_equal(p.bad_json[strlen(p.bad_json) - 1], ']');
+	assert_int_equal(count_of(p.bad_json, "\"code\":\"U+2603\""), 1);
+	assert_non_null(strstr(p.bad_json, "{\"char\":\"\xe2\x98\x83\",\"code\":\"U+2603\",\"at\":1}"));
+	assert_null(strstr(p.bad_json, "\"at\":3"));
+	fw_paste_plan_free(&p);
+
+	/* '@' is not on the Russian layout; Latin letters are not either. */
+	assert_int_equal(plan("ru", "\xd0\xb4@a@", &p, NULL, 0), FW_PASTE_EUNTYPABLE);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.n_bad, 3);
+	assert_int_equal(p.first_bad, '@');
+	assert_non_null(strstr(p.bad_json, "{\"char\":\"@\",\"code\":\"U+0040\",\"at\":1}"));
+	assert_non_null(strstr(p.bad_json, "{\"char\":\"a\",\"code\":\"U+0061\",\"at\":2}"));
+	assert_int_equal(count_of(p.bad_json, "U+0040"), 1);
+	assert_int_equal(count_of(p.bad_json, "{"), 2);
+	fw_paste_plan_free(&p);
+	/* ... and on en-us it is the Cyrillic that is missing. */
+	assert_int_equal(plan("en-us", "\xd0\xb4@", &p, NULL, 0), FW_PASTE_EUNTYPABLE);
+	assert_int_equal(p.n_bad, 1);
+	assert_int_equal(p.first_bad, 0x434);
+	assert_non_null(strstr(p.bad_json, "\"code\":\"U+0434\",\"at\":0}"));
+	fw_paste_plan_free(&p);
+
+	/* Index after a CR LF counts it as the one character it types. */
+	assert_int_equal(plan("en-us", "a\r\n\xe2\x98\x83", &p, NULL, 0), FW_PASTE_EUNTYPABLE);
+	assert_non_null(strstr(p.bad_json, "\"at\":2}"));
+	fw_paste_plan_free(&p);
+
+	/* A control character without a key is named, JSON-safe. */
+	assert_int_equal(plan("en-us", "a\x01", &p, NULL, 0), FW_PASTE_EUNTYPABLE);
+	assert_int_equal(p.first_bad, 1);
+	assert_non_null(strstr(p.bad_json, "\"char\":\"^A\",\"code\":\"U+0001\""));
+	for (const char *s = p.bad_json; *s; s++)
+		assert_true((unsigned char)*s >= 0x20);
+	fw_paste_plan_free(&p);
+
+	/* More distinct ones than the list holds: all counted, 16 listed,
+	 * the list still closed.  Emoji take 4 bytes of UTF-8 and 5 hex
+	 * digits, the longest entries there are. */
+	char text[256];
+	size_t len = 0;
+	for (int i = 0; i < FW_PASTE_BAD_MAX + 8; i++) {
+		uint32_t cp = 0x1f600 + (uint32_t)i;
+		text[len++] = (char)(0xf0 | cp >> 18);
+		text[len++] = (char)(0x80 | (cp >> 12 & 0x3f));
+		text[len++] = (char)(0x80 | (cp >> 6 & 0x3f));
+		text[len++] = (char)(0x80 | (cp & 0x3f));
+	}
+	assert_int_equal(fw_paste_plan(layout_of("en-us"), text, len, &p), FW_PASTE_EUNTYPABLE);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(p.n_bad, FW_PASTE_BAD_MAX + 8);
+	assert_int_equal(p.first_bad, 0x1f600);
+	assert_int_equal(count_of(p.bad_json, "\"code\""), FW_PASTE_BAD_MAX);
+	assert_true(strlen(p.bad_json) < sizeof(p.bad_json));
+	assert_int_equal(p.bad_json[strlen(p.bad_json) - 1], ']');
+	assert_non_null(strstr(p.bad_json, "\"code\":\"U+1F60F\",\"at\":15}"));
+	assert_null(strstr(p.bad_json, "U+1F610"));
+	for (int i = 0; i < FW_PASTE_BAD_MAX; i++)
+		assert_int_equal(p.bad_cp[i], 0x1f600 + (uint32_t)i);
+	fw_paste_plan_free(&p);
+}
+
+static void
+test_paste_utf8(void **state)
+{
+	static const char *const bad[] = {
+		"\xff", "a\xc3", "\xc3(", "\xc0\x80", "\xe0\x80\x80",
+		"\xed\xa0\x80", "\xf4\x90\x80\x80", "ok\x80", "\xe2\x98",
+	};
+	struct fw_paste_plan p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(fw_paste_plan(layout_of("en-us"), bad[i], strlen(bad[i]), &p),
+				 FW_PASTE_EUTF8);
+		/* Nothing to free: the sanitizer build checks for leaks. */
+		assert_null(p.ks);
+	}
+	/* Invalid bytes win over untypable characters before them. */
+	assert_int_equal(plan("en-us", "\xe2\x98\x83\xff", &p, NULL, 0), FW_PASTE_EUTF8);
+	assert_null(p.ks);
+}
+
+/* ---- held keys ---- */
+
+static struct fw_held_key
+held_key(int viewer, uint32_t code)
+{
+	return (struct fw_held_key){ .viewer = viewer, .xt = code & 1, .code = code,
+				     .keysym = code + 0x100, .down = (code & 2) != 0 };
+}
+
+static void
+expect_pop(struct fw_held *h, int viewer, uint32_t code)
+{
+	struct fw_held_key k, want = held_key(viewer, code);
+
+	assert_true(fw_held_pop(h, &k));
+	assert_int_equal(k.viewer, want.viewer);
+	assert_int_equal(k.code, want.code);
+	assert_int_equal(k.keysym, want.keysym);
+	assert_int_equal(k.xt, want.xt);
+	assert_int_equal(k.down, want.down);
+}
+
+static void
+test_held_queue(void **state)
+{
+	static struct fw_held h;
+	struct fw_held_key k;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	assert_false(fw_held_pop(&h, &k));
+	for (uint32_t i = 0; i < 5; i++) {
+		k = held_key(1, i);
+		assert_int_equal(fw_held_push(&h, &k), 0);
+	}
+	for (uint32_t i = 0; i < 5; i++)
+		expect_pop(&h, 1, i);
+	assert_false(fw_held_pop(&h, &k));
+
+	/* Full: the next push is refused and nothing is overwritten; head is
+	 * not 0 now, so the ring wraps. */
+	for (uint32_t i = 0; i < FW_HELD_MAX; i++) {
+		k = held_key(2, i);
+		assert_int_equal(fw_held_push(&h, &k), 0);
+	}
+	k = held_key(3, 9999);
+	assert_int_equal(fw_held_push(&h, &k), -1);
+	assert_int_equal(h.n, FW_HELD_MAX);
+	for (uint32_t i = 0; i < FW_HELD_MAX; i++)
+		expect_pop(&h, 2, i);
+	assert_false(fw_held_pop(&h, &k));
+	assert_int_equal(h.n, 0);
+}
+
+static void
+test_held_drop_viewer(void **state)
+{
+	static struct fw_held h;
+	struct fw_held_key k;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	static const int who[] = { 1, 2, 1, 3, 2, 2, 1, 3 };
+	for (uint32_t i = 0; i < 8; i++) {
+		k = held_key(who[i], i);
+		assert_int_equal(fw_held_push(&h, &k), 0);
+	}
+	assert_int_equal(fw_held_drop_viewer(&h, 4), 0);
+	assert_int_equal(h.n, 8);
+	assert_int_equal(fw_held_drop_viewer(&h, 2), 3);
+	assert_int_equal(h.n, 5);
+	expect_pop(&h, 1, 0);
+	expect_pop(&h, 1, 2);
+	expect_pop(&h, 3, 3);
+	expect_pop(&h, 1, 6);
+	expect_pop(&h, 3, 7);
+	assert_false(fw_held_pop(&h, &k));
+
+	/* Wrapped: head near the end, the events run over the ring's end. */
+	memset(&h, 0, sizeof(h));
+	for (uint32_t i = 0; i < FW_HELD_MAX - 10; i++) {
+		k = held_key(9, i);
+		assert_int_equal(fw_held_push(&h, &k), 0);
+	}
+	for (uint32_t i = 0; i < FW_HELD_MAX - 10; i++)
+		expect_pop(&h, 9, i);
+	assert_int_equal(h.head, FW_HELD_MAX - 10);
+	for (uint32_t i = 0; i < 40; i++) {
+		k = held_key(i % 3 == 0 ? 5 : 6, i);
+		assert_int_equal(fw_held_push(&h, &k), 0);
+	}
+	assert_int_equal(fw_held_drop_viewer(&h, 5), 14);
+	assert_int_equal(h.n, 26);
+	/* The ring takes as many more as it has room for after the drop. */
+	for (uint32_t i = 40; i < 40 + FW_HELD_MAX - 26; i++) {
+		k = held_key(7, i);
+		assert_int_equal(fw_held_push(&h, &k), 0);
+	}
+	k = held_key(7, 0);
+	assert_int_equal(fw_held_push(&h, &k), -1);
+	for (uint32_t i = 0; i < 40; i++)
+		if (i % 3 != 0)
+			expect_pop(&h, 6, i);
+	for (uint32_t i = 40; i < 40 + FW_HELD_MAX - 26; i++)
+		expect_pop(&h, 7, i);
+	assert_false(fw_held_pop(&h, &k));
+
+	/* Dropping everyone empties it; dropping from empty is 0. */
+	k = held_key(1, 1);
+	fw_held_push(&h, &k);
+	fw_held_push(&h, &k);
+	assert_int_equal(fw_held_drop_viewer(&h, 1), 2);
+	assert_int_equal(h.n, 0);
+	assert_int_equal(fw_held_drop_viewer(&h, 1), 0);
+	assert_false(fw_held_pop(&h, &k));
+}
+
 int
 main(void)
 {
@@ -388,6 +695,11 @@ main(void)
 		cmocka_unit_test(test_listen_loopback),
 		cmocka_unit_test(test_rfb_exposure),
 		cmocka_unit_test(test_control_group),
+		cmocka_unit_test(test_paste_plan),
+		cmocka_unit_test(test_paste_untypable),
+		cmocka_unit_test(test_paste_utf8),
+		cmocka_unit_test(test_held_queue),
+		cmocka_unit_test(test_held_drop_viewer),
 	};
 
 	return cmocka_run_group_tests_name("firmware", tests, NULL, NULL);

@@ -1285,6 +1285,478 @@ static void test_layout_keysym_reports(void **state)
 	assert_int_equal(hid_release(f->h, -1), 0);
 }
 
+/* ---- relative mouse ---- */
+
+#define BIG 4096	/* screen size for relative tests: positions are not clamped */
+
+/* Checks reports from..c->n-1 are relative mouse reports within the
+ * report's range and adds up their motion. */
+static void sum_mouse(const struct capture *c, int from, long *dx, long *dy)
+{
+	*dx = *dy = 0;
+	for (int i = from; i < c->n; i++) {
+		assert_int_equal(c->r[i].iface, HID_IFACE_MOUSE);
+		assert_int_equal(c->r[i].len, HID_MOUSE_REPORT_LEN);
+		int x = (int8_t)c->r[i].buf[1], y = (int8_t)c->r[i].buf[2];
+		/* -128 is outside the descriptor's logical range. */
+		assert_true(abs(x) <= HID_REL_MAX);
+		assert_true(abs(y) <= HID_REL_MAX);
+		*dx += x;
+		*dy += y;
+	}
+}
+
+static void expect_mouse(const struct capture *c, int i, uint8_t buttons, int dx, int dy, int8_t wheel, int8_t pan)
+{
+	assert_true(i < c->n);
+	assert_int_equal(c->r[i].iface, HID_IFACE_MOUSE);
+	assert_int_equal(c->r[i].len, HID_MOUSE_REPORT_LEN);
+	const uint8_t *b = c->r[i].buf;
+	assert_int_equal(b[0], buttons);
+	assert_int_equal((int8_t)b[1], dx);
+	assert_int_equal((int8_t)b[2], dy);
+	assert_int_equal((int8_t)b[3], wheel);
+	assert_int_equal((int8_t)b[4], pan);
+}
+
+static void set_relative(struct fixture *f)
+{
+	assert_int_equal(hid_set_pointer_mode(f->h, HID_POINTER_RELATIVE), 0);
+	assert_int_equal(hid_get_pointer_mode(f->h), HID_POINTER_RELATIVE);
+}
+
+/* Moves viewer v to (x, y) and checks the motion the target got. */
+static void move_expect(struct fixture *f, int v, int x, int y, long want_dx, long want_dy)
+{
+	long dx, dy;
+	int from = f->cap.n;
+
+	assert_int_equal(hid_pointer(f->h, v, x, y, BIG, BIG, 0), 0);
+	sum_mouse(&f->cap, from, &dx, &dy);
+	assert_int_equal(dx, want_dx);
+	assert_int_equal(dy, want_dy);
+	/* Fewest reports: each carries the full step on the longer axis. */
+	long m = labs(want_dx) > labs(want_dy) ? labs(want_dx) : labs(want_dy);
+	if (m > 0)
+		assert_int_equal(f->cap.n - from, (m + HID_REL_MAX - 1) / HID_REL_MAX);
+}
+
+static void test_rel_first_position(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(hid_get_pointer_mode(f->h), HID_POINTER_ABSOLUTE);
+	set_relative(f);
+	assert_int_equal(hid_pointer(f->h, 1, 700, 400, BIG, BIG, 0), 0);
+	/* At most a report without motion: the first position is a base. */
+	assert_true(f->cap.n <= 1);
+	for (int i = 0; i < f->cap.n; i++)
+		expect_mouse(&f->cap, i, 0, 0, 0, 0, 0);
+	int n = f->cap.n;
+	/* The same position again moves nothing and sends nothing. */
+	assert_int_equal(hid_pointer(f->h, 1, 700, 400, BIG, BIG, 0), 0);
+	assert_int_equal(f->cap.n, n);
+	assert_int_equal(hid_pointer(f->h, 1, 701, 398, BIG, BIG, 0), 0);
+	assert_int_equal(f->cap.n, n + 1);
+	expect_mouse(&f->cap, n, 0, 1, -2, 0, 0);
+	/* Nothing went to the absolute pointer. */
+	for (int i = 0; i < f->cap.n; i++)
+		assert_int_equal(f->cap.r[i].iface, HID_IFACE_MOUSE);
+}
+
+static void test_rel_split(void **state)
+{
+	struct fixture *f = *state;
+
+	set_relative(f);
+	hid_pointer(f->h, 1, 0, 0, BIG, BIG, 0);
+	move_expect(f, 1, 1000, 0, 1000, 0);
+	move_expect(f, 1, 0, 0, -1000, 0);
+	move_expect(f, 1, 0, 1000, 0, 1000);
+	move_expect(f, 1, 127, 1000, 127, 0);
+	move_expect(f, 1, 0, 873, -127, -127);
+	move_expect(f, 1, 128, 745, 128, -128);
+	/* Diagonal: one axis needs more steps than the other. */
+	move_expect(f, 1, 1128, 445, 1000, -300);
+	move_expect(f, 1, 828, 1445, -300, 1000);
+	move_expect(f, 1, 829, 1445, 1, 0);
+	f->cap.n = 0;
+	move_expect(f, 1, 4000, 4000, 4000 - 829, 4000 - 1445);
+	/* Each report is the longer axis' full step but the last. */
+	for (int i = 0; i + 1 < f->cap.n; i++)
+		assert_int_equal((int8_t)f->cap.r[i].buf[1], HID_REL_MAX);
+
+	/* Motion without positions, as it is given. */
+	long dx, dy;
+	f->cap.n = 0;
+	assert_int_equal(hid_mouse_move(f->h, 1, -300, 1000, 0), 0);
+	sum_mouse(&f->cap, 0, &dx, &dy);
+	assert_int_equal(dx, -300);
+	assert_int_equal(dy, 1000);
+	assert_int_equal(f->cap.n, 8);
+	f->cap.n = 0;
+	assert_int_equal(hid_mouse_move(f->h, 1, -127, 127, 0), 0);
+	assert_int_equal(f->cap.n, 1);
+	expect_mouse(&f->cap, 0, 0, -127, 127, 0, 0);
+}
+
+/* Moves viewer 1 by d, n times, checking after each move that the target
+ * moved trunc(total * num / den) in all. */
+static void scaled_run(struct fixture *f, int num, int den, int d, int n)
+{
+	long dx, dy;
+	int x = 2000, y = 2000;
+
+	/* The scale is set after the move to the start, which clears the
+	 * remainder that move left. */
+	hid_pointer(f->h, 1, x, y, BIG, BIG, 0);
+	assert_int_equal(hid_set_relative_scale(f->h, num, den), 0);
+	f->cap.n = 0;
+	for (int k = 1; k <= n; k++) {
+		x += d;
+		y -= d;
+		assert_int_equal(hid_pointer(f->h, 1, x, y, BIG, BIG, 0), 0);
+		sum_mouse(&f->cap, 0, &dx, &dy);
+		long want = (long)k * d * num / den;	/* C division truncates */
+		assert_int_equal(dx, want);
+		assert_int_equal(dy, -want);
+	}
+}
+
+static void test_rel_scale(void **state)
+{
+	struct fixture *f = *state;
+
+	set_relative(f);
+	assert_int_equal(hid_set_relative_scale(f->h, 0, 1), HID_EINVAL);
+	assert_int_equal(hid_set_relative_scale(f->h, 1, 0), HID_EINVAL);
+	assert_int_equal(hid_set_relative_scale(f->h, 1001, 1), HID_EINVAL);
+	assert_int_equal(hid_set_relative_scale(f->h, 1, 1001), HID_EINVAL);
+	assert_int_equal(hid_set_relative_scale(NULL, 1, 1), HID_EINVAL);
+
+	/* 30 moves of 1 px at 1/3 are 10 px, however they are cut. */
+	scaled_run(f, 1, 3, 1, 30);
+	assert_int_equal(f->cap.n, 10);
+	scaled_run(f, 1, 3, -1, 30);
+	scaled_run(f, 3, 2, 1, 41);
+	scaled_run(f, 3, 2, -1, 41);
+	scaled_run(f, 7, 5, 3, 40);
+	scaled_run(f, 1000, 1, 1, 3);
+	scaled_run(f, 1, 1000, 7, 300);
+
+	/* Back and forth: the scale's remainder is never more than one
+	 * target pixel away from the exact motion. */
+	assert_int_equal(hid_set_relative_scale(f->h, 2, 3), 0);
+	int x = 2000;
+	long total = 0, dx, dy;
+	hid_pointer(f->h, 1, x, 0, BIG, BIG, 0);
+	f->cap.n = 0;
+	for (int k = 0; k < 60; k++) {
+		int d = (int)(rng() % 21) - 10;
+		x += d;
+		total += d;
+		hid_pointer(f->h, 1, x, 0, BIG, BIG, 0);
+		sum_mouse(&f->cap, 0, &dx, &dy);
+		assert_true(labs(dx * 3 - total * 2) < 3);
+		assert_int_equal(dy, 0);
+	}
+}
+
+static void test_rel_buttons_wheel(void **state)
+{
+	struct fixture *f = *state;
+
+	set_relative(f);
+	hid_pointer(f->h, 1, 10, 10, BIG, BIG, 0);
+	f->cap.n = 0;
+	hid_pointer(f->h, 1, 10, 10, BIG, BIG, 0x001);	/* left */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x005);	/* + right, moved */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x00d);	/* wheel up */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x005);	/* wheel up released */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x015);	/* wheel down */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x045);	/* pan right */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x025);	/* pan left */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x182);	/* middle, back, forward */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x000);
+	assert_int_equal(f->cap.n, 8);
+	expect_mouse(&f->cap, 0, 0x01, 0, 0, 0, 0);
+	expect_mouse(&f->cap, 1, 0x03, 2, 0, 0, 0);
+	expect_mouse(&f->cap, 2, 0x03, 0, 0, 1, 0);
+	expect_mouse(&f->cap, 3, 0x03, 0, 0, -1, 0);
+	expect_mouse(&f->cap, 4, 0x03, 0, 0, 0, 1);
+	expect_mouse(&f->cap, 5, 0x03, 0, 0, 0, -1);
+	expect_mouse(&f->cap, 6, 0x1c, 0, 0, 0, 0);
+	expect_mouse(&f->cap, 7, 0x00, 0, 0, 0, 0);
+
+	/* A wheel step with a long move goes once, with the first report. */
+	f->cap.n = 0;
+	hid_pointer(f->h, 1, 512, 10, BIG, BIG, 0x008);
+	assert_int_equal(f->cap.n, 4);
+	expect_mouse(&f->cap, 0, 0, HID_REL_MAX, 0, 1, 0);
+	for (int i = 1; i < f->cap.n; i++)
+		assert_int_equal(f->cap.r[i].buf[3], 0);
+
+	/* Two viewers: the target sees the union of their buttons. */
+	f->cap.n = 0;
+	hid_pointer(f->h, 2, 50, 50, BIG, BIG, 0x004);
+	hid_pointer(f->h, 1, 512, 10, BIG, BIG, 0x001);
+	hid_pointer(f->h, 2, 50, 50, BIG, BIG, 0x000);
+	assert_int_equal(f->cap.n, 3);
+	expect_mouse(&f->cap, 0, 0x02, 0, 0, 0, 0);
+	expect_mouse(&f->cap, 1, 0x03, 0, 0, 0, 0);
+	expect_mouse(&f->cap, 2, 0x01, 0, 0, 0, 0);
+
+	/* hid_mouse_move takes buttons too. */
+	f->cap.n = 0;
+	assert_int_equal(hid_mouse_move(f->h, 3, 0, 0, 0x002), 0);
+	assert_int_equal(f->cap.n, 1);
+	expect_mouse(&f->cap, 0, 0x05, 0, 0, 0, 0);
+}
+
+static void test_rel_mode_switch_lifts_buttons(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(hid_set_pointer_mode(f->h, (enum hid_pointer_mode)2), HID_EINVAL);
+	assert_int_equal(hid_set_pointer_mode(NULL, HID_POINTER_RELATIVE), HID_EINVAL);
+
+	/* Left held on the tablet; switching lets it go there. */
+	hid_pointer(f->h, 1, 3, 4, 10, 10, 0x001);
+	assert_int_equal(f->cap.n, 1);
+	expect_ptr(&f->cap, 0, 0x01, 3 * 32767 / 9, 4 * 32767 / 9, 0, 0);
+	set_relative(f);
+	assert_int_equal(f->cap.n, 2);
+	expect_ptr(&f->cap, 1, 0x00, 3 * 32767 / 9, 4 * 32767 / 9, 0, 0);
+	/* Setting the same mode again changes nothing. */
+	set_relative(f);
+	assert_int_equal(f->cap.n, 2);
+
+	/* Right held on the mouse; switching back lets it go there. */
+	f->cap.n = 0;
+	hid_pointer(f->h, 1, 3, 4, 10, 10, 0x004);
+	assert_int_equal(f->cap.n, 1);
+	expect_mouse(&f->cap, 0, 0x02, 0, 0, 0, 0);
+	assert_int_equal(hid_set_pointer_mode(f->h, HID_POINTER_ABSOLUTE), 0);
+	assert_int_equal(f->cap.n, 2);
+	expect_mouse(&f->cap, 1, 0x00, 0, 0, 0, 0);
+
+	/* Nothing held: a switch sends nothing. */
+	f->cap.n = 0;
+	hid_pointer(f->h, 1, 3, 4, 10, 10, 0);
+	int n = f->cap.n;
+	set_relative(f);
+	assert_int_equal(f->cap.n, n);
+
+	/* After a switch the next position is a new base, not a jump from
+	 * where the viewer was in the other mode. */
+	move_expect(f, 1, 900, 900, 0, 0);
+	move_expect(f, 1, 905, 890, 5, -10);
+	/* The same after a round trip through absolute mode, where the
+	 * viewer moved without motion. */
+	assert_int_equal(hid_set_pointer_mode(f->h, HID_POINTER_ABSOLUTE), 0);
+	hid_pointer(f->h, 1, 5, 5, 10, 10, 0);
+	set_relative(f);
+	f->cap.n = 0;
+	move_expect(f, 1, 50, 60, 0, 0);
+	move_expect(f, 1, 49, 60, -1, 0);
+}
+
+static void test_rel_viewers(void **state)
+{
+	struct fixture *f = *state;
+
+	set_relative(f);
+	hid_pointer(f->h, 1, 100, 100, BIG, BIG, 0);
+	hid_pointer(f->h, 2, 3000, 3000, BIG, BIG, 0);
+	f->cap.n = 0;
+	for (int k = 1; k <= 20; k++) {
+		move_expect(f, 1, 100 + 3 * k, 100, 3, 0);
+		move_expect(f, 2, 3000, 3000 - 5 * k, 0, -5);
+	}
+	/* A viewer that left starts from a new base when it comes back. */
+	assert_int_equal(hid_release(f->h, 2), 0);
+	hid_pointer(f->h, 2, 10, 10, BIG, BIG, 0);
+	move_expect(f, 2, 11, 10, 1, 0);
+	/* The scale's remainders are per viewer too. */
+	assert_int_equal(hid_set_relative_scale(f->h, 1, 2), 0);
+	move_expect(f, 1, 161, 100, 0, 0);
+	move_expect(f, 2, 12, 10, 0, 0);
+	move_expect(f, 1, 162, 100, 1, 0);
+	move_expect(f, 2, 13, 10, 1, 0);
+}
+
+static void test_rel_release(void **state)
+{
+	struct fixture *f = *state;
+
+	set_relative(f);
+	hid_pointer(f->h, 1, 10, 10, BIG, BIG, 0x001);
+	hid_pointer(f->h, 2, 10, 10, BIG, BIG, 0x004);
+	f->cap.n = 0;
+	assert_int_equal(hid_release(f->h, 1), 0);
+	assert_int_equal(f->cap.n, 1);
+	expect_mouse(&f->cap, 0, 0x02, 0, 0, 0, 0);
+	assert_int_equal(hid_release(f->h, -1), 0);
+	assert_int_equal(f->cap.n, 2);
+	expect_mouse(&f->cap, 1, 0x00, 0, 0, 0, 0);
+	/* Nothing held: nothing more to send. */
+	assert_int_equal(hid_release(f->h, -1), 0);
+	assert_int_equal(f->cap.n, 2);
+}
+
+static void test_ifaces_drop_pointer(void **state)
+{
+	struct fixture *f = *state;
+
+	hid_set_ifaces(f->h, hid_profile_ifaces(HID_PROFILE_KEYBOARD));
+	assert_int_equal(hid_pointer(f->h, 1, 5, 5, 10, 10, 0x001), 0);
+	set_relative(f);
+	assert_int_equal(hid_pointer(f->h, 1, 5, 5, BIG, BIG, 0x001), 0);
+	assert_int_equal(hid_pointer(f->h, 1, 500, 5, BIG, BIG, 0x009), 0);
+	assert_int_equal(hid_mouse_move(f->h, 1, 300, 0, 0x001), 0);
+	assert_int_equal(f->cap.calls, 0);
+	assert_int_equal(hid_release(f->h, -1), 0);
+	assert_int_equal(f->cap.calls, 0);
+	/* The keyboard is always there. */
+	assert_int_equal(hid_key_xt(f->h, 1, 0x1e, true), 0);	/* a */
+	assert_int_equal(f->cap.n, 1);
+	expect_kbd(&f->cap, 0, 0, KEYS(0x04));
+	assert_int_equal(hid_key_xt(f->h, 1, 0x1e, false), 0);
+	expect_kbd(&f->cap, 1, 0, NULL);
+
+	/* Keyboard + tablet: relative input is dropped, absolute goes. */
+	hid_set_ifaces(f->h, hid_profile_ifaces(HID_PROFILE_ABSOLUTE));
+	f->cap.n = 0;
+	assert_int_equal(hid_pointer(f->h, 1, 600, 5, BIG, BIG, 0), 0);
+	assert_int_equal(f->cap.n, 0);
+	assert_int_equal(hid_set_pointer_mode(f->h, HID_POINTER_ABSOLUTE), 0);
+	assert_int_equal(hid_pointer(f->h, 1, 5, 5, 11, 11, 0), 0);
+	assert_int_equal(f->cap.n, 1);
+	expect_ptr(&f->cap, 0, 0, HID_ABS_MAX / 2, HID_ABS_MAX / 2, 0, 0);
+
+	/* Keyboard + mouse: absolute input is dropped. */
+	hid_set_ifaces(f->h, hid_profile_ifaces(HID_PROFILE_RELATIVE));
+	f->cap.n = 0;
+	assert_int_equal(hid_pointer(f->h, 1, 1, 1, 11, 11, 0x001), 0);
+	assert_int_equal(f->cap.n, 0);
+
+	/* A mask without the keyboard bit still has the keyboard. */
+	hid_set_ifaces(f->h, 0);
+	assert_int_equal(hid_key_xt(f->h, 1, 0x30, true), 0);	/* b */
+	assert_int_equal(f->cap.n, 1);
+	expect_kbd(&f->cap, 0, 0, KEYS(0x05));
+	hid_key_xt(f->h, 1, 0x30, false);
+
+	/* Positions seen while the mouse was gone are still the base: no
+	 * jump when it comes back. */
+	set_relative(f);
+	hid_pointer(f->h, 1, 100, 100, BIG, BIG, 0);
+	hid_pointer(f->h, 1, 900, 700, BIG, BIG, 0);
+	hid_set_ifaces(f->h, hid_profile_ifaces(HID_PROFILE_FULL));
+	f->cap.n = 0;
+	move_expect(f, 1, 910, 700, 10, 0);
+}
+
+/* ---- mouse descriptor, report lengths, profiles ---- */
+
+static void test_mouse_descriptor_layout(void **state)
+{
+	(void)state;
+	struct hid_report_layout l;
+	int bit;
+
+	assert_int_equal(hid_parse_descriptor(hid_mouse_report_desc, hid_mouse_report_desc_len, &l), 0);
+	assert_int_equal(l.input_bits, 40);
+	assert_int_equal(l.input_bits, HID_MOUSE_REPORT_LEN * 8);
+	assert_int_equal(l.output_bits, 0);
+
+	/* Boot layout (HID 1.11 B.2): buttons in byte 0, bit n = button n+1. */
+	for (int b = 1; b <= 5; b++) {
+		const struct hid_field *f = find_usage(&l, false, 0x09, (uint16_t)b, &bit);
+		assert_non_null(f);
+		assert_int_equal(bit, b - 1);
+		assert_int_equal(f->bit_size, 1);
+		assert_true(f->variable);
+	}
+	assert_null(find_usage(&l, false, 0x09, 6, NULL));
+
+	static const struct {
+		uint16_t page, usage;
+		int bit;
+	} axes[] = {
+		{ 0x01, 0x30, 8 },	/* X */
+		{ 0x01, 0x31, 16 },	/* Y */
+		{ 0x01, 0x38, 24 },	/* wheel */
+		{ 0x0c, 0x238, 32 },	/* AC Pan */
+	};
+	for (size_t i = 0; i < sizeof(axes) / sizeof(axes[0]); i++) {
+		const struct hid_field *f = find_usage(&l, false, axes[i].page, axes[i].usage, &bit);
+		assert_non_null(f);
+		assert_int_equal(bit, axes[i].bit);
+		assert_int_equal(f->bit_size, 8);
+		assert_int_equal(f->logical_min, -HID_REL_MAX);
+		assert_int_equal(f->logical_max, HID_REL_MAX);
+		assert_true(f->relative);
+		assert_true(f->variable);
+	}
+	/* Bits 5..7 of byte 0 carry no usage. */
+	for (int i = 0; i < l.n_fields; i++) {
+		const struct hid_field *f = &l.fields[i];
+		if (f->usage_page == 0x09)
+			assert_true(f->bit_offset + f->bit_size * f->count <= 5);
+	}
+}
+
+static void test_report_lengths(void **state)
+{
+	(void)state;
+	static const struct {
+		enum hid_iface iface;
+		const uint8_t *desc;
+		const size_t *len;
+	} t[] = {
+		{ HID_IFACE_KEYBOARD, hid_kbd_report_desc, &hid_kbd_report_desc_len },
+		{ HID_IFACE_POINTER, hid_ptr_report_desc, &hid_ptr_report_desc_len },
+		{ HID_IFACE_MOUSE, hid_mouse_report_desc, &hid_mouse_report_desc_len },
+	};
+	struct hid_report_layout l;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_int_equal(hid_parse_descriptor(t[i].desc, *t[i].len, &l), 0);
+		assert_int_equal(hid_report_len(t[i].iface) * 8, (size_t)l.input_bits);
+	}
+	assert_int_equal(hid_report_len(HID_IFACE_KEYBOARD), HID_KBD_REPORT_LEN);
+	assert_int_equal(hid_report_len(HID_IFACE_POINTER), HID_PTR_REPORT_LEN);
+	assert_int_equal(hid_report_len(HID_IFACE_MOUSE), HID_MOUSE_REPORT_LEN);
+	assert_int_equal(hid_report_len(HID_IFACE_COUNT), 0);
+	assert_int_equal(hid_report_len((enum hid_iface)-1), 0);
+}
+
+static void test_profiles(void **state)
+{
+	(void)state;
+	const unsigned K = 1u << HID_IFACE_KEYBOARD, P = 1u << HID_IFACE_POINTER, M = 1u << HID_IFACE_MOUSE;
+	static const char *const names[HID_PROFILE_COUNT] = { "full", "absolute", "relative", "keyboard" };
+	const unsigned masks[HID_PROFILE_COUNT] = { K | P | M, K | P, K | M, K };
+
+	for (int p = 0; p < HID_PROFILE_COUNT; p++) {
+		const char *name = hid_profile_name((enum hid_profile)p);
+		assert_non_null(name);
+		assert_string_equal(name, names[p]);
+		assert_int_equal(hid_profile_find(name), p);
+		assert_int_equal(hid_profile_ifaces((enum hid_profile)p), masks[p]);
+	}
+	assert_null(hid_profile_name(HID_PROFILE_COUNT));
+	assert_null(hid_profile_name((enum hid_profile)-1));
+	assert_int_equal(hid_profile_ifaces(HID_PROFILE_COUNT), 0);
+	assert_int_equal(hid_profile_ifaces((enum hid_profile)-1), 0);
+	assert_int_equal(hid_profile_find("bogus"), HID_EINVAL);
+	assert_int_equal(hid_profile_find(""), HID_EINVAL);
+	assert_int_equal(hid_profile_find("ful"), HID_EINVAL);
+	assert_int_equal(hid_profile_find("full "), HID_EINVAL);
+	assert_int_equal(hid_profile_find(NULL), HID_EINVAL);
+}
+
 int main(void)
 {
 	/* The malformed-input tests would fill the log. */
@@ -1328,6 +1800,17 @@ int main(void)
 		cmocka_unit_test(test_layout_plan),
 		cmocka_unit_test(test_layout_keysym_ucs),
 		cmocka_unit_test_setup_teardown(test_layout_keysym_reports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rel_first_position, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rel_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rel_scale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rel_buttons_wheel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rel_mode_switch_lifts_buttons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rel_viewers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rel_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ifaces_drop_pointer, setup, teardown),
+		cmocka_unit_test(test_mouse_descriptor_layout),
+		cmocka_unit_test(test_report_lengths),
+		cmocka_unit_test(test_profiles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
