@@ -11,4 +11,4 @@ make --no-print-directory SAN=$san "$BUILD/webkvmd" "$BUILD/webkvm-target" "$BUI
 export BUILD
 # No __pycache__ in the source tree.
 export PYTHONDONTWRITEBYTECODE=1
-exec timeout 600 python3 tests/hil/run.py "$@"
+exec timeout 900 python3 tests/hil/run.py "$@"

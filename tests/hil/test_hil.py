@@ -207,6 +207,61 @@ class T03Video(unittest.TestCase):
         c.close()
 
 
+    def test_4_capture_faults_in_a_loop(self):
+        # vivid's error injection (its "Inject ... Error" buttons), signal
+        # loss and resolution changes, round after round: the daemon comes
+        # back each time, and its descriptors and memory stay flat.
+        faults = (("DQBUF error", 0x00f0f042), ("QBUF error", 0x00f0f046),
+                  ("disconnect", 0x00f0f041))
+        pid = B.sh("cat /run/webkvmd.pid").strip()
+
+        def usage():
+            out = B.sh("ls /proc/%s/fd | wc -l; grep VmRSS /proc/%s/status" % (pid, pid)).split()
+            return int(out[0]), int(out[-2])
+
+        def frames_flow(what):
+            f0 = B.status()["frames"]
+            B.wait(lambda: B.status()["signal"] == "ok" and B.status()["frames"] > f0 + 5, 40,
+                   "frames again after %s" % what)
+
+        c = B.viewer()
+
+        def one_round(i):
+            for name, ctrl in faults:
+                B.set_ctrl(ctrl, 1)
+                frames_flow(name)
+            # STREAMON fails once on the restart that follows a signal loss.
+            B.set_ctrl(hil.SIGNAL_MODE, hil.SIGNAL_NONE)
+            B.wait(lambda: B.status()["signal"] != "ok", 15, "signal loss (round %d)" % i)
+            B.set_ctrl(0x00f0f045, 1)
+            B.set_ctrl(hil.SIGNAL_MODE, hil.SIGNAL_SELECTED)
+            frames_flow("signal loss with a STREAMON error")
+            size = ("1920x1080", 1920, 1080) if i % 2 else ("1280x720", 1280, 720)
+            c.type_keysyms("res " + size[0])
+            c.tap(rfbclient.XK_RETURN)
+            c.wait_for(lambda: (c.width, c.height) == size[1:], 30, "resize to %s" % size[0])
+            frames_flow("the resize")
+
+        try:
+            one_round(0)            # warm-up at both sizes: first-time allocations
+            one_round(1)
+            fds0, rss0 = usage()
+            for i in range(2, 4):
+                one_round(i)
+            fds1, rss1 = usage()
+            measure("capture faults x2 rounds: fds %d -> %d, RSS %d -> %d KiB" % (fds0, fds1, rss0, rss1))
+            self.assertEqual(fds1, fds0, "file descriptors leaked")
+            self.assertLess(rss1 - rss0, 1024, "RSS grew")
+            self.assertIn("capture", B.sh("cat /tmp/webkvmd.log", check=False))
+        finally:
+            if (c.width, c.height) != (1280, 720):
+                c.type_keysyms("res 1280x720")
+                c.tap(rfbclient.XK_RETURN)
+                c.wait_for(lambda: (c.width, c.height) == (1280, 720), 30, "back to 720p")
+            c.wait_screen(title_ok, 30, "the target's screen after the fault loop")
+            c.close()
+
+
 class T04Usb(unittest.TestCase):
     def replug(self, off, on):
         c = B.viewer()
