@@ -10,7 +10,7 @@ libcmocka-dev console-setup-linux libwebsockets-dev xkb-data x11proto-dev
 libargon2-dev openssl libusb-1.0-0-dev
 clang-14 libclang-rt-14-dev
 vncsnapshot gvncviewer tightvncpasswd chromium websockify novnc
-qemu-system-x86 busybox-static cpio"
+qemu-system-x86 busybox-static cpio ustreamer"
 
 missing=""
 for p in $PKGS; do

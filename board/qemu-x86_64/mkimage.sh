@@ -9,6 +9,7 @@
 #   env WEBKVMD=path  daemon binary to put in the image [BUILD_DIR/webkvmd]
 #       TARGET=path   virtual target binary [BUILD_DIR/webkvm-target]
 #       BOOTHOST=path the tests' boot-protocol USB host [BUILD_DIR/boothost]
+#       USTREAMER=path Debian's ustreamer, the benchmarks' reference [/usr/bin/ustreamer]
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,6 +24,9 @@ dl="$cache/dl"
 webkvmd=${WEBKVMD:-$build/webkvmd}
 target=${TARGET:-$build/webkvm-target}
 boothost=${BOOTHOST:-$build/boothost}
+# Debian's ustreamer, the reference the benchmarks measure ours against in
+# the guest.
+ustreamer=${USTREAMER:-/usr/bin/ustreamer}
 
 # Modules the board needs; their dependencies come from modules.dep.
 # virtio_pci/virtio_net: the user-mode network that carries the forwards.
@@ -36,6 +40,7 @@ done
 [ -x "$webkvmd" ] || die "$webkvmd missing: run make first"
 [ -x "$target" ] || die "$target missing: run make build/webkvm-target first"
 [ -x "$boothost" ] || die "$boothost missing: run make build/boothost first"
+[ -x "$ustreamer" ] || die "$ustreamer missing (apt-get install ustreamer)"
 mkdir -p "$dl" "$out"
 
 # ---- the kernel: linux-image-amd64 names the versioned package ----
@@ -104,7 +109,7 @@ fi
 # Its inputs by path, size and modification time: another binary (a
 # sanitizer build, say) rebuilds it as well as a newer one.
 img="$out/initrd.cpio.gz"
-inputs=$(for f in "$webkvmd" "$target" "$boothost" "$board/init" "$board/webkvm-svc" "$board/mkimage.sh" \
+inputs=$(for f in "$webkvmd" "$target" "$boothost" "$ustreamer" "$board/init" "$board/webkvm-svc" "$board/mkimage.sh" \
 		"$board/board.conf"; do
 	printf '%s %s\n' "$f" "$(stat -L -c '%s %Y' "$f")"
 done)
@@ -151,10 +156,11 @@ done
 cp "$webkvmd" "$root/usr/bin/webkvmd"
 cp "$target" "$root/usr/bin/webkvm-target"
 cp "$boothost" "$root/usr/bin/boothost"
+cp "$ustreamer" "$root/usr/bin/ustreamer"
 # libturbojpeg is dlopen()ed by capture/jpeg.c, so ldd does not list it.
 dlopened=$(ldconfig -p | awk '/libturbojpeg\.so\.0 .*x86-64/{print $NF; exit}')
 [ -n "$dlopened" ] || die "libturbojpeg.so.0 not found (apt-get install libturbojpeg0)"
-{ echo "$dlopened"; for b in "$webkvmd" "$target" "$boothost" "$dlopened"; do
+{ echo "$dlopened"; for b in "$webkvmd" "$target" "$boothost" "$ustreamer" "$dlopened"; do
 	ldd "$b" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'
 done; } | sort -u | while read -r lib; do
 	mkdir -p "$root$(dirname "$lib")"
