@@ -46,29 +46,34 @@ const uint8_t hid_kbd_report_desc[] = {
 };
 const size_t hid_kbd_report_desc_len = sizeof(hid_kbd_report_desc);
 
+/* The start both pointers share: a Generic Desktop/Mouse application
+ * collection, five buttons in the first byte, then the X and Y usages. */
+#define MOUSE_BUTTONS_THEN_XY \
+	0x05, 0x01,		/* Usage Page (Generic Desktop) */ \
+	0x09, 0x02,		/* Usage (Mouse) */ \
+	0xa1, 0x01,		/* Collection (Application) */ \
+	0x09, 0x01,		/*   Usage (Pointer) */ \
+	0xa1, 0x00,		/*   Collection (Physical) */ \
+	0x05, 0x09,		/*     Usage Page (Button) */ \
+	0x19, 0x01,		/*     Usage Minimum (1) */ \
+	0x29, 0x05,		/*     Usage Maximum (5) */ \
+	0x15, 0x00,		/*     Logical Minimum (0) */ \
+	0x25, 0x01,		/*     Logical Maximum (1) */ \
+	0x75, 0x01,		/*     Report Size (1) */ \
+	0x95, 0x05,		/*     Report Count (5) */ \
+	0x81, 0x02,		/*     Input (Data, Variable, Absolute): buttons */ \
+	0x75, 0x03,		/*     Report Size (3) */ \
+	0x95, 0x01,		/*     Report Count (1) */ \
+	0x81, 0x01,		/*     Input (Constant): padding */ \
+	0x05, 0x01,		/*     Usage Page (Generic Desktop) */ \
+	0x09, 0x30,		/*     Usage (X) */ \
+	0x09, 0x31		/*     Usage (Y) */
+
 /* Absolute pointer, the layout documented in hid.h.  Generic Desktop/Mouse
  * with absolute X/Y is what BIOS setup screens, Windows, macOS and Linux all
  * accept without a driver; a touch screen or tablet collection is not. */
 const uint8_t hid_ptr_report_desc[] = {
-	0x05, 0x01,		/* Usage Page (Generic Desktop) */
-	0x09, 0x02,		/* Usage (Mouse) */
-	0xa1, 0x01,		/* Collection (Application) */
-	0x09, 0x01,		/*   Usage (Pointer) */
-	0xa1, 0x00,		/*   Collection (Physical) */
-	0x05, 0x09,		/*     Usage Page (Button) */
-	0x19, 0x01,		/*     Usage Minimum (1) */
-	0x29, 0x05,		/*     Usage Maximum (5) */
-	0x15, 0x00,		/*     Logical Minimum (0) */
-	0x25, 0x01,		/*     Logical Maximum (1) */
-	0x75, 0x01,		/*     Report Size (1) */
-	0x95, 0x05,		/*     Report Count (5) */
-	0x81, 0x02,		/*     Input (Data, Variable, Absolute): buttons */
-	0x75, 0x03,		/*     Report Size (3) */
-	0x95, 0x01,		/*     Report Count (1) */
-	0x81, 0x01,		/*     Input (Constant): padding */
-	0x05, 0x01,		/*     Usage Page (Generic Desktop) */
-	0x09, 0x30,		/*     Usage (X) */
-	0x09, 0x31,		/*     Usage (Y) */
+	MOUSE_BUTTONS_THEN_XY,
 	0x15, 0x00,		/*     Logical Minimum (0) */
 	0x26, 0xff, 0x7f,	/*     Logical Maximum (32767) */
 	0x75, 0x10,		/*     Report Size (16) */
@@ -93,25 +98,7 @@ const size_t hid_ptr_report_desc_len = sizeof(hid_ptr_report_desc);
  * same bytes serve the boot protocol, which a BIOS reads without parsing
  * this descriptor, and the report protocol, which an OS reads with it. */
 const uint8_t hid_mouse_report_desc[] = {
-	0x05, 0x01,		/* Usage Page (Generic Desktop) */
-	0x09, 0x02,		/* Usage (Mouse) */
-	0xa1, 0x01,		/* Collection (Application) */
-	0x09, 0x01,		/*   Usage (Pointer) */
-	0xa1, 0x00,		/*   Collection (Physical) */
-	0x05, 0x09,		/*     Usage Page (Button) */
-	0x19, 0x01,		/*     Usage Minimum (1) */
-	0x29, 0x05,		/*     Usage Maximum (5) */
-	0x15, 0x00,		/*     Logical Minimum (0) */
-	0x25, 0x01,		/*     Logical Maximum (1) */
-	0x75, 0x01,		/*     Report Size (1) */
-	0x95, 0x05,		/*     Report Count (5) */
-	0x81, 0x02,		/*     Input (Data, Variable, Absolute): buttons */
-	0x75, 0x03,		/*     Report Size (3) */
-	0x95, 0x01,		/*     Report Count (1) */
-	0x81, 0x01,		/*     Input (Constant): padding */
-	0x05, 0x01,		/*     Usage Page (Generic Desktop) */
-	0x09, 0x30,		/*     Usage (X) */
-	0x09, 0x31,		/*     Usage (Y) */
+	MOUSE_BUTTONS_THEN_XY,
 	0x09, 0x38,		/*     Usage (Wheel) */
 	0x15, 0x81,		/*     Logical Minimum (-127) */
 	0x25, 0x7f,		/*     Logical Maximum (127) */

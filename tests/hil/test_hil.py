@@ -10,6 +10,7 @@ import unittest
 
 import board as hil
 import rfbclient
+from harness import screen_pointer
 
 TITLE = "webkvm virtual target"
 B = None            # the booted board
@@ -308,13 +309,15 @@ class T04Usb(unittest.TestCase):
         self.replug("echo '' > %s/UDC" % hil.GADGET, "echo %s > %s/UDC" % (hil.UDC, hil.GADGET))
 
 
-def screen_pointer(rows):
-    """The virtual target's pointer position from its status row."""
-    for r in rows:
-        m = re.search(r"X:(\d+) Y:(\d+)", r)
-        if m:
-            return int(m.group(1)), int(m.group(2))
-    return None
+def typing_works(text, what):
+    """Types text on an empty command line; the target's screen shows it.
+    (Not at the row's end: the pointer sprite may sit on that row.)"""
+    c = B.viewer()
+    c.tap(rfbclient.XK_RETURN)
+    c.type_keysyms(text)
+    c.wait_screen(lambda rows: any("> " + text in r for r in rows), 30, what)
+    c.tap(rfbclient.XK_RETURN)
+    c.close()
 
 
 def boothost_log():
@@ -509,14 +512,7 @@ class T07HostStopsReading(unittest.TestCase):
         finally:
             c.close()
             stop_boothost()
-        # And typing works again once the host reads.
-        c = B.viewer()
-        c.tap(rfbclient.XK_RETURN)
-        c.type_keysyms("ok9")
-        c.wait_screen(lambda rows: any("> ok9" in r for r in rows), 20,
-                      "typing after the host reads again")
-        c.tap(rfbclient.XK_RETURN)
-        c.close()
+        typing_works("ok9", "typing after the host reads again")
 
 
 PROFILES = {
@@ -547,13 +543,7 @@ class T08Profiles(unittest.TestCase):
             B.wait(lambda: ifaces() == PROFILES["full"], 30, "the full profile back")
         # The daemon went on through four re-plugs, and typing still works.
         B.wait(keyboard_found, 20, "the target's keyboard")
-        c = B.viewer()
-        c.tap(rfbclient.XK_RETURN)
-        c.type_keysyms("pf7")
-        c.wait_screen(lambda rows: any("> pf7" in r for r in rows), 30,
-                      "typing after the profile changes")
-        c.tap(rfbclient.XK_RETURN)
-        c.close()
+        typing_works("pf7", "typing after the profile changes")
 
 
 class T09Health(unittest.TestCase):

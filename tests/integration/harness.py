@@ -9,6 +9,7 @@ failed.
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -331,6 +332,16 @@ def command_text(rows, cursor=""):
     if cursor and body.endswith(cursor):
         body = body[:-len(cursor)]
     return body.rstrip(" ")
+
+
+def screen_pointer(rows):
+    """The sim's pointer position (x, y) as its status row shows it, or
+    None."""
+    for r in rows:
+        m = re.search(r"X:(\d+) Y:(\d+)", r)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    return None
 
 
 def prompt_cursor(rows):

@@ -9,20 +9,12 @@ import time
 import unittest
 
 import rfbclient as rfb
-from harness import SLOW, DaemonTestCase, command_text, prompt_cursor
+from harness import SLOW, DaemonTestCase, command_text, prompt_cursor, screen_pointer
 
 XK_CONTROL_L = 0xFFE3
 QNUM_A = 0x1E
 MOD_LCTRL, MOD_LSHIFT = 0x01, 0x02
 USAGE_A = 0x04
-
-
-def screen_pointer(rows):
-    for r in rows:
-        m = re.search(r"X:(\d+) Y:(\d+)", r)
-        if m:
-            return int(m.group(1)), int(m.group(2))
-    return None
 
 
 class Relative(DaemonTestCase):
