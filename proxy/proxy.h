@@ -129,7 +129,10 @@ struct proxy_rest_req {
 
 /* Validates a REST request and builds the control-socket line for it
  * (newline-terminated, NUL-terminated) into line.  Returns 0, or the HTTP
- * status to answer with (400, 404, 405, 413) and the reason in err. */
+ * status to answer with (400, 404, 405, 413) and the reason in err.
+ * Endpoints: GET status, GET hid; POST type {text, delay_ms?}, key {keys},
+ * power {action}, hid {layout?, mouse?, profile?}; POST cancel and release
+ * take no parameters (no body, or {}). */
 int proxy_rest_build(const struct proxy_rest_req *r, char *line, size_t linelen,
 		     char *err, size_t errlen);
 /* HTTP status for the daemon's answer line to cmd ("status", "type", ...):
@@ -218,6 +221,141 @@ void proxy_rate_ok(struct proxy_ratelimit *rl, const char *addr);
  * allow (compared without a trailing '/', case-insensitively). */
 bool proxy_origin_ok(const char *origin, const char *host, bool tls,
 		     const char *const *allow, int nallow);
+
+/* ---- http.c: what to do with a request ----
+ *
+ * libwebsockets parses the request and every WebSocket frame (our code never
+ * sees a frame header, only payloads); server.c copies the headers it needs
+ * out of lws into a proxy_http_req and acts on the proxy_http_decision made
+ * here.  Everything from the request line to "serve this file", "bridge this
+ * upgrade to that target" or "refuse with this status and why" is decided
+ * here, without lws, so it is fuzzed (tests/fuzz/fuzz_proxy_http.c). */
+
+#define PROXY_BODY_DRAIN_MAX (1024 * 1024)	/* larger bodies: 413 and hang up */
+#define PROXY_SESSION_COOKIE "webkvm_session"
+
+/* A request as lws parsed it.  A NULL header is absent.  A header present
+ * but longer than the buffer server.c copies it into is NULL with its
+ * *_long flag set.  All strings are the caller's. */
+struct proxy_http_req {
+	const char *method;		/* "GET", "POST", "HEAD" or "OTHER" */
+	const char *uri;		/* the path, query removed */
+	const char *upgrade;		/* NULL: plain HTTP; else the Upgrade value */
+	const char *ws_version, *ws_key, *ws_protocol;
+	bool ws_protocol_long;
+	const char *origin;
+	bool origin_long;
+	const char *host;
+	const char *cookie;
+	const char *content_length;
+	const char *token;		/* the ?token= argument */
+	bool tls;			/* the request came over TLS */
+	const char *peer;		/* "ip:port", for log lines */
+	const char *ip;			/* the login rate limit's key */
+};
+
+/* The server's state a decision reads (and the session and rate tables it
+ * updates).  Owned by the event loop. */
+struct proxy_http_ctx {
+	const struct proxy_options *o;
+	struct proxy_sessions *sessions;
+	struct proxy_ratelimit *rate;
+	long long now;			/* monotonic ms */
+	bool web;			/* a --web root is served */
+	const char *users;		/* the users file's text (NUL-terminated) */
+	size_t users_len;
+	int nusers;			/* good entries in it */
+};
+
+enum proxy_http_action {
+	PROXY_HTTP_ANSWER,	/* send answer (for an upgrade: refuse with it) */
+	PROXY_HTTP_FILE,	/* serve where, a path under the web root */
+	PROXY_HTTP_UPGRADE,	/* accept the WebSocket; target set */
+	PROXY_HTTP_API,		/* forward method + uri to the daemon, no body */
+	PROXY_HTTP_BODY,	/* read body_len bytes, then do post with them */
+};
+
+enum proxy_http_post { PROXY_POST_API, PROXY_POST_LOGIN, PROXY_POST_LOGOUT };
+
+/* A complete small answer: status, one optional extra header, body. */
+struct proxy_http_answer {
+	unsigned status;
+	const char *ctype;		/* a static string */
+	const char *hdr;		/* "retry-after:", "set-cookie:", "location:" or NULL */
+	char hdr_value[1024];
+	char body[512];
+	size_t len;
+	bool head;			/* HEAD: headers only (Content-Length of body) */
+	bool close;			/* hang up after it: the body is not drained */
+};
+
+struct proxy_http_decision {
+	enum proxy_http_action action;
+	struct proxy_http_answer answer;	/* ANSWER */
+	char where[4096];			/* FILE: relative to the web root */
+	bool head;				/* FILE: a HEAD request */
+	struct proxy_addr target;		/* UPGRADE */
+	enum proxy_http_post post;		/* BODY */
+	size_t body_len;			/* BODY: bytes announced */
+	bool body_too_big;			/* BODY: drain them, then 413 */
+	char log[400];				/* non-empty: a line for the log, printable ASCII */
+};
+
+/* Decides what to do with a request.  May refresh or drop sessions (the
+ * cookie's session is used) and reads the token source for a token; never
+ * blocks otherwise. */
+void proxy_http_decide(struct proxy_http_ctx *c, const struct proxy_http_req *r,
+		       struct proxy_http_decision *d);
+
+/* RFC 6455 section 4.2.1 checks lws leaves to us: version 13, a 16-byte
+ * base64 key, and "binary" or no subprotocol.  false with why set. */
+bool proxy_http_handshake_ok(const char *version, const char *key, const char *protocol,
+			     bool protocol_long, char *why, size_t whylen);
+
+/* The target for a WebSocket: the command line's, or the one the token
+ * (the ?token= argument, else the "token" cookie) names in the token
+ * source.  0, or negative errno with why set. */
+int proxy_http_target(const struct proxy_options *o, const char *token, const char *cookie,
+		      struct proxy_addr *a, char *why, size_t whylen);
+
+/* POST /api/logout once its body is in: ends the cookie's session. */
+void proxy_http_logout(struct proxy_http_ctx *c, const char *cookie, struct proxy_http_decision *d);
+
+/* Fills a with status and the text body "STATUS msg\n". */
+void proxy_http_text(struct proxy_http_answer *a, unsigned status, const char *msg, bool head);
+/* Fills a with status and {"ok":false,"error":msg} (msg escaped, control and
+ * non-ASCII bytes as '?'). */
+void proxy_http_json_error(struct proxy_http_answer *a, unsigned status, const char *msg);
+
+/* A body arriving in pieces: data beyond what Content-Length announced
+ * marks it 413.  buf (want bytes, or NULL when too big) is the caller's. */
+struct proxy_http_body {
+	char *buf;
+	size_t len, want;
+	int status;			/* non-zero: answer this once it is in */
+};
+void proxy_http_body_add(struct proxy_http_body *b, const void *data, size_t n);
+
+/* A login between its body arriving and its answer.  proxy_login_begin
+ * runs on the event loop; the password check (proxy_password_verify of
+ * hash and password, ~0.2 s) runs on a worker; proxy_login_end runs on the
+ * event loop again with the check's result. */
+struct proxy_login {
+	char ip[64];
+	bool tls;
+	char user[PROXY_USER_MAX];
+	char password[PROXY_PASSWORD_MAX];
+	char hash[PROXY_HASH_MAX];	/* the user's, or a decoy for an unknown name */
+	bool known;
+};
+/* Returns 1 when hash and password need checking, 0 when the login is
+ * answered already (rate limited, bad body, no users) in d. */
+int proxy_login_begin(struct proxy_http_ctx *c, struct proxy_login *l, const char *body,
+		      size_t len, struct proxy_http_decision *d);
+/* rc is proxy_password_verify's.  Counts a failure or clears the address's
+ * failures, makes the session, answers in d; wipes the password. */
+void proxy_login_end(struct proxy_http_ctx *c, struct proxy_login *l, int rc,
+		     struct proxy_http_decision *d);
 
 /* ---- tls.c ---- */
 

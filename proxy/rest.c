@@ -2,6 +2,7 @@
  * daemon's control socket. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proxy/proxy.h"
@@ -316,12 +317,38 @@ members(const char *s, size_t len, struct member *m, int max, char *err, size_t 
 	}
 }
 
-/* The only member of the body must be name; returns its value span. */
-static int
-only_member(const char *body, size_t len, const char *name, struct member *out,
-	    char *err, size_t errlen)
+/* Looks up a member by name; NULL when the body has none. */
+static const struct member *
+member_get(const struct member *m, int n, const char *name)
 {
-	struct member m[REST_MEMBERS_MAX];
+	for (int i = 0; i < n; i++)
+		if (m[i].keylen == strlen(name) && memcmp(m[i].key, name, m[i].keylen) == 0)
+			return &m[i];
+	return NULL;
+}
+
+/* "a", "b" or "c": the names a body may have, for an error message. */
+static void
+name_list(const char *const *names, char *out, size_t outlen)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t k = 0; names[k] != NULL && used < outlen; k++) {
+		const char *sep = k == 0 ? "" : names[k + 1] == NULL ? " or " : ", ";
+
+		used += (size_t)snprintf(out + used, outlen - used, "%s\"%s\"", sep, names[k]);
+	}
+}
+
+/* Checks the body and splits it into members, each of which must be one of
+ * names (a NULL-terminated list); the error names the first one that is
+ * not.  Returns the member count or -EINVAL. */
+static int
+known_members(const char *body, size_t len, const char *const *names, struct member *m,
+	      char *err, size_t errlen)
+{
+	char want[96];
 	int n;
 
 	if (proxy_json_check(body, len, err, errlen) < 0)
@@ -329,12 +356,32 @@ only_member(const char *body, size_t len, const char *name, struct member *out,
 	if ((n = members(body, len, m, REST_MEMBERS_MAX, err, errlen)) < 0)
 		return -EINVAL;
 	for (int i = 0; i < n; i++) {
-		if (m[i].keylen != strlen(name) || memcmp(m[i].key, name, m[i].keylen) != 0) {
-			snprintf(err, errlen, "unknown member \"%.*s\" (want only \"%s\")",
-				 (int)(m[i].keylen > 40 ? 40 : m[i].keylen), m[i].key, name);
-			return -EINVAL;
-		}
+		size_t k = 0;
+
+		while (names[k] != NULL && member_get(&m[i], 1, names[k]) == NULL)
+			k++;
+		if (names[k] != NULL)
+			continue;
+		name_list(names, want, sizeof(want));
+		snprintf(err, errlen, "unknown member \"%.*s\" (want %s)",
+			 (int)(m[i].keylen > 40 ? 40 : m[i].keylen), m[i].key,
+			 names[0] == NULL ? "no members" : want);
+		return -EINVAL;
 	}
+	return n;
+}
+
+/* The only member of the body must be name; returns its value span. */
+static int
+only_member(const char *body, size_t len, const char *name, struct member *out,
+	    char *err, size_t errlen)
+{
+	const char *const names[] = { name, NULL };
+	struct member m[REST_MEMBERS_MAX];
+	int n;
+
+	if ((n = known_members(body, len, names, m, err, errlen)) < 0)
+		return -EINVAL;
 	if (n == 0) {
 		snprintf(err, errlen, "missing member \"%s\"", name);
 		return -EINVAL;
@@ -343,26 +390,148 @@ only_member(const char *body, size_t len, const char *name, struct member *out,
 	return 0;
 }
 
+/* A JSON integer (no fraction, no exponent) in [lo, hi]. */
+static int
+int_member(const struct member *m, long lo, long hi, long *v, char *err, size_t errlen)
+{
+	char num[24], *end;
+
+	/* The body is checked JSON: a number here has no fraction or
+	 * exponent when it has no '.', 'e' or 'E'. */
+	if (m->vallen == 0 || m->vallen >= sizeof(num) ||
+	    !(m->val[0] == '-' || (m->val[0] >= '0' && m->val[0] <= '9')) ||
+	    memchr(m->val, '.', m->vallen) != NULL || memchr(m->val, 'e', m->vallen) != NULL ||
+	    memchr(m->val, 'E', m->vallen) != NULL)
+		goto bad;
+	memcpy(num, m->val, m->vallen);
+	num[m->vallen] = '\0';
+	errno = 0;
+	*v = strtol(num, &end, 10);
+	if (errno != 0 || *end != '\0' || *v < lo || *v > hi)
+		goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "\"%.*s\" must be an integer from %ld to %ld",
+		 (int)(m->keylen > 40 ? 40 : m->keylen), m->key, lo, hi);
+	return -EINVAL;
+}
+
+/* A name such as a layout or a mode: a string of 1..32 characters from
+ * [A-Za-z0-9_-], so it can be copied into the line as written.  The
+ * daemon knows which names exist. */
+static int
+name_member(const struct member *m, char *err, size_t errlen)
+{
+	bool ok = m->vallen >= 3 && m->vallen <= 34 && m->val[0] == '"';
+
+	for (size_t i = 1; ok && i < m->vallen - 1; i++) {
+		char c = m->val[i];
+
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		     c == '-' || c == '_';
+	}
+	if (!ok) {
+		snprintf(err, errlen, "\"%.*s\" must be a name: a string of 1 to 32 letters, digits, '-' or '_'",
+			 (int)(m->keylen > 40 ? 40 : m->keylen), m->key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 build_type(const char *body, size_t len, char *line, size_t linelen, char *err, size_t errlen)
 {
-	struct member m;
+	static const char *const names[] = { "text", "delay_ms", NULL };
+	struct member m[REST_MEMBERS_MAX];
+	const struct member *text, *delay;
+	char extra[32] = "";
+	long ms;
+	int n;
 
-	if (only_member(body, len, "text", &m, err, errlen) < 0)
+	if ((n = known_members(body, len, names, m, err, errlen)) < 0)
 		return 400;
-	if (m.val[0] != '"') {
+	if ((text = member_get(m, n, "text")) == NULL) {
+		snprintf(err, errlen, "missing member \"text\"");
+		return 400;
+	}
+	if (text->val[0] != '"') {
 		snprintf(err, errlen, "\"text\" must be a string");
 		return 400;
 	}
-	if (m.vallen == 2) {
+	if (text->vallen == 2) {
 		snprintf(err, errlen, "\"text\" is empty");
 		return 400;
 	}
-	if ((size_t)snprintf(line, linelen, "{\"cmd\":\"type\",\"text\":%.*s}\n", (int)m.vallen, m.val) >= linelen) {
+	if ((delay = member_get(m, n, "delay_ms")) != NULL) {
+		if (int_member(delay, 0, 1000, &ms, err, errlen) < 0)
+			return 400;
+		snprintf(extra, sizeof(extra), ",\"delay_ms\":%ld", ms);
+	}
+	if ((size_t)snprintf(line, linelen, "{\"cmd\":\"type\",\"text\":%.*s%s}\n",
+			     (int)text->vallen, text->val, extra) >= linelen) {
 		snprintf(err, errlen, "\"text\" is too long");
 		return 413;
 	}
 	return 0;
+}
+
+/* POST /api/hid: any of layout, mouse, profile; the daemon applies them
+ * together or not at all. */
+static int
+build_hid(const char *body, size_t len, char *line, size_t linelen, char *err, size_t errlen)
+{
+	static const char *const names[] = { "layout", "mouse", "profile", NULL };
+	struct member m[REST_MEMBERS_MAX];
+	size_t used;
+	int n;
+
+	if ((n = known_members(body, len, names, m, err, errlen)) < 0)
+		return 400;
+	if (n == 0) {
+		snprintf(err, errlen, "needs one or more of \"layout\", \"mouse\" and \"profile\" (GET reads them)");
+		return 400;
+	}
+	used = (size_t)snprintf(line, linelen, "{\"cmd\":\"hid\"");
+	for (int i = 0; i < n; i++) {
+		if (name_member(&m[i], err, errlen) < 0)
+			return 400;
+		/* The key is one of names, the value at most 34 bytes. */
+		if (used < linelen)
+			used += (size_t)snprintf(line + used, linelen - used, ",\"%.*s\":%.*s",
+						 (int)m[i].keylen, m[i].key, (int)m[i].vallen, m[i].val);
+	}
+	if (used + 2 >= linelen) {
+		snprintf(err, errlen, "request too long");
+		return 413;
+	}
+	snprintf(line + used, linelen - used, "}\n");
+	return 0;
+}
+
+/* An endpoint without parameters: no body, an empty one or {}. */
+static int
+build_plain(const char *cmd, const char *body, size_t len, char *line, size_t linelen,
+	    char *err, size_t errlen)
+{
+	static const char *const none[] = { NULL };
+	struct member m[REST_MEMBERS_MAX];
+
+	if (body != NULL && len > 0 && known_members(body, len, none, m, err, errlen) < 0)
+		return 400;
+	snprintf(line, linelen, "{\"cmd\":\"%s\"}\n", cmd);
+	return 0;
+}
+
+static int
+build_cancel(const char *body, size_t len, char *line, size_t linelen, char *err, size_t errlen)
+{
+	return build_plain("cancel", body, len, line, linelen, err, errlen);
+}
+
+static int
+build_release(const char *body, size_t len, char *line, size_t linelen, char *err, size_t errlen)
+{
+	return build_plain("release", body, len, line, linelen, err, errlen);
 }
 
 static int
@@ -446,36 +615,60 @@ proxy_rest_build(const struct proxy_rest_req *r, char *line, size_t linelen,
 	static const struct {
 		const char *path;
 		int (*build)(const char *, size_t, char *, size_t, char *, size_t);
+		bool body_optional;	/* no parameters: no body, "" or {} */
 	} posts[] = {
-		{ "/api/type", build_type },
-		{ "/api/key", build_key },
-		{ "/api/power", build_power },
+		{ "/api/type", build_type, false },
+		{ "/api/key", build_key, false },
+		{ "/api/power", build_power, false },
+		{ "/api/hid", build_hid, false },
+		{ "/api/cancel", build_cancel, true },
+		{ "/api/release", build_release, true },
 	};
+	/* Reads: GET, no body. */
+	static const struct {
+		const char *path, *line;
+	} gets[] = {
+		{ "/api/status", "{\"cmd\":\"status\"}\n" },
+		{ "/api/hid", "{\"cmd\":\"hid\"}\n" },
+	};
+	bool known = false;
 
-	if (strcmp(r->path, "/api/status") == 0) {
-		if (strcmp(r->method, "GET") != 0) {
-			snprintf(err, errlen, "%s needs GET", r->path);
-			return 405;
+	if (strcmp(r->method, "GET") == 0) {
+		for (size_t i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
+			if (strcmp(r->path, gets[i].path) == 0) {
+				snprintf(line, linelen, "%s", gets[i].line);
+				return 0;
+			}
 		}
-		snprintf(line, linelen, "{\"cmd\":\"status\"}\n");
-		return 0;
 	}
+	if (strcmp(r->method, "POST") == 0) {
+		for (size_t i = 0; i < sizeof(posts) / sizeof(posts[0]); i++) {
+			if (strcmp(r->path, posts[i].path) != 0)
+				continue;
+			if (r->body_len > PROXY_BODY_MAX) {
+				snprintf(err, errlen, "body larger than %d bytes", PROXY_BODY_MAX);
+				return 413;
+			}
+			if ((r->body_len == 0 || r->body == NULL) && !posts[i].body_optional) {
+				snprintf(err, errlen, "%s needs a JSON body", r->path);
+				return 400;
+			}
+			return posts[i].build(r->body_len ? r->body : NULL, r->body_len,
+					      line, linelen, err, errlen);
+		}
+	}
+	/* A known path with the wrong method: say which one it takes. */
+	for (size_t i = 0; i < sizeof(gets) / sizeof(gets[0]); i++)
+		known = known || strcmp(r->path, gets[i].path) == 0;
 	for (size_t i = 0; i < sizeof(posts) / sizeof(posts[0]); i++) {
-		if (strcmp(r->path, posts[i].path) != 0)
-			continue;
-		if (strcmp(r->method, "POST") != 0) {
-			snprintf(err, errlen, "%s needs POST", r->path);
+		if (strcmp(r->path, posts[i].path) == 0) {
+			snprintf(err, errlen, "%s needs %s", r->path, known ? "GET or POST" : "POST");
 			return 405;
 		}
-		if (r->body_len > PROXY_BODY_MAX) {
-			snprintf(err, errlen, "body larger than %d bytes", PROXY_BODY_MAX);
-			return 413;
-		}
-		if (r->body_len == 0 || r->body == NULL) {
-			snprintf(err, errlen, "%s needs a JSON body", r->path);
-			return 400;
-		}
-		return posts[i].build(r->body, r->body_len, line, linelen, err, errlen);
+	}
+	if (known) {
+		snprintf(err, errlen, "%s needs GET", r->path);
+		return 405;
 	}
 	snprintf(err, errlen, "no such endpoint: %.100s", r->path);
 	return 404;

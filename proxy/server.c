@@ -794,8 +794,8 @@ api_request(struct server *srv, struct lws *wsi, struct pss *pss, const char *pa
 		} else if (v > 0 && (pss->body = malloc((size_t)v)) == NULL) {
 			return json_error(srv, wsi, 500, "out of memory");
 		}
-		if (v == 0)
-			return api_post_done(srv, wsi, pss, NULL, 0);
+		/* An empty body is answered at LWS_CALLBACK_HTTP_BODY_COMPLETION
+		 * like any other: lws sends that for Content-Length: 0 too. */
 	}
 	return 0;
 }

@@ -296,3 +296,67 @@ export async function pixel(page, x, y) {
 		return (d[0] << 16) | (d[1] << 8) | d[2];
 	}, [x, y]);
 }
+
+// The sim's pointer sprite (board/sim/render.c): '#' black outline, '.'
+// white fill, ' ' transparent; its top-left pixel is the pointer's hot
+// spot.  The sprite is clipped at the right and bottom edges.
+const SPRITE = [
+	"#           ",
+	"##          ",
+	"#.#         ",
+	"#..#        ",
+	"#...#       ",
+	"#....#      ",
+	"#.....#     ",
+	"#......#    ",
+	"#.......#   ",
+	"#........#  ",
+	"#.........# ",
+	"#......#####",
+	"#...#..#    ",
+	"#..##..#    ",
+	"#.# #..#    ",
+	"##   #..#   ",
+	"#    #..#   ",
+	"      #..#  ",
+	"       ##   ",
+];
+
+// Where the target draws its pointer, in framebuffer pixels, read from the
+// page's canvas: {x, y} of the hot spot, or null when no sprite is shown.
+export async function targetPointer(page) {
+	return page.evaluate((sprite) => {
+		const c = document.querySelector("#screen canvas");
+		if (!c || !c.width || !c.height)
+			return null;
+		const w = c.width, h = c.height;
+		const d = c.getContext("2d").getImageData(0, 0, w, h).data;
+		const at = (x, y) => {
+			const i = (y * w + x) * 4;
+			return (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+		};
+		const fits = (x, y) => {
+			for (let j = 0; j < sprite.length && y + j < h; j++) {
+				for (let i = 0; i < sprite[j].length && x + i < w; i++) {
+					const want = sprite[j][i];
+					if (want === "#" && at(x + i, y + j) !== 0x000000)
+						return false;
+					if (want === "." && at(x + i, y + j) !== 0xffffff)
+						return false;
+				}
+			}
+			return true;
+		};
+		const found = [];
+		for (let y = 0; y < h; y++) {
+			for (let x = 0; x < w; x++) {
+				// Cheap first test: the tip and the first white pixel.
+				if (at(x, y) !== 0 || (y + 2 < h && x + 1 < w && at(x + 1, y + 2) !== 0xffffff))
+					continue;
+				if (fits(x, y))
+					found.push({ x, y });
+			}
+		}
+		return found.length === 1 ? found[0] : found.length ? { many: found.slice(0, 5) } : null;
+	}, SPRITE);
+}

@@ -6,8 +6,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
 	BIOS_BANNER, BUILD_DIR, WEB_DIR, Daemon, Proxy, freePort, MENU, MENU_COL, MENU_FIRST_ROW, OUTPUT_ROW, TITLE,
-	cellPoint, commandText, pixel, readScreen, sleep, waitFor, waitScreen,
+	cellPoint, commandText, pixel, readScreen, sleep, targetPointer, waitFor, waitScreen,
 } from "./harness.mjs";
+import { geometry } from "./ocr.mjs";
 
 const BLUE = 0x0000aa;
 const GREY = 0xaaaaaa;
@@ -80,6 +81,23 @@ async function wireKeys(page) {
 }
 
 const XK = { Control_L: 0xffe3, Alt_L: 0xffe9, Delete: 0xffff, F1: 0xffbe, F7: 0xffc4 };
+
+// The daemon's input settings as the page's proxy reports them.
+const apiHid = (page) => page.evaluate(async () => (await fetch("api/hid", { cache: "no-store" })).json());
+
+// The daemon is shared by every test: put its input settings back.
+async function resetInput(daemon) {
+	await daemon.request({ cmd: "cancel" });
+	const r = await daemon.request({ cmd: "hid", layout: "en-us", mouse: "absolute", profile: "full" });
+	assert(r.ok === true, `resetting the input settings: ${JSON.stringify(r)}`);
+}
+
+// Sends page-level mouse motion in small steps, as a hand does; under
+// pointer lock each step arrives as movementX/Y.
+async function moveBy(page, from, dx, dy, steps = 10) {
+	await page.mouse.move(from[0] + dx, from[1] + dy, { steps });
+	return [from[0] + dx, from[1] + dy];
+}
 
 export const tests = [
 	["the page shows the target's screen", async ({ page }) => {
@@ -194,26 +212,24 @@ export const tests = [
 		await waitFor(async () => (await led(page, "scroll")) === "false", 5000, "the Scroll LED to go out");
 	}],
 
-	["no key stays down when the page loses focus", async ({ page, daemon }) => {
+	["no key stays down when the page loses focus", async ({ page }) => {
 		// Ctrl held on the target swallows typed characters (a shortcut),
-		// so text typed through the control socket shows whether it is up.
+		// so a character typed on the page shows whether it is up.  (The
+		// control socket's "type" starts from no key held, so it cannot
+		// tell.)  Playwright keeps its own Ctrl down throughout: noVNC
+		// sends no key-down for a modifier it only sees in the flags.
 		const heldThen = async (release, what) => {
 			await page.keyboard.down("Control");
-			await sleep(200);
-			await daemon.request({ cmd: "type", text: "q" });
+			await page.keyboard.press("q");
 			await sleep(500);
-			const before = commandText(await readScreen(page, [-2]));
-			eq(before, "", `command line while Ctrl is held (${what})`);
+			eq(commandText(await readScreen(page, [-2])), "", `command line while Ctrl is held (${what})`);
 			await release();
-			// The key-ups travel over RFB, the "z" over the control socket:
-			// give the first a head start.
-			await sleep(500);
-			await daemon.request({ cmd: "type", text: "z" });
+			await page.evaluate(() => window.webkvm.rfb.focus());
+			await page.keyboard.press("z");
 			await waitScreen(page, [-2], (s) => commandText(s) === "z", 5000, `Ctrl released by ${what}`);
 			await page.keyboard.up("Control");
 			await page.keyboard.press("Escape");
 			await waitScreen(page, [-2], (s) => commandText(s) === "", 5000, "an empty command line");
-			await page.evaluate(() => window.webkvm.rfb.focus());
 		};
 		await heldThen(() => page.evaluate(() => window.dispatchEvent(new Event("blur"))), "window blur");
 		await heldThen(() => page.evaluate(() => {
@@ -322,6 +338,257 @@ export const tests = [
 		await waitFor(async () => (await state(page)) === "connected", 10000, "the page to connect");
 		const want = url.replace(/^http/, "ws") + "some/where?token=t%20k";
 		eq(seen, [want], "WebSocket URLs");
+	}],
+
+	["the layout selector sets the target's keyboard layout", async ({ page, daemon, usesOurProxy }) => {
+		if (!usesOurProxy)
+			return;		// the input settings live behind webkvm-proxy's /api/
+		try {
+			await waitFor(() => page.evaluate(() => document.body.dataset.hid === "true"), 5000,
+				"the input settings to show");
+			await openMenu(page, "#btn-input");
+			const layouts = await page.$$eval("#opt-layout option", (os) => os.map((o) => o.value));
+			eq(layouts, (await daemon.request({ cmd: "hid" })).layouts, "layouts offered");
+			eq(await page.inputValue("#opt-layout"), "en-us", "layout shown at first");
+			await page.selectOption("#opt-layout", "de");
+			await waitFor(async () => (await apiHid(page)).layout === "de", 5000, "the daemon's layout to be de");
+			eq((await daemon.request({ cmd: "status" })).layout, "de", "layout in the status");
+			// On a German keyboard Y and Z trade places: typing "zy" by
+			// keysym must still give "zy" on a target that reads German.
+			await page.evaluate(() => window.webkvm.rfb.focus());
+			const st = await daemon.request({ cmd: "type", text: "zy" });
+			assert(st.ok === true, `control type: ${JSON.stringify(st)}`);
+			await waitScreen(page, [-2], (s) => commandText(s) === "zy", 5000, "zy typed on the de layout");
+			// A change made elsewhere shows up in the page.
+			eq((await daemon.request({ cmd: "hid", layout: "fr" })).layout, "fr", "layout set by the control socket");
+			await waitFor(async () => (await page.inputValue("#opt-layout")) === "fr", 5000,
+				"the selector to follow the daemon to fr");
+		} finally {
+			await resetInput(daemon);
+		}
+	}],
+
+	["paste shows its progress and Cancel stops it", async ({ page, daemon, usesOurProxy }) => {
+		if (!usesOurProxy)
+			return;		// the input settings live behind webkvm-proxy's /api/
+		const text = "echo " + "abcdefghij".repeat(6);
+		try {
+			await openMenu(page, "#btn-paste");
+			await waitFor(async () => (await page.inputValue("#paste-delay")) !== "", 5000,
+				"the daemon's default pause in the paste panel");
+			await page.fill("#paste-delay", "150");
+			await page.fill("#paste-text", text);
+			await page.click("#paste-send");
+			await page.waitForSelector("#paste-busy:not([hidden])", { timeout: 3000 });
+			// Progress: some characters typed, some left, shown as such.
+			const seen = await waitFor(async () => {
+				const v = await page.$eval("#paste-progress", (el) => [el.value, el.max]);
+				return v[0] >= 3 && v[0] < v[1] ? v : null;
+			}, 10000, "the progress bar to move");
+			eq(seen[1], text.length, "progress bar length");
+			const info = await page.$eval("#paste-info", (el) => el.textContent);
+			assert(/typing: \d+ of \d+ characters left/.test(info), `paste info reads ${JSON.stringify(info)}`);
+			const st = await daemon.request({ cmd: "status" });
+			assert(st.paste && st.paste.active === true && st.paste.left > 0, `status while typing: ${JSON.stringify(st.paste)}`);
+			// Another paste is refused while this one runs.
+			const busy = await page.evaluate(async () => (await fetch("api/type", { method: "POST",
+				headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text: "x" }) })).json());
+			assert(busy.ok === false && /paste is running/.test(busy.error), `second paste: ${JSON.stringify(busy)}`);
+			await page.click("#paste-cancel");
+			const done = await waitFor(async () => {
+				const m = /^cancelled: (\d+) characters not typed$/.exec(await page.$eval("#paste-info", (el) => el.textContent));
+				return m ? Number(m[1]) : null;
+			}, 5000, "the cancelled message");
+			assert(done > 0 && done <= text.length - seen[0], `characters not typed: ${done}`);
+			assert(await page.isHidden("#paste-busy"), "progress still shown after cancelling");
+			eq((await daemon.request({ cmd: "status" })).paste.active, false, "a paste active after cancelling");
+			// What was typed stays, and nothing more comes.
+			const typed = text.length - done;
+			await sleep(600);
+			const line = commandText(await readScreen(page, [-2]));
+			assert(line !== null && text.startsWith(line) && (line.length === typed || line.length === typed + 1),
+				`command line ${JSON.stringify(line)} after ${typed} characters typed`);
+			await sleep(600);
+			eq(commandText(await readScreen(page, [-2])), line, "command line a moment later");
+		} finally {
+			await resetInput(daemon);
+		}
+	}],
+
+	["paste names the characters the target's layout cannot type", async ({ page, daemon, usesOurProxy }) => {
+		if (!usesOurProxy)
+			return;		// the input settings live behind webkvm-proxy's /api/
+		try {
+			await openMenu(page, "#btn-paste");
+			await page.fill("#paste-text", "echo a€b ok");
+			await page.click("#paste-send");
+			await page.waitForSelector("#paste-untypable:not([hidden])", { timeout: 3000 });
+			const msg = await page.$eval("#paste-untypable", (el) => el.textContent);
+			assert(msg.includes("“€”") && msg.includes("U+20AC") && msg.includes("at character 7") && msg.includes("en-us"),
+				`untypable message reads ${JSON.stringify(msg)}`);
+			eq(await page.evaluate(() => {
+				const t = document.getElementById("paste-text");
+				return t.value.slice(t.selectionStart, t.selectionEnd);
+			}), "€", "selection in the text");
+			// Nothing at all was typed, over the API or over RFB.
+			await sleep(800);
+			eq(commandText(await readScreen(page, [-2])), "", "command line after the refused paste");
+			// On a layout that has it, it goes through.
+			eq((await daemon.request({ cmd: "hid", layout: "de" })).layout, "de", "layout de");
+			await page.fill("#paste-text", "echo ok\n");
+			await page.click("#paste-send");
+			await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "ok", 5000, "the paste after the refusal");
+			assert(await page.isHidden("#paste-untypable"), "untypable list still shown after a good paste");
+		} finally {
+			await resetInput(daemon);
+		}
+	}],
+
+	["relative mouse: pointer lock moves the target's pointer with the viewer's", async ({ page, daemon, usesOurProxy }) => {
+		if (!usesOurProxy)
+			return;		// the input settings live behind webkvm-proxy's /api/
+		try {
+			await waitFor(() => page.evaluate(() => document.body.dataset.hid === "true"), 5000,
+				"the input settings to show");
+			// Put the target's pointer somewhere known in absolute mode.
+			const canvas = await page.$("#screen canvas");
+			const box = await canvas.boundingBox();
+			const size = await canvas.evaluate((el) => [el.width, el.height]);
+			const scale = box.width / size[0];
+			let at = [box.x + 300 * scale, box.y + 200 * scale];
+			await page.mouse.move(at[0], at[1]);
+			let p0 = null;
+			await waitFor(async () => {
+				p0 = await targetPointer(page);
+				return p0 && Math.abs(p0.x - 300) <= 1 && Math.abs(p0.y - 200) <= 1;
+			}, 5000, "the target's pointer at 300,200 in absolute mode").catch((err) => {
+				err.message += `; it is at ${JSON.stringify(p0)}`;
+				throw err;
+			});
+
+			await openMenu(page, "#btn-input");
+			const modes = await page.$$eval("#mouse-modes [data-mouse]", (bs) => bs.map((b) => b.dataset.mouse));
+			eq(modes, ["absolute", "relative"], "mouse modes offered by the full profile");
+			await page.click('#mouse-modes [data-mouse="relative"]');
+			await waitFor(async () => (await apiHid(page)).mouse === "relative", 5000, "relative mode in the daemon");
+			eq(await page.$eval('[data-mouse="relative"]', (b) => b.getAttribute("aria-checked")), "true", "switch shows relative");
+			assert(await page.isVisible("#lock-hint"), "no hint to click the screen");
+			// Moves before the lock do nothing on the target.
+			await page.mouse.move(at[0] + 200, at[1] + 100);
+			at = [at[0] + 200, at[1] + 100];
+			await sleep(300);
+			const still = await targetPointer(page);
+			eq([still.x, still.y], [p0.x, p0.y], "pointer after a move without the lock");
+			// A click into the screen captures the pointer.
+			await page.mouse.down();
+			await page.mouse.up();
+			const locked = await waitFor(() => page.evaluate(() =>
+				document.pointerLockElement === window.webkvm.rfb._canvas), 3000, "pointer lock").catch(() => false);
+			// Headless Chromium grants it, and turns the page's mouse moves
+			// into movementX/Y under it.
+			assert(locked, "headless Chromium did not grant the pointer lock");
+			eq(await page.evaluate(() => document.body.dataset.pointer), "locked", "page state");
+			assert(/Esc/.test(await page.$eval("#lock-hint", (el) => el.textContent)), "hint while captured");
+			const start = await page.evaluate(() => window.webkvm.relativeMouse.position);
+			assert(Math.abs(start.x - p0.x) <= 1 && Math.abs(start.y - p0.y) <= 1,
+				`virtual pointer starts at ${JSON.stringify(start)}, the target's pointer was left at ${JSON.stringify(p0)}`);
+
+			const follow = async (what) => {
+				const v = await page.evaluate(() => window.webkvm.relativeMouse.position);
+				let p = null;
+				try {
+					await waitFor(async () => {
+						p = await targetPointer(page);
+						return p && p.x !== undefined && Math.abs(p.x - v.x) <= 1 && Math.abs(p.y - v.y) <= 1;
+					}, 5000, `the target's pointer at the viewer's ${JSON.stringify(v)} (${what})`);
+				} catch (err) {
+					const t = await daemon.request({ cmd: "target" }).catch(() => null);
+					err.message += `; the target's pointer is drawn at ${JSON.stringify(p)}`
+						+ ` and is at ${JSON.stringify(t && t.pointer)}`;
+					throw err;
+				}
+				return [v, p];
+			};
+			at = await moveBy(page, at, 120, 45);
+			let [v] = await follow("after a move right and down");
+			eq([v.x, v.y], [start.x + Math.floor(120 / scale), start.y + Math.floor(45 / scale)], "virtual pointer after the move");
+			at = await moveBy(page, at, -260, 30, 20);
+			await follow("after a move left");
+			// Past the top-left corner both stop at 0,0: that is how a lost
+			// pointer is found again.
+			at = await moveBy(page, at, -2000, -2000, 40);
+			[v] = await follow("pushed into the corner");
+			eq([v.x, v.y], [0, 0], "virtual pointer in the corner");
+			// Buttons work at the virtual position: click the Boot menu line.
+			const geo = geometry(size[0], size[1]);
+			const [bx, by] = geo.centre(MENU_FIRST_ROW + MENU.indexOf("Boot"), MENU_COL + 1);
+			at = await moveBy(page, at, bx * scale, by * scale, 20);
+			await follow("on the Boot menu line");
+			await page.mouse.down();
+			await page.mouse.up();
+			await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "Selected: Boot", 5000,
+				"a click in relative mode to select Boot");
+			// The wheel too, without moving the pointer.  The sim's status
+			// line counts wheel steps ("W:n").
+			const wheelSteps = (s) => Number((/ W:(-?\d+) /.exec(s[-3]) || [])[1]);
+			const w0 = wheelSteps(await readScreen(page, [-3]));
+			assert(Number.isInteger(w0), `no wheel count on the status line: ${JSON.stringify((await readScreen(page, [-3]))[-3])}`);
+			await page.mouse.wheel(0, -120);
+			await waitScreen(page, [-3], (s) => wheelSteps(s) === w0 + 1, 5000, "one wheel step up on the target");
+			await follow("after the wheel");
+			// Leaving the lock (Esc in a browser with a window; headless
+			// has none, so the page lets it go) stops the motion.
+			await page.evaluate(() => document.exitPointerLock());
+			await waitFor(() => page.evaluate(() => document.body.dataset.pointer === "relative"), 3000, "the lock released");
+			const before = await targetPointer(page);
+			await page.mouse.move(at[0] + 50, at[1] + 50);
+			await sleep(300);
+			const after = await targetPointer(page);
+			eq([after.x, after.y], [before.x, before.y], "pointer after moving without the lock");
+		} finally {
+			await page.evaluate(() => document.exitPointerLock()).catch(() => {});
+			await resetInput(daemon);
+		}
+		await waitFor(() => page.evaluate(() => document.body.dataset.pointer === "absolute"), 5000,
+			"the page back in absolute mode");
+	}],
+
+	["a gadget profile without a mouse hides the mouse switch", async ({ page, daemon, usesOurProxy }) => {
+		if (!usesOurProxy)
+			return;		// the input settings live behind webkvm-proxy's /api/
+		page.on("dialog", (d) => d.accept());
+		try {
+			await openMenu(page, "#btn-input");
+			await page.click("#advanced summary");
+			await page.selectOption("#opt-profile", "keyboard");
+			await waitFor(async () => (await apiHid(page)).profile === "keyboard", 5000, "the keyboard-only profile");
+			await waitFor(() => page.isHidden("#mouse-row"), 3000, "the mouse switch to hide");
+			await page.selectOption("#opt-profile", "relative");
+			await waitFor(async () => (await apiHid(page)).profile === "relative", 5000, "the relative profile");
+			await waitFor(async () => JSON.stringify(await page.$$eval("#mouse-modes [data-mouse]",
+				(bs) => bs.map((b) => [b.dataset.mouse, b.disabled]))) === JSON.stringify([["relative", true]]),
+			3000, "only the relative mode, fixed");
+			eq((await apiHid(page)).mouse, "relative", "the daemon's mouse mode on a relative-only gadget");
+			eq(await page.evaluate(() => document.body.dataset.pointer), "relative", "the page in relative mode");
+		} finally {
+			await resetInput(daemon);
+		}
+	}],
+
+	["the input settings hide without the daemon's /api/hid", async ({ page, usesOurProxy }) => {
+		if (usesOurProxy) {
+			await waitFor(() => page.evaluate(() => document.body.dataset.hid === "true"), 5000,
+				"the input settings to show");
+			assert(await page.isVisible("#btn-input"), "Input menu hidden with the API");
+		}
+		// As behind websockify.
+		await page.route("**/api/**", (route) => route.fulfill({ status: 404, body: "not here" }));
+		await page.reload();
+		await waitFor(async () => (await state(page)) === "connected", 10000, "the page to connect again");
+		await waitFor(() => page.evaluate(() => document.body.dataset.hid === "false"), 5000, "the page to see no API");
+		assert(!(await page.isVisible("#btn-input")), "Input menu shown without the API");
+		await openMenu(page, "#btn-paste");
+		assert(!(await page.isVisible("#paste-delay")), "paste pause shown without the API");
 	}],
 
 	["the page reconnects by itself after the daemon restarts", async ({ page, daemon }) => {

@@ -128,11 +128,162 @@ class WithDaemon(DaemonTestCase):
         code, r = self.api("GET", "/api/type")
         self.assertEqual(code, 405, r)
 
+    def test_rest_input_settings_and_paste_cancel(self):
+        code, h = self.api("GET", "/api/hid")
+        self.assertEqual(code, 200, h)
+        self.assertIn("de", h.get("layouts", []), h)
+        self.assertEqual(h.get("mouse"), "absolute", h)
+        code, h = self.api("POST", "/api/hid", {"layout": "de", "mouse": "relative"})
+        self.assertEqual(code, 200, h)
+        self.assertEqual((h.get("layout"), h.get("mouse")), ("de", "relative"), h)
+        code, st = self.api("GET", "/api/status")
+        self.assertEqual((st.get("layout"), st.get("mouse")), ("de", "relative"), st)
+        code, r = self.api("POST", "/api/hid", {"layout": "xx"})
+        self.assertEqual(code, 400, r)
+        self.assertIs(r.get("ok"), False, r)
+        # A slow paste runs in the background until cancelled.
+        code, r = self.api("POST", "/api/type", {"text": "x" * 40, "delay_ms": 1000})
+        self.assertEqual(code, 200, r)
+        self.assertEqual(r.get("typed"), 40, r)
+        code, st = self.api("GET", "/api/status")
+        self.assertIs(st.get("paste", {}).get("active"), True, st)
+        code, r = self.api("POST", "/api/cancel", raw=b"{}")
+        self.assertEqual(code, 200, r)
+        self.assertGreater(r.get("cancelled", 0), 30, r)
+        code, st = self.api("GET", "/api/status")
+        self.assertIs(st.get("paste", {}).get("active"), False, st)
+        code, r = self.api("POST", "/api/release", raw=b"{}")
+        self.assertEqual(code, 200, r)
+
     def test_rest_daemon_unreachable_is_502(self):
         self.daemon.stop()
         code, r = self.api("GET", "/api/status")
         self.assertEqual(code, 502, r)
         self.assertIs(r.get("ok"), False, r)
+
+
+class FakeControl:
+    """A control socket that records each request line and answers with
+    the next canned line, so the REST mapping is checked byte for byte."""
+
+    def __init__(self, path, answers):
+        self.path = path
+        self.answers = list(answers)
+        self.lines = []
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(8)
+        self.srv.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with c:
+                c.settimeout(5)
+                buf = b""
+                try:
+                    while b"\n" not in buf and len(buf) < 1 << 20:
+                        d = c.recv(65536)
+                        if not d:
+                            break
+                        buf += d
+                except OSError:
+                    continue
+                self.lines.append(buf)
+                answer = self.answers.pop(0) if self.answers else '{"ok":false,"error":"no answer left"}'
+                try:
+                    c.sendall(answer.encode() + b"\n")
+                except OSError:
+                    pass
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.srv.close()
+
+
+class RestMapping(unittest.TestCase):
+    """Each REST call becomes exactly one control line, and the daemon's
+    answer comes back to the browser as it was written."""
+
+    HID = ('{"ok":true,"layout":"de","layouts":["en-us","de"],"mouse":"relative",'
+           '"mice":["absolute","relative"],"profile":"full","profiles":["full","keyboard"],'
+           '"paste":{"active":false,"left":0,"delay_ms":20}}')
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="webkvm-rest-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def proxy_with(self, answers):
+        ctl = FakeControl(os.path.join(self.tmp, "control.sock"), answers)
+        self.addCleanup(ctl.close)
+        p = start_proxy(self, ["127.0.0.1:%d" % closed_port()], ["--control", ctl.path])
+        return ctl, p
+
+    def call(self, p, method, path, raw=None):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (p.port, path), data=raw, method=method)
+        if raw is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def test_input_endpoints_map_to_control_lines(self):
+        untypable = ('{"ok":false,"error":"type: cannot type 2 characters on this layout",'
+                     '"untypable":[{"char":"\u20ac","at":5},{"char":"\u00df","at":9}]}')
+        calls = [
+            ("GET", "/api/hid", None, b'{"cmd":"hid"}\n', self.HID, 200),
+            ("POST", "/api/hid", b'{"layout":"de","mouse":"relative"}',
+             b'{"cmd":"hid","layout":"de","mouse":"relative"}\n', self.HID, 200),
+            ("POST", "/api/hid", b'{"profile":"nosuch"}', b'{"cmd":"hid","profile":"nosuch"}\n',
+             '{"ok":false,"error":"hid: unknown profile \\"nosuch\\""}', 400),
+            ("POST", "/api/type", b'{"text":"a\\u20acb","delay_ms":500}',
+             b'{"cmd":"type","text":"a\\u20acb","delay_ms":500}\n', untypable, 400),
+            ("POST", "/api/type", b'{"text":"hello"}', b'{"cmd":"type","text":"hello"}\n',
+             '{"ok":true,"typed":5}', 200),
+            ("POST", "/api/cancel", b"", b'{"cmd":"cancel"}\n', '{"ok":true,"cancelled":42}', 200),
+            ("POST", "/api/cancel", b"{}", b'{"cmd":"cancel"}\n', '{"ok":true,"cancelled":0}', 200),
+            ("POST", "/api/release", b"", b'{"cmd":"release"}\n', '{"ok":true}', 200),
+        ]
+        ctl, p = self.proxy_with([c[4] for c in calls])
+        for method, path, raw, line, answer, status in calls:
+            code, body = self.call(p, method, path, raw)
+            self.assertEqual(code, status, "%s %s %r: %s" % (method, path, raw, body))
+            self.assertEqual(ctl.lines[-1], line, "%s %s %r" % (method, path, raw))
+            # Passed through as the daemon wrote it.
+            self.assertEqual(body, answer.encode() + b"\n", "%s %s" % (method, path))
+        self.assertEqual(len(ctl.lines), len(calls))
+        self.assertEqual(json.loads(self.call(p, "GET", "/api/hid")[1] or b"{}").get("ok"), False,
+                         "the fake's 'no answer left' passed through")
+
+    def test_bad_input_requests_never_reach_the_daemon(self):
+        ctl, p = self.proxy_with([])
+        for method, path, raw, status, word in (
+                ("POST", "/api/hid", b'{"layout":"de","speed":3}', 400, '"speed"'),
+                ("POST", "/api/hid", b"{}", 400, "layout"),
+                ("POST", "/api/hid", b'{"mouse":1}', 400, '"mouse"'),
+                ("POST", "/api/hid", b'{"layout":"de\\",\\"x"}', 400, '"layout"'),
+                ("POST", "/api/type", b'{"text":"a","delay_ms":1001}', 400, "delay_ms"),
+                ("POST", "/api/type", b'{"text":"a","delay_ms":"5"}', 400, "delay_ms"),
+                ("POST", "/api/cancel", b'{"now":true}', 400, '"now"'),
+                ("GET", "/api/cancel", None, 405, "POST"),
+                ("DELETE", "/api/hid", None, 405, "GET or POST")):
+            code, body = self.call(p, method, path, raw)
+            self.assertEqual(code, status, "%s %s %r: %s" % (method, path, raw, body))
+            r = json.loads(body)
+            self.assertIs(r.get("ok"), False, r)
+            self.assertIn(word, r.get("error", ""), "%s %s %r" % (method, path, raw))
+        self.assertEqual(ctl.lines, [])
 
 
 class Bridge(unittest.TestCase):

@@ -467,6 +467,99 @@ test_rest_build(void **state)
 	}
 }
 
+/* The input endpoints of the BIOS-grade keyboard and mouse: layout, pointer
+ * mode and gadget profile, paced paste, cancel and release. */
+static void
+test_rest_build_hid(void **state)
+{
+	static char line[70000];
+	char err[256];
+
+	(void)state;
+	assert_int_equal(rest("GET", "/api/hid", NULL, line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"hid\"}\n");
+	assert_int_equal(rest("POST", "/api/hid", "{\"layout\":\"de\"}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"hid\",\"layout\":\"de\"}\n");
+	assert_int_equal(rest("POST", "/api/hid", " {\"mouse\" : \"relative\",\n\"profile\":\"full\",\"layout\":\"pt-br\"} ",
+			      line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"hid\",\"mouse\":\"relative\",\"profile\":\"full\",\"layout\":\"pt-br\"}\n");
+	assert_int_equal(rest("POST", "/api/hid", "{\"profile\":\"keyboard\"}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"hid\",\"profile\":\"keyboard\"}\n");
+
+	/* Unknown members are named; values must be plain names. */
+	assert_int_equal(rest("POST", "/api/hid", "{\"layout\":\"de\",\"speed\":3}", line, err), 400);
+	assert_non_null(strstr(err, "unknown member \"speed\" (want \"layout\", \"mouse\" or \"profile\")"));
+	assert_int_equal(rest("POST", "/api/hid", "{\"cmd\":\"power\"}", line, err), 400);
+	assert_non_null(strstr(err, "\"cmd\""));
+	assert_int_equal(rest("POST", "/api/hid", "{}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/hid", NULL, line, err), 400);
+	assert_int_equal(rest("POST", "/api/hid", "{\"layout\":3}", line, err), 400);
+	assert_non_null(strstr(err, "\"layout\""));
+	assert_int_equal(rest("POST", "/api/hid", "{\"mouse\":\"\"}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/hid", "{\"mouse\":[\"relative\"]}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/hid", "{\"layout\":\"de\\\",\\\"cmd\\\":\\\"x\"}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/hid", "{\"layout\":\"d\\u0065\"}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/hid", "{\"profile\":\"abcdefghijklmnopqrstuvwxyz0123456\"}", line, err), 400);
+	assert_int_equal(rest("POST", "/api/hid", "{\"profile\":\"abcdefghijklmnopqrstuvwxyz012345\"}", line, err), 0);
+	assert_int_equal(rest("POST", "/api/hid", "{\"layout\":\"de\",\"layout\":\"fr\"}", line, err), 400);
+	assert_int_equal(rest("PUT", "/api/hid", "{\"layout\":\"de\"}", line, err), 405);
+	assert_non_null(strstr(err, "GET or POST"));
+
+	/* Paste pacing: an integer 0..1000 ms, passed on as a number. */
+	assert_int_equal(rest("POST", "/api/type", "{\"delay_ms\":250,\"text\":\"ab\"}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"type\",\"text\":\"ab\",\"delay_ms\":250}\n");
+	assert_int_equal(rest("POST", "/api/type", "{\"text\":\"ab\",\"delay_ms\":0}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"type\",\"text\":\"ab\",\"delay_ms\":0}\n");
+	assert_int_equal(rest("POST", "/api/type", "{\"text\":\"ab\",\"delay_ms\":1000}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"type\",\"text\":\"ab\",\"delay_ms\":1000}\n");
+	{
+		static const char *const bad[] = { "1001", "-1", "2.5", "1e2", "\"20\"", "null", "true",
+						   "99999999999999999999", "[20]" };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char body[128];
+
+			snprintf(body, sizeof(body), "{\"text\":\"ab\",\"delay_ms\":%s}", bad[i]);
+			if (rest("POST", "/api/type", body, line, err) != 400)
+				fail_msg("delay_ms %s accepted", bad[i]);
+			assert_non_null(strstr(err, "delay_ms"));
+		}
+	}
+	assert_int_equal(rest("POST", "/api/type", "{\"delay_ms\":20}", line, err), 400);
+	assert_non_null(strstr(err, "missing member \"text\""));
+	assert_int_equal(rest("POST", "/api/type", "{\"text\":\"a\",\"delay\":20}", line, err), 400);
+	assert_non_null(strstr(err, "unknown member \"delay\""));
+
+	/* No parameters: no body, an empty object, nothing else. */
+	assert_int_equal(rest("POST", "/api/cancel", NULL, line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"cancel\"}\n");
+	assert_int_equal(rest("POST", "/api/cancel", " { } ", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"cancel\"}\n");
+	assert_int_equal(rest("POST", "/api/release", NULL, line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"release\"}\n");
+	assert_int_equal(rest("POST", "/api/release", "{}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"release\"}\n");
+	assert_int_equal(rest("POST", "/api/cancel", "{\"all\":true}", line, err), 400);
+	assert_non_null(strstr(err, "unknown member \"all\" (want no members)"));
+	assert_int_equal(rest("POST", "/api/release", "[]", line, err), 400);
+	assert_int_equal(rest("POST", "/api/cancel", "{", line, err), 400);
+	assert_int_equal(rest("GET", "/api/cancel", NULL, line, err), 405);
+	assert_int_equal(rest("GET", "/api/release", NULL, line, err), 405);
+	{
+		struct proxy_rest_req r = { "POST", "/api/cancel", "x", PROXY_BODY_MAX + 1 };
+
+		assert_int_equal(proxy_rest_build(&r, line, sizeof(line), err, sizeof(err)), 413);
+	}
+	/* A line buffer too small for the request is 413, never a cut line. */
+	{
+		struct proxy_rest_req r = { "POST", "/api/hid", "{\"layout\":\"en-us\",\"mouse\":\"absolute\"}", 0 };
+		char small[40];
+
+		r.body_len = strlen(r.body);
+		assert_int_equal(proxy_rest_build(&r, small, sizeof(small), err, sizeof(err)), 413);
+	}
+}
+
 static void
 test_rest_status(void **state)
 {
@@ -747,6 +840,7 @@ main(void)
 		cmocka_unit_test(test_mime),
 		cmocka_unit_test(test_json_check),
 		cmocka_unit_test(test_rest_build),
+		cmocka_unit_test(test_rest_build_hid),
 		cmocka_unit_test(test_rest_status),
 		cmocka_unit_test(test_cli_security_options),
 		cmocka_unit_test(test_users_lines),

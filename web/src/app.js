@@ -3,10 +3,13 @@
 // Hooks into noVNC internals (the pinned version is 1.7.0; re-check them
 // when upgrading): Keyboard._allKeysUp to release held keys (the public
 // viewOnly toggle drops the key-ups), RFB._handleLedEvent for the lock
-// state (noVNC keeps Caps/Num private and discards Scroll), and in
-// stats.js Display.flip and Websock._recvMessage for the live figures.
+// state (noVNC keeps Caps/Num private and discards Scroll), in stats.js
+// Display.flip and Websock._recvMessage for the live figures, and in
+// relmouse.js RFB.messages.pointerEvent, RFB._sock, RFB._sendMouse,
+// Display.absX/absY and RFB._mouseButtonMask for the relative mouse.
 import RFB from "../node_modules/@novnc/novnc/core/rfb.js";
 import { COMBOS, MODIFIERS, NAMED_KEYS, sendCombo, typeText, charKeysym } from "./keys.js";
+import { RelativeMouse } from "./relmouse.js";
 import { Stats } from "./stats.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,12 +21,15 @@ const RETRY_MAX_S = 30;
 const API_TIMEOUT_MS = 3000;
 const PROBE_EVERY_MS = 2000;
 const PASTE_MAX = 65536;
+const PASTE_POLL_MS = 250;	// progress of a paste being typed
+const DELAY_MAX_MS = 1000;
 
 let rfb = null;
 let attempt = 0;		// failed connections since the last success
 let retryTimer = null;
 let countdownTimer = null;
 let apiUp = false;		// the proxy answers /api/ (webkvm-proxy, not websockify)
+let hid = null;			// the daemon's input settings (GET /api/hid), null: none
 
 // ---- where things are ----
 
@@ -54,8 +60,14 @@ async function api(method, what, body) {
 		});
 		const type = res.headers.get("Content-Type") || "";
 		const json = type.includes("json") ? await res.json() : null;
-		if (!res.ok || !json || json.ok === false)
-			throw new Error(json && json.error ? json.error : `HTTP ${res.status}`);
+		if (!res.ok || !json || json.ok === false) {
+			const err = new Error(json && json.error ? json.error : `HTTP ${res.status}`);
+			err.status = res.status;
+			// The daemon's own refusal (not a missing API, a size limit or
+			// an unreachable daemon).
+			err.answer = json && json.ok === false && (res.status === 400 || res.status === 409) ? json : null;
+			throw err;
+		}
 		return json;
 	} finally {
 		clearTimeout(timer);
@@ -95,13 +107,19 @@ function connect() {
 	r.focusOnClick = true;
 	applyView();
 	hookLeds(r);
+	relMouse.watch(r);
 	stats.attach(r);
 
 	r.addEventListener("connect", () => {
 		attempt = 0;
 		setState("connected");
+		showPointer(relMouse.state);
 		r.focus();
-		probeApi().then((st) => { if (!st) stats.probeRfb(); });
+		probeApi().then((st) => {
+			if (!st)
+				stats.probeRfb();
+			loadHid();
+		});
 	});
 	let refused = null;
 	r.addEventListener("disconnect", (e) => {
@@ -109,6 +127,7 @@ function connect() {
 			rfb = null;
 		stats.detach();
 		showLeds(null);
+		showPointer(relMouse.state);
 		// The same credentials would be refused again: wait for the user.
 		if (refused !== null)
 			setState("disconnected", "Access refused", refused);
@@ -147,9 +166,17 @@ function scheduleRetry(why) {
 async function probeApi() {
 	try {
 		const t0 = performance.now();
+		const gen = pasteGen;
 		const st = await api("GET", "status");
 		apiUp = true;
 		stats.setRtt(performance.now() - t0);
+		// Another viewer or the control socket may have changed them.
+		if (hid && st.mouse !== undefined) {
+			showHid({ ...hid, mouse: st.mouse, mice: st.mice || hid.mice, layout: st.layout,
+				profile: st.profile });
+			if (gen === pasteGen)
+				followPaste(st.paste);
+		}
 		return st;
 	} catch {
 		apiUp = false;
@@ -191,6 +218,15 @@ function releaseAll() {
 		rfb.sendKey(sym, code, false);
 }
 
+// The button also asks the daemon, which lets go of every viewer's keys
+// and buttons, not only the ones this page knows it holds.
+function releaseButton() {
+	releaseAll();
+	if (apiUp)
+		api("POST", "release", {}).catch((err) => console.warn(`release through the API: ${err.message}`));
+	rfb?.focus();
+}
+
 function combo(name) {
 	if (!connected())
 		return;
@@ -207,6 +243,114 @@ document.addEventListener("visibilitychange", () => {
 window.addEventListener("pagehide", releaseAll);
 
 // ---- paste ----
+//
+// Through the daemon when it is there: it checks the whole text against
+// the target's layout before typing, paces the keys and can cancel.  Over
+// RFB otherwise (websockify), as fast as noVNC sends.
+
+let pasteTimer = null;
+let pasteTotal = 0;
+// Bumped when a paste starts or is cancelled: a status asked for before
+// that says nothing about the paste now.
+let pasteGen = 0;
+
+function pasteDelay() {
+	const el = $("paste-delay");
+	const v = Number(el.value);
+	if (el.value === "" || !Number.isInteger(v) || v < 0 || v > DELAY_MAX_MS)
+		return null;
+	return v;
+}
+
+// Lists what the layout cannot type and selects the first in the text.
+function showUntypable(text, list) {
+	const el = $("paste-untypable");
+	if (!list || !list.length) {
+		el.hidden = true;
+		el.textContent = "";
+		return;
+	}
+	const layout = hid ? ` (${hid.layout})` : "";
+	const items = list.map((u) => {
+		const ch = u.char === "\n" ? "↵" : u.char === " " ? "␣" : u.char;
+		return `“${ch}”${u.code ? " " + u.code : ""} at character ${u.at + 1}`;
+	});
+	el.textContent = `Not on the target's keyboard layout${layout}, nothing was typed: ${items.join(", ")}`;
+	el.hidden = false;
+	// "at" counts characters (code points); the textarea counts UTF-16.
+	const chars = [...text];
+	const first = list[0].at;
+	if (Number.isInteger(first) && first >= 0 && first < chars.length) {
+		const from = chars.slice(0, first).join("").length;
+		$("paste-text").setSelectionRange(from, from + chars[first].length);
+	}
+}
+
+function showPasteBusy(active, left) {
+	$("paste-busy").hidden = !active;
+	$("paste-send").disabled = active;
+	const bar = $("paste-progress");
+	if (active) {
+		const total = Math.max(pasteTotal, left);
+		bar.max = total || 1;
+		bar.value = total - left;
+		$("paste-info").textContent = `typing: ${left} of ${total} characters left; keys you press wait until it ends`;
+		$("btn-paste").dataset.busy = "true";
+	} else {
+		delete $("btn-paste").dataset.busy;
+	}
+}
+
+function stopPastePoll() {
+	clearTimeout(pasteTimer);
+	pasteTimer = null;
+}
+
+// Follows a paste the daemon is typing until it ends.
+function watchPaste() {
+	stopPastePoll();
+	const gen = pasteGen;
+	const poll = async () => {
+		pasteTimer = null;
+		let st;
+		try {
+			st = await api("GET", "status");
+			if (gen !== pasteGen)
+				return;
+		} catch (err) {
+			if (gen !== pasteGen)
+				return;
+			$("paste-info").textContent = `progress unknown: ${err.message}`;
+			pasteTimer = setTimeout(poll, PASTE_POLL_MS * 4);
+			return;
+		}
+		const p = st.paste || { active: false, left: 0 };
+		showPasteBusy(p.active, p.left);
+		if (p.active) {
+			pasteTimer = setTimeout(poll, PASTE_POLL_MS);
+		} else if ($("paste-info").dataset.cancelled !== "true") {
+			$("paste-info").textContent = `typed ${pasteTotal} characters`;
+		}
+	};
+	pasteTimer = setTimeout(poll, PASTE_POLL_MS);
+}
+
+async function cancelPaste() {
+	try {
+		pasteGen++;
+		// {} rather than no body: one request, one cancel, whatever the
+		// proxy does with an empty POST.
+		const r = await api("POST", "cancel", {});
+		pasteGen++;
+		const info = $("paste-info");
+		info.dataset.cancelled = "true";
+		info.textContent = `cancelled: ${r.cancelled} characters not typed`;
+		stopPastePoll();
+		showPasteBusy(false, 0);
+	} catch (err) {
+		$("paste-info").textContent = `cancel: ${err.message}`;
+	}
+}
 
 async function paste() {
 	const text = $("paste-text").value;
@@ -217,13 +361,36 @@ async function paste() {
 		info.textContent = `too long (${text.length} > ${PASTE_MAX} characters)`;
 		return;
 	}
+	showUntypable(text, null);
+	delete info.dataset.cancelled;
 	if (apiUp) {
+		const body = { text };
+		const delay = pasteDelay();
+		if (hid && delay === null) {
+			info.textContent = `the pause must be a whole number from 0 to ${DELAY_MAX_MS} ms`;
+			return;
+		}
+		if (hid)
+			body.delay_ms = delay;
 		try {
-			await api("POST", "type", { text });
-			info.textContent = `typed ${text.length} characters`;
-			closeMenus();
+			pasteGen++;
+			const r = await api("POST", "type", body);
+			pasteTotal = r.typed;
+			if (hid) {
+				showPasteBusy(true, r.typed);
+				watchPaste();
+			} else {
+				info.textContent = `typed ${r.typed} characters`;
+				closeMenus();
+			}
 			return;
 		} catch (err) {
+			// The daemon said no: typing over RFB would type it wrong.
+			if (err.answer) {
+				info.textContent = err.message;
+				showUntypable(text, err.answer.untypable);
+				return;
+			}
 			info.textContent = `API: ${err.message}; typing over RFB`;
 		}
 	}
@@ -237,6 +404,123 @@ async function paste() {
 	closeMenus();
 	rfb.focus();
 }
+
+// ---- input settings: layout, mouse mode, gadget profile ----
+
+const MOUSE_HELP = {
+	absolute: "Absolute: the pointer goes where you point. For operating systems.",
+	relative: "Relative: a plain mouse, for BIOS setup and boot loaders. Click the screen to capture the mouse; Esc lets it go.",
+};
+
+function fillSelect(el, values, current) {
+	const have = [...el.options].map((o) => o.value);
+	if (JSON.stringify(have) !== JSON.stringify(values)) {
+		el.replaceChildren(...values.map((v) => new Option(v, v)));
+	}
+	el.value = current;
+}
+
+// Shows the daemon's input settings (an answer of GET/POST /api/hid, or
+// the same fields from /api/status).
+function showHid(h) {
+	hid = h;
+	document.body.dataset.hid = "true";
+	fillSelect($("opt-layout"), h.layouts || [h.layout], h.layout);
+	fillSelect($("opt-profile"), h.profiles || [h.profile], h.profile);
+	const modes = $("mouse-modes");
+	const mice = h.mice || [];
+	if (JSON.stringify([...modes.children].map((b) => b.dataset.mouse)) !== JSON.stringify(mice)) {
+		modes.replaceChildren(...mice.map((m) => {
+			const b = document.createElement("button");
+			b.dataset.mouse = m;
+			b.setAttribute("role", "radio");
+			b.textContent = m[0].toUpperCase() + m.slice(1);
+			b.addEventListener("click", () => setHid({ mouse: m }));
+			return b;
+		}));
+	}
+	for (const b of modes.children) {
+		b.setAttribute("aria-checked", String(b.dataset.mouse === h.mouse));
+		b.disabled = mice.length < 2;
+	}
+	$("mouse-row").hidden = mice.length === 0;
+	$("mouse-help").textContent = mice.length ? MOUSE_HELP[h.mouse] || "" : "";
+	const delay = $("paste-delay");
+	if (delay.value === "" && h.paste && Number.isInteger(h.paste.delay_ms))
+		delay.value = String(h.paste.delay_ms);
+	relMouse.setEnabled(h.mouse === "relative" && mice.includes("relative"));
+}
+
+// A paste started elsewhere (or before a reload) is shown and followed too.
+function followPaste(p) {
+	if (!p || !p.active || pasteTimer !== null || $("paste-send").disabled)
+		return;
+	pasteTotal = Math.max(pasteTotal, p.left);
+	showPasteBusy(true, p.left);
+	watchPaste();
+}
+
+function noHid() {
+	hid = null;
+	document.body.dataset.hid = "false";
+	relMouse.setEnabled(false);
+}
+
+async function loadHid() {
+	if (!apiUp) {
+		noHid();
+		return;
+	}
+	try {
+		const gen = pasteGen;
+		const h = await api("GET", "hid");
+		showHid(h);
+		if (gen === pasteGen)
+			followPaste(h.paste);
+	} catch (err) {
+		console.warn(`input settings: ${err.message}`);
+		noHid();
+	}
+}
+
+async function setHid(change) {
+	const info = $("input-info");
+	if (change.profile && !window.confirm(
+		`Switch the USB gadget to "${change.profile}"? The target sees its keyboard and mouse unplugged and plugged in again.`)) {
+		$("opt-profile").value = hid.profile;
+		return;
+	}
+	try {
+		showHid(await api("POST", "hid", change));
+		info.textContent = "";
+	} catch (err) {
+		info.textContent = err.message;
+		if (hid)
+			showHid(hid);	// back to what the daemon has
+	}
+}
+
+const LOCK_HINT_MS = 3000;
+let lockHintTimer = null;
+
+// What the page tells the user about the captured pointer: how to capture
+// it while it is not, and for a moment after, how to let it go.
+function showPointer({ enabled, locked }) {
+	const was = document.body.dataset.pointer;
+	const now = !enabled ? "absolute" : locked ? "locked" : "relative";
+	document.body.dataset.pointer = now;
+	const hint = $("lock-hint");
+	hint.textContent = locked ? "Mouse captured: Esc lets it go"
+		: "Relative mouse: click the screen to capture the mouse";
+	clearTimeout(lockHintTimer);
+	hint.hidden = !enabled || !connected();
+	if (locked && was !== "locked")
+		lockHintTimer = setTimeout(() => { hint.hidden = true; }, LOCK_HINT_MS);
+	else if (locked)
+		hint.hidden = true;
+}
+
+const relMouse = new RelativeMouse($("screen"), () => rfb, showPointer);
 
 // ---- power ----
 
@@ -412,11 +696,11 @@ function setupToolbar() {
 	}
 	for (const b of document.querySelectorAll("[data-combo]"))
 		b.addEventListener("click", () => combo(b.dataset.combo));
-	$("btn-release").addEventListener("click", () => {
-		releaseAll();
-		rfb?.focus();
-	});
+	$("btn-release").addEventListener("click", releaseButton);
 	$("paste-send").addEventListener("click", paste);
+	$("paste-cancel").addEventListener("click", cancelPaste);
+	$("opt-layout").addEventListener("change", (e) => setHid({ layout: e.target.value }));
+	$("opt-profile").addEventListener("change", (e) => setHid({ profile: e.target.value }));
 	$("paste-text").addEventListener("keydown", (e) => {
 		if (e.key === "Enter" && (e.ctrlKey || e.metaKey))
 			paste();
@@ -497,5 +781,7 @@ Object.defineProperty(window, "webkvm", {
 		get rfb() { return rfb; },
 		get apiUp() { return apiUp; },
 		get firstFrameMs() { return stats.firstFrameMs; },
+		get hid() { return hid; },
+		relativeMouse: relMouse,
 	}),
 });
