@@ -14,6 +14,10 @@ from harness import screen_pointer
 
 TITLE = "webkvm virtual target"
 B = None            # the booted board
+# Under ASan the daemon's RSS says nothing about leaks (the quarantine
+# holds freed memory on purpose; LeakSanitizer reports leaks at exit,
+# which T09Health checks): RSS is compared in the normal build only.
+SAN = os.path.basename(os.path.normpath(os.environ.get("BUILD", "build"))) == "san"
 MEASURE = []        # "MEASURE: ..." lines printed by the runner
 
 
@@ -252,7 +256,8 @@ class T03Video(unittest.TestCase):
             fds1, rss1 = usage()
             measure("capture faults x2 rounds: fds %d -> %d, RSS %d -> %d KiB" % (fds0, fds1, rss0, rss1))
             self.assertEqual(fds1, fds0, "file descriptors leaked")
-            self.assertLess(rss1 - rss0, 1024, "RSS grew")
+            if not SAN:
+                self.assertLess(rss1 - rss0, 1024, "RSS grew")
             self.assertIn("capture", B.sh("cat /tmp/webkvmd.log", check=False))
         finally:
             if (c.width, c.height) != (1280, 720):
@@ -506,7 +511,8 @@ class T07HostStopsReading(unittest.TestCase):
             log = B.sh("cat /tmp/webkvmd.log", check=False)
             self.assertIn("host not reading", log)
             growth = rss_kib() - rss0
-            self.assertLess(growth, 1024, "daemon RSS grew %d KiB while the host did not read" % growth)
+            if not SAN:
+                self.assertLess(growth, 1024, "daemon RSS grew %d KiB while the host did not read" % growth)
             measure("host not reading: capture %.1f fps before, %.1f fps during; RSS +%d KiB"
                     % (fps0, st["fps"], growth))
         finally:
