@@ -1,8 +1,9 @@
 /* rfb/ — the tile-diff engine and the RFB server.
  *
  * The server (libvncserver underneath) is driven from the daemon's own event
- * loop: no threads of its own, so the framebuffer is only ever touched by
- * that loop.  Frames come in as struct cap_frame; only the tiles that
+ * loop, so the framebuffer is only ever written by that loop; Tight updates
+ * are encoded on worker threads that read it only while the loop waits for
+ * them (rfb/pool.c).  Frames come in as struct cap_frame; only the tiles that
  * changed are converted into the framebuffer and sent.  Input from viewers
  * leaves through struct rfb_input, which the daemon wires to hid/.
  * Nothing here knows about V4L2 or USB.
@@ -81,6 +82,7 @@ struct rfb_options {
 	const char *desktop_name;
 	int width, height;		/* initial framebuffer size */
 	int tile_w, tile_h;		/* 0 = 32×32 */
+	int encoder_threads;		/* Tight encoding threads incl. the loop's; 0 = one per CPU, at most 4 */
 };
 
 enum {

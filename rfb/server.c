@@ -9,10 +9,20 @@
  * Extensions libvncserver lacks on the server side are added with
  * rfbProtocolExtension: QEMU Extended Key Event (-258) and QEMU LED state
  * (-261).  XVP uses libvncserver's own xvpHook.
+ *
+ * Updates for viewers that asked for Tight with JPEG in a 32-bit pixel
+ * format (noVNC does, and so do TigerVNC and TightVNC viewers) are ours, not
+ * libvncserver's: rfb/update.c encodes them once per frame on the encoder
+ * threads and every such viewer gets the same bytes (libvncserver encodes
+ * once per viewer on the loop thread).  libvncserver still does the
+ * handshake, the client messages, and any update that carries more than
+ * pixels (desktop size, cursor, the first one after SetEncodings) or goes
+ * to a viewer in another encoding or pixel format.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,16 +38,24 @@
 #include <unistd.h>
 
 #include <rfb/rfb.h>
+#include <rfb/rfbregion.h>
+#include <turbojpeg.h>
 
 #include "rfb/framing.h"
 #include "rfb/log.h"
 #include "rfb/rfb_server.h"
+#include "rfb/tight.h"
+#include "rfb/tilediff.h"
 
 #define ENC_QEMU_EXT_KEY	(-258)
 #define ENC_QEMU_LED_STATE	(-261)
 #define MSG_QEMU		255
 #define QEMU_SUB_EXT_KEY	0
 #define MAX_RECTS		1024
+/* Frames of at least this many pixels are diffed in bands on the encoding
+ * threads. */
+#define PAR_DIFF_PIXELS		(512 * 1024)
+#define MAX_DIFF_JOBS		8
 #define MAX_VIEWERS		64
 /* A viewer that has not finished the handshake, or has sent part of a
  * message and then nothing, for this long is dropped. */
@@ -65,6 +83,7 @@ struct rfb_viewer {
 	bool ext_key;		/* asked for -258 */
 	bool led;		/* asked for -261 */
 	int led_sent;		/* QEMU LED bits last sent, -1 = none yet */
+	bool shared;		/* last update came from rfb/update.c */
 	uint64_t connected_us;
 	uint64_t partial_since_us;	/* part of a message waiting, 0 = none */
 	char addr[INET6_ADDRSTRLEN + 8];
@@ -88,7 +107,20 @@ struct rfb_server {
 	char *passwords[2];
 	char desktop_name[128];
 	bool view_only;
+	struct rfb__upd *upd;		/* shared Tight updates */
+	struct rfb_rect *urects;	/* a viewer's update region, as rectangles */
+	size_t urects_cap;
+	bool upd_failed_logged;
 	uint8_t peek[RFB__MAX_MSG];	/* what a viewer's socket holds */
+	/* One frame's diff in bands: each job's rows, output and scratch. */
+	struct diff_job {
+		struct rfb_server *s;
+		const struct cap_frame *f;
+		bool convert;
+		int ty0, ty1;
+		int n, n_changed;	/* rectangles (or a negative CAP_E*), tiles */
+		uint8_t changed[1024];	/* 8192 / the smallest tile width */
+	} diff_jobs[MAX_DIFF_JOBS];
 };
 
 /* libvncserver keeps its extension list globally; our handlers find their
@@ -610,7 +642,78 @@ resize_fb(struct rfb_server *s, int w, int h)
 	}
 	free(old);
 	rfb_tilediff_invalidate(s->td);
+	rfb__upd_forget(s->upd);
 	return 0;
+}
+
+static void
+diff_job_run(void *ctx, int j, int thread)
+{
+	struct rfb_server *s = ctx;
+	struct diff_job *d = &s->diff_jobs[j];
+	const int per = MAX_RECTS / MAX_DIFF_JOBS;
+
+	(void)thread;
+	d->n_changed = 0;
+	d->n = rfb__tilediff_rows(s->td, d->f, s->fb, s->width * 4, d->convert, d->ty0, d->ty1,
+				  d->changed, s->rects + j * per, per, &d->n_changed);
+}
+
+/* rfb_tilediff_run in bands of tile rows, on the encoding threads: hashing
+ * and converting a big frame is the loop's largest cost before encoding.
+ * Marks what changed; the number of changed tiles or a CAP_E* code. */
+static int
+diff_frame(struct rfb_server *s, const struct cap_frame *f, bool convert)
+{
+	struct rfb__pool *pool = rfb__upd_pool(s->upd);
+	const int per = MAX_RECTS / MAX_DIFF_JOBS;
+	int rows, jobs, n_changed = 0, rc;
+	bool ok = true;
+
+	if (rfb__pool_threads(pool) == 1 || (long)f->width * f->height < PAR_DIFF_PIXELS ||
+	    rfb__tilediff_tiles_x(s->td) > (int)sizeof(s->diff_jobs[0].changed)) {
+		int n = rfb_tilediff_run(s->td, f, s->fb, s->width * 4, convert, s->rects, MAX_RECTS);
+
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			const struct rfb_rect *r = &s->rects[i];
+
+			rfbMarkRectAsModified(s->scr, r->x, r->y, r->x + r->w, r->y + r->h);
+		}
+		return rfb_tilediff_changed_tiles(s->td);
+	}
+	if ((rc = rfb__tilediff_begin(s->td, f, s->width * 4, MAX_RECTS)) < 0)
+		return rc;
+	/* Twice as many bands as threads: the shared machine's cores are not
+	 * equally free. */
+	rows = rfb__tilediff_tile_rows(s->td);
+	jobs = 2 * rfb__pool_threads(pool);
+	if (jobs > MAX_DIFF_JOBS)
+		jobs = MAX_DIFF_JOBS;
+	if (jobs > rows)
+		jobs = rows;
+	for (int j = 0; j < jobs; j++)
+		s->diff_jobs[j] = (struct diff_job){ .s = s, .f = f, .convert = convert,
+						     .ty0 = rows * j / jobs, .ty1 = rows * (j + 1) / jobs };
+	rfb__pool_run(pool, jobs, diff_job_run, s);
+	for (int j = 0; j < jobs; j++) {
+		const struct diff_job *d = &s->diff_jobs[j];
+
+		if (d->n < 0) {
+			ok = false;
+			rc = d->n;
+			continue;
+		}
+		n_changed += d->n_changed;
+		for (int i = 0; i < d->n; i++) {
+			const struct rfb_rect *r = &s->rects[j * per + i];
+
+			rfbMarkRectAsModified(s->scr, r->x, r->y, r->x + r->w, r->y + r->h);
+		}
+	}
+	rfb__tilediff_end(s->td, ok, n_changed);
+	return ok ? n_changed : rc;
 }
 
 int
@@ -619,7 +722,7 @@ rfb_frame(struct rfb_server *s, const struct cap_frame *f)
 	struct cap_frame view;
 	const struct cap_frame *diff = f;
 	bool convert = true;
-	int w = f->width, h = f->height, n, rc;
+	int w = f->width, h = f->height, rc;
 
 	if (f->fmt == CAP_FMT_MJPEG) {
 		if (cap_jpeg_size(s->jpeg, f->data, f->size, &w, &h) < 0)
@@ -629,6 +732,9 @@ rfb_frame(struct rfb_server *s, const struct cap_frame *f)
 		if ((rc = resize_fb(s, w, h)) < 0)
 			return rc;
 	}
+	/* The framebuffer may change (or, after an error, be half written)
+	 * from here on: nothing encoded before still holds. */
+	rfb__upd_forget(s->upd);
 	if (f->fmt == CAP_FMT_MJPEG) {
 		/* Decode straight into the framebuffer, then find what changed
 		 * by hashing it: no second copy of the frame. */
@@ -643,15 +749,7 @@ rfb_frame(struct rfb_server *s, const struct cap_frame *f)
 		diff = &view;
 		convert = false;
 	}
-	n = rfb_tilediff_run(s->td, diff, s->fb, s->width * 4, convert, s->rects, MAX_RECTS);
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		const struct rfb_rect *r = &s->rects[i];
-
-		rfbMarkRectAsModified(s->scr, r->x, r->y, r->x + r->w, r->y + r->h);
-	}
-	return rfb_tilediff_changed_tiles(s->td);
+	return diff_frame(s, diff, convert);
 }
 
 void
@@ -724,6 +822,10 @@ rfb_new(const struct rfb_options *opt, const struct rfb_input *in, int *err)
 	}
 	if (opt->password_file != NULL && (rc = read_password(s, opt->password_file)) < 0)
 		goto fail;
+	if ((s->upd = rfb__upd_new(opt->encoder_threads)) == NULL) {
+		rc = RFB_ENOMEM;
+		goto fail;
+	}
 	if ((rc = resize_fb(s, opt->width, opt->height)) < 0) {
 		rc = rc == CAP_ENOMEM ? RFB_ENOMEM : RFB_EINVAL;
 		goto fail;
@@ -786,6 +888,8 @@ rfb_free(struct rfb_server *s)
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	rfb_tilediff_free(s->td);
+	rfb__upd_free(s->upd);
+	free(s->urects);
 	cap_jpeg_free(s->jpeg);
 	free(s->fb);
 	explicit_bzero(s->password, sizeof(s->password));
@@ -889,8 +993,114 @@ viewer_check_stall(rfbClientPtr cl, uint64_t now)
 	}
 }
 
+/* The JPEG settings of a viewer whose next update rfb/update.c can
+ * encode: Tight with JPEG on, 32 bpp depth 24 true colour, and nothing but
+ * pixels due.  False leaves the update to libvncserver. */
+static bool
+shared_tight_ok(rfbClientPtr cl, struct rfb__tight_opts *o)
+{
+	const rfbPixelFormat *f = &cl->format;
+	rfbScreenInfoPtr scr = cl->screen;
+
+	if (cl->preferredEncoding != rfbEncodingTight ||
+	    cl->turboQualityLevel < 1 || cl->turboQualityLevel > 100)
+		return false;
+	/* libvncserver's subsampling levels: 4:4:4, 4:2:0, 4:2:2, grey. */
+	switch (cl->turboSubsampLevel) {
+	case 0: o->subsamp = TJSAMP_444; break;
+	case 1: o->subsamp = TJSAMP_420; break;
+	case 2: o->subsamp = TJSAMP_422; break;
+	default: return false;
+	}
+	o->jpeg_quality = cl->turboQualityLevel;
+	if (f->bitsPerPixel != 32 || f->depth != 24 || !f->trueColour ||
+	    f->redMax != 255 || f->greenMax != 255 || f->blueMax != 255)
+		return false;
+	/* What rfbSendFramebufferUpdate would add to this update. */
+	if ((cl->useNewFBSize && cl->newFBSizePending) ||
+	    (cl->enableCursorShapeUpdates && cl->cursorWasChanged) ||
+	    (!cl->enableCursorShapeUpdates &&
+	     (cl->cursorX != scr->cursorX || cl->cursorY != scr->cursorY)) ||
+	    (cl->enableCursorPosUpdates && cl->cursorWasMoved) ||
+	    cl->enableSupportedMessages || cl->enableSupportedEncodings ||
+	    cl->enableServerIdentity ||
+	    (cl->enableKeyboardLedState && scr->getKeyboardLedStateHook != NULL) ||
+	    !sraRgnEmpty(cl->copyRegion) || cl->scaledScreen != scr ||
+	    scr->progressiveSliceHeight > 0 || scr->displayHook != NULL || cl->ublen != 0)
+		return false;
+	return true;
+}
+
+/* Sends the viewer's update from rfb/update.c: what rfbSendFramebufferUpdate
+ * does for a pixels-only update, with shared bytes.  False when it is
+ * libvncserver's to send (or there is nothing to send). */
+static bool
+shared_update(struct rfb_server *s, rfbClientPtr cl)
+{
+	struct rfb__tight_opts o;
+	sraRegionPtr rgn;
+	sraRectangleIterator *it;
+	sraRect r;
+	const uint8_t *msg;
+	size_t n = 0, len, raw;
+	struct rfb_viewer *v = viewer_of(cl);
+
+	if (cl->onHold || sraRgnEmpty(cl->requestedRegion) || sraRgnEmpty(cl->modifiedRegion) ||
+	    !shared_tight_ok(cl, &o))
+		return false;
+	if ((rgn = sraRgnCreateRgn(cl->modifiedRegion)) == NULL)
+		return false;
+	sraRgnAnd(rgn, cl->requestedRegion);
+	if (sraRgnEmpty(rgn)) {
+		sraRgnDestroy(rgn);
+		return false;
+	}
+	it = sraRgnGetIterator(rgn);
+	while (it != NULL && sraRgnIteratorNext(it, &r)) {
+		if (n == s->urects_cap) {
+			size_t cap = s->urects_cap ? 2 * s->urects_cap : 256;
+			struct rfb_rect *p = realloc(s->urects, cap * sizeof(*p));
+
+			if (p == NULL)
+				break;
+			s->urects = p;
+			s->urects_cap = cap;
+		}
+		s->urects[n++] = (struct rfb_rect){ r.x1, r.y1, r.x2 - r.x1, r.y2 - r.y1 };
+	}
+	if (it != NULL)
+		sraRgnReleaseIterator(it);
+	if (it == NULL || n == 0 || n > INT_MAX || n < (size_t)sraRgnCountRects(rgn) ||
+	    rfb__upd_get(s->upd, s->fb, s->width * 4, s->urects, (int)n, &o,
+			 cl->enableLastRectEncoding, &msg, &len, &raw) < 0) {
+		if (!s->upd_failed_logged)
+			rfb__log(RFB_LOG_WARN, "viewer %d: shared Tight update failed (out of memory, "
+				 "or over 65535 rectangles without LastRect); libvncserver encodes "
+				 "such updates (logged once)", v->id);
+		s->upd_failed_logged = true;
+		sraRgnDestroy(rgn);
+		return false;
+	}
+	/* As rfbSendFramebufferUpdate leaves them: what was sent is no longer
+	 * modified, and the request is answered. */
+	sraRgnSubtract(cl->modifiedRegion, rgn);
+	sraRgnMakeEmpty(cl->requestedRegion);
+	sraRgnDestroy(rgn);
+	rfbStatRecordMessageSent(cl, rfbFramebufferUpdate, 4, 4);
+	rfbStatRecordEncodingSent(cl, rfbEncodingTight, (int)(len - 4), (int)raw);
+	if (!v->shared)
+		rfb__log(RFB_LOG_DEBUG, "viewer %d: shared Tight updates, JPEG quality %d", v->id,
+			 o.jpeg_quality);
+	v->shared = true;
+	if (rfbWriteExact(cl, (const char *)msg, (int)len) <= 0) {
+		rfb__log(RFB_LOG_INFO, "viewer %d (%s): write: %s", v->id, v->addr, strerror(errno));
+		rfbCloseClient(cl);
+	}
+	return true;
+}
+
 static void
-viewer_update(rfbClientPtr cl)
+viewer_update(struct rfb_server *s, rfbClientPtr cl)
 {
 	int outq = 0;
 
@@ -898,7 +1108,12 @@ viewer_update(rfbClientPtr cl)
 		return;
 	if (ioctl(cl->sock, SIOCOUTQ, &outq) == 0 && outq > OUTQ_LIMIT)
 		return;	/* still sending the last one; changes keep accumulating */
-	rfbUpdateClient(cl);
+	if (shared_update(s, cl))
+		return;
+	if (rfbUpdateClient(cl) && viewer_of(cl)->shared) {
+		viewer_of(cl)->shared = false;
+		rfb__log(RFB_LOG_DEBUG, "viewer %d: updates from libvncserver", viewer_of(cl)->id);
+	}
 }
 
 void
@@ -920,7 +1135,7 @@ rfb_process(struct rfb_server *s)
 			viewer_read(s, cl, now);
 			if (cl->sock != RFB_INVALID_SOCKET)
 				viewer_check_stall(cl, now);
-			viewer_update(cl);
+			viewer_update(s, cl);
 		}
 		prev = cl;
 		cl = rfbClientIteratorNext(it);

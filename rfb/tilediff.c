@@ -28,6 +28,7 @@
 #endif
 
 #include "rfb/rfb_server.h"
+#include "rfb/tilediff.h"
 
 struct rfb_tilediff {
 	int tile_w, tile_h;
@@ -146,25 +147,41 @@ emit(struct rfb_rect *out, int max_out, int n, int x, int y, int w, int h)
 }
 
 int
-rfb_tilediff_run(struct rfb_tilediff *td, const struct cap_frame *f,
-		 uint8_t *fb, int fb_stride, bool convert,
-		 struct rfb_rect *out, int max_out)
+rfb__tilediff_begin(struct rfb_tilediff *td, const struct cap_frame *f, int fb_stride, int max_out)
 {
 	int bpp = cap_fmt_bpp(f->fmt);
-	int n = 0, rc;
 
 	if (bpp == 0 || f->width <= 0 || f->height <= 0 || max_out <= 0 ||
 	    f->stride < f->width * bpp || fb_stride < f->width * 4 ||
 	    f->size < (size_t)f->stride * (f->height - 1) + (size_t)f->width * bpp)
 		return CAP_EINVAL;
 	if (f->width != td->width || f->height != td->height || f->fmt != td->fmt ||
-	    td->hash == NULL) {
-		if ((rc = resize(td, f)) < 0)
-			return rc;
-	}
+	    td->hash == NULL)
+		return resize(td, f);
+	return 0;
+}
 
-	td->n_changed = 0;
-	for (int ty = 0; ty < td->tiles_y; ty++) {
+int
+rfb__tilediff_tile_rows(const struct rfb_tilediff *td)
+{
+	return td->tiles_y;
+}
+
+int
+rfb__tilediff_tiles_x(const struct rfb_tilediff *td)
+{
+	return td->tiles_x;
+}
+
+int
+rfb__tilediff_rows(struct rfb_tilediff *td, const struct cap_frame *f, uint8_t *fb, int fb_stride,
+		   bool convert, int ty0, int ty1, uint8_t *changed,
+		   struct rfb_rect *out, int max_out, int *n_changed)
+{
+	int bpp = cap_fmt_bpp(f->fmt);
+	int n = 0, rc;
+
+	for (int ty = ty0; ty < ty1; ty++) {
 		int y = ty * td->tile_h;
 		int h = f->height - y < td->tile_h ? f->height - y : td->tile_h;
 		uint64_t *hrow = &td->hash[(size_t)ty * td->tiles_x];
@@ -181,44 +198,62 @@ rfb_tilediff_run(struct rfb_tilediff *td, const struct cap_frame *f,
 		}
 		if (!band_changed)
 			continue;
-
 		for (int tx = 0; tx < td->tiles_x; tx++) {
 			int x = tx * td->tile_w;
 			int w = f->width - x < td->tile_w ? f->width - x : td->tile_w;
 			uint64_t hv = tile_hash(src + (size_t)x * bpp, f->stride, w * bpp, h);
 
-			td->changed[tx] = !td->valid || hv != hrow[tx];
+			changed[tx] = !td->valid || hv != hrow[tx];
 			hrow[tx] = hv;
-			any |= td->changed[tx];
+			any |= changed[tx];
 		}
 		if (!any)
 			continue;
-
 		/* Runs of changed tiles in this row become one rectangle and one
 		 * conversion call. */
 		for (int tx = 0; tx < td->tiles_x;) {
 			int t0, x, w;
 
-			if (!td->changed[tx]) {
+			if (!changed[tx]) {
 				tx++;
 				continue;
 			}
-			for (t0 = tx; tx < td->tiles_x && td->changed[tx]; tx++)
-				td->n_changed++;
+			for (t0 = tx; tx < td->tiles_x && changed[tx]; tx++)
+				(*n_changed)++;
 			x = t0 * td->tile_w;
 			w = (tx * td->tile_w < f->width ? tx * td->tile_w : f->width) - x;
 			if (convert) {
 				rc = cap_convert_rect(f->fmt, src + (size_t)x * bpp, f->stride,
 						      fb + (size_t)y * fb_stride + (size_t)x * 4,
 						      fb_stride, w, h);
-				if (rc < 0) {
-					td->valid = false;
+				if (rc < 0)
 					return rc;
-				}
 			}
 			n = emit(out, max_out, n, x, y, w, h);
 		}
 	}
-	td->valid = true;
+	return n;
+}
+
+void
+rfb__tilediff_end(struct rfb_tilediff *td, bool ok, int n_changed)
+{
+	td->valid = ok;
+	td->n_changed = ok ? n_changed : 0;
+}
+
+int
+rfb_tilediff_run(struct rfb_tilediff *td, const struct cap_frame *f,
+		 uint8_t *fb, int fb_stride, bool convert,
+		 struct rfb_rect *out, int max_out)
+{
+	int n, rc, n_changed = 0;
+
+	td->n_changed = 0;
+	if ((rc = rfb__tilediff_begin(td, f, fb_stride, max_out)) < 0)
+		return rc;
+	n = rfb__tilediff_rows(td, f, fb, fb_stride, convert, 0, td->tiles_y, td->changed,
+			       out, max_out, &n_changed);
+	rfb__tilediff_end(td, n >= 0, n_changed);
 	return n;
 }
