@@ -3,7 +3,9 @@
  *
  *   encode_1080p_tight   a frame that changed everywhere → the whole
  *                        Tight-JPEG quality-8 update written to the socket
- *                        (rfb_frame + rfb_process), vs tjCompress2 of the
+ *                        (rfb_frame + rfb_process; the frames are stable
+ *                        XRGB32, as the sim's and the pattern's, so rfb/
+ *                        shows them in place), vs tjCompress2 of the
  *                        same frame at what libvncserver maps quality 8 to
  *                        (JPEG quality 92, 4:4:4); encode_1080p_tight_1t is
  *                        the same with one encoding thread (the loop's)
@@ -464,9 +466,12 @@ bench_encode(enum bench_mode m, int w, int h, int threads, const char *name, con
 	session_open(&ss, w, h, 1, threads);
 	ss.hold = true;
 	for (int r = 0; r < reps; r++) {
+		/* Stable, as the sim's and the pattern's XRGB32 frames are: the
+		 * two pictures stay put for the whole session, so rfb/ shows
+		 * them in place. */
 		struct cap_frame f = { .fmt = CAP_FMT_XRGB32, .width = w, .height = h,
 				       .stride = w * 4, .size = (size_t)w * h * 4,
-				       .data = img[r & 1], .seq = (uint64_t)r + 1 };
+				       .data = img[r & 1], .seq = (uint64_t)r + 1, .stable = true };
 		uint64_t wr, t;
 
 		/* ABBA order: neither side always runs right after the other. */

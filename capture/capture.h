@@ -9,6 +9,7 @@
 #ifndef WEBKVM_CAPTURE_H
 #define WEBKVM_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,13 @@ struct cap_frame {
 	const uint8_t *data;	/* owned by the source */
 	uint64_t ts_us;		/* CLOCK_MONOTONIC microseconds */
 	uint64_t seq;		/* increases by one per delivered frame */
+	/* The source writes data only inside cap_grab(), on its own thread,
+	 * and keeps the buffer until cap_close() or until a cap_grab() returns
+	 * a frame with another data pointer.  So a consumer may keep reading
+	 * data after the next cap_grab() (it then holds that frame's pixels)
+	 * instead of copying it.  False for buffers something else writes:
+	 * V4L2 mmap buffers are refilled by the driver once re-queued. */
+	bool stable;
 };
 
 /* Signal state as seen by the source. */
@@ -88,6 +96,10 @@ struct cap_options {
 	int n_buffers;		/* v4l2: mmap buffers, >= 3 (0 = 4) */
 	cap_render_fn render;	/* callback source */
 	void *render_ctx;
+	/* callback: render writes its pixels only inside the call and keeps
+	 * the buffer until its owner frees it or a call returns another
+	 * buffer; the frames are then marked stable. */
+	bool render_stable;
 };
 
 struct cap_source;

@@ -83,6 +83,8 @@ file_grab(struct cap_source *src, struct cap_frame *out)
 		f->next = (f->next + 1) % f->n_imgs;
 	}
 	out->ts_us = now;
+	/* Every frame was read at open and is kept until close. */
+	out->stable = true;
 	return 0;
 }
 

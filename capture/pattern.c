@@ -205,6 +205,7 @@ pattern_grab(struct cap_source *src, struct cap_frame *out)
 	out->size = (size_t)p->stride * (size_t)p->height;
 	out->data = p->buf;
 	out->ts_us = now;
+	out->stable = true;	/* one buffer, drawn into only here */
 	return 0;
 }
 

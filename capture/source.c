@@ -324,6 +324,7 @@ struct cap__cb {
 	int last_err;		/* last failure logged, 0 after a good frame */
 	enum cap_pixfmt fmt;	/* of the last frame, for the description */
 	int width, height;
+	bool stable;		/* cap_options.render_stable */
 };
 
 /* A frame from someone else's renderer is checked like device data. */
@@ -411,6 +412,7 @@ cb_grab(struct cap_source *src, struct cap_frame *out)
 		cb_describe(cb);
 	}
 	out->ts_us = now;
+	out->stable = cb->stable;
 	return 0;
 }
 
@@ -445,6 +447,7 @@ cap__callback_open(const struct cap_options *opt, struct cap_source **out)
 	cb->base.state = CAP_STATE_OK;
 	cb->render = opt->render;
 	cb->ctx = opt->render_ctx;
+	cb->stable = opt->render_stable;
 	cb->fps = fps;
 	cap__pace_init(&cb->pace, fps, cap__now_us());
 	cb_describe(cb);

@@ -47,6 +47,7 @@ struct fw_daemon {
 	uint64_t nosignal_drawn_us;
 	uint8_t *nosignal;		/* frame for the no-signal screen */
 	size_t nosignal_size;
+	const uint8_t *shown;		/* buffer of the last stable frame given to rfb/ */
 
 	uint64_t last_change_us;	/* a frame last had changed tiles */
 	uint64_t last_input_us;		/* a key, pointer or control request */
@@ -346,9 +347,13 @@ show_nosignal(struct fw_daemon *d, uint64_t now)
 	}
 	fw_draw_nosignal(d->nosignal, w, h, nosignal_reason(d),
 			 (unsigned)((now - d->nosignal_since_us) / 1000000u));
+	/* Stable: drawn only here, and a new buffer reaches rfb/ at once, so
+	 * rfb/ shows it in place instead of keeping a copy. */
 	f = (struct cap_frame){ .fmt = CAP_FMT_XRGB32, .width = w, .height = h, .stride = w * 4,
-				.size = d->nosignal_size, .data = d->nosignal, .ts_us = now };
+				.size = d->nosignal_size, .data = d->nosignal, .ts_us = now,
+				.stable = true };
 	rfb_frame(d->rfb, &f);
+	d->shown = d->nosignal;
 	d->nosignal_drawn_us = now;
 }
 
@@ -382,11 +387,19 @@ capture_step(struct fw_daemon *d)
 		}
 		d->state = CAP_STATE_OK;
 		count_frame(d, now);
+		/* rfb/ may be showing a stable frame's buffer in place: a frame
+		 * in another buffer (the old one may be gone) is never skipped. */
+		if (f.stable && f.data != d->shown)
+			idle = false;
 		if (!idle)
 			d->idle_skip = 0;
 		else if (d->idle_skip++ % IDLE_DIFF_EVERY != 0)
 			return;
-		if ((rc = rfb_frame(d->rfb, &f)) < 0)
+		rc = rfb_frame(d->rfb, &f);
+		/* After a failure rfb/ may still hold an older buffer: no
+		 * frame is skipped until one has gone through. */
+		d->shown = f.stable && rc >= 0 ? f.data : NULL;
+		if (rc < 0)
 			fw__log(FW_LOG_DEBUG, "frame %llu dropped: %s",
 				(unsigned long long)f.seq, cap_strerror(rc));
 		else if (rc > 0)
@@ -822,6 +835,9 @@ open_capture(struct fw_daemon *d, char *err, size_t errlen)
 		o.kind = CAP_SRC_CALLBACK;
 		o.render = sim_render;
 		o.render_ctx = d->sim;
+		/* sim_render paints only inside the call and keeps its buffer
+		 * until a resize, which returns the new one. */
+		o.render_stable = true;
 		if (o.fps == 0)
 			o.fps = 60;
 	} else if (strcmp(src, "pattern") == 0) {

@@ -1,4 +1,5 @@
 /* webkvmd — the webkvm board daemon. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,13 @@ main(int argc, char **argv)
 		return 0;
 	}
 	fw_set_log_level(cfg.log_level);
+
+	/* Frames are megabytes and change size with the picture.  A fixed
+	 * mmap threshold keeps every one of them in its own mapping, returned
+	 * to the system when freed; glibc's sliding threshold would move them
+	 * into the heap after the first free, where a resize leaves holes
+	 * that stay resident. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	/* A viewer that vanishes must not kill us with SIGPIPE; SIGINT and
 	 * SIGTERM are read from a signalfd by the event loop. */

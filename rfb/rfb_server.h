@@ -107,7 +107,16 @@ void rfb_free(struct rfb_server *s);
 
 /* Puts a captured frame on screen: tile diff, convert, mark dirty.  A new
  * size replaces the framebuffer and reaches viewers as a resize.  Returns
- * the number of changed tiles or a negative CAP_E* code (frame dropped). */
+ * the number of changed tiles or a negative CAP_E* code (frame dropped).
+ *
+ * A stable XRGB32 frame (f->stable, stride width * 4) is not copied: its
+ * buffer becomes the framebuffer until a frame in another buffer comes.
+ * The caller keeps it valid until then (or rfb_free) and writes it only
+ * between rfb_* calls; after a cap_grab() that returned a frame in another
+ * buffer (the old one may be gone), that frame must reach rfb_frame before
+ * the next rfb_process.  Frames in the same buffer may be skipped: the
+ * pixels a skipped frame changed are sent when a later frame marks them,
+ * or sooner as part of an area a viewer is sent anyway. */
 int rfb_frame(struct rfb_server *s, const struct cap_frame *f);
 
 /* Sends the target's keyboard LEDs (HID_LED_* bits: 1 num, 2 caps, 4 scroll)

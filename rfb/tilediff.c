@@ -9,7 +9,11 @@
  * Most of a KVM's frames are mostly static, and hashing a 64- or 128-byte
  * tile line costs more in call overhead than in bytes.  So each whole line
  * is hashed first (one long, fast XXH3 call); only a band of lines in which
- * some line changed gets its tiles hashed.
+ * some line changed gets its tiles hashed.  A band that changed in the
+ * previous frame (video, a scrolling area, a full-screen redraw) most
+ * likely changed again, and for it the line pass would only read the band
+ * twice: its tiles are hashed straight away, and its line hashes, now
+ * stale, are not trusted until a line pass has renewed them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +25,10 @@
  * is the baseline already. */
 #include <xxh_x86dispatch.h>
 #define hash_line(p, n) XXH3_64bits_dispatch((p), (n))
-#define hash_seeded(p, n, seed) XXH3_64bits_withSeed_dispatch((p), (n), (seed))
+#define hash_small(p, n) XXH3_64bits_dispatch((p), (n))
 #else
 #define hash_line(p, n) XXH3_64bits((p), (n))
-#define hash_seeded(p, n, seed) XXH3_64bits_withSeed((p), (n), (seed))
+#define hash_small(p, n) XXH3_64bits((p), (n))
 #endif
 
 #include "rfb/rfb_server.h"
@@ -38,9 +42,14 @@ struct rfb_tilediff {
 	uint64_t *hash;		/* tiles_x * tiles_y */
 	uint64_t *line_hash;	/* height: hash of each whole line */
 	uint8_t *changed;	/* tiles_x: scratch, one tile row */
+	uint8_t *row;		/* tiles_y: ROW_* bits per tile row */
 	bool valid;		/* hash[] describes the previous frame */
 	int n_changed;
 };
+
+/* Bits of td->row[]. */
+#define ROW_HOT		1	/* some tile changed in the last frame diffed */
+#define ROW_STALE	2	/* line_hash[] of the band predates that frame */
 
 struct rfb_tilediff *
 rfb_tilediff_new(int tile_w, int tile_h)
@@ -64,6 +73,7 @@ rfb_tilediff_free(struct rfb_tilediff *td)
 	free(td->hash);
 	free(td->line_hash);
 	free(td->changed);
+	free(td->row);
 	free(td);
 }
 
@@ -85,25 +95,29 @@ resize(struct rfb_tilediff *td, const struct cap_frame *f)
 	int tx = (f->width + td->tile_w - 1) / td->tile_w;
 	int ty = (f->height + td->tile_h - 1) / td->tile_h;
 	uint64_t *hash, *line_hash;
-	uint8_t *changed;
+	uint8_t *changed, *row;
 
 	if (tx != td->tiles_x || ty != td->tiles_y || f->height != td->height ||
 	    td->hash == NULL) {
 		hash = malloc((size_t)tx * ty * sizeof(*hash));
 		line_hash = malloc((size_t)f->height * sizeof(*line_hash));
 		changed = malloc((size_t)tx);
-		if (hash == NULL || line_hash == NULL || changed == NULL) {
+		row = calloc((size_t)ty, 1);
+		if (hash == NULL || line_hash == NULL || changed == NULL || row == NULL) {
 			free(hash);
 			free(line_hash);
 			free(changed);
+			free(row);
 			return CAP_ENOMEM;
 		}
 		free(td->hash);
 		free(td->line_hash);
 		free(td->changed);
+		free(td->row);
 		td->hash = hash;
 		td->line_hash = line_hash;
 		td->changed = changed;
+		td->row = row;
 		td->tiles_x = tx;
 		td->tiles_y = ty;
 	}
@@ -114,14 +128,23 @@ resize(struct rfb_tilediff *td, const struct cap_frame *f)
 	return 0;
 }
 
-/* Hash of one tile: its lines chained through the seed. */
+/* Hash of one tile.  Each line is hashed on its own and folded in: a
+ * fold that is a bijection of the line's hash for a given running value
+ * (xor, then multiply by an odd constant) and of the running value for a
+ * given line (rotate, xor, multiply), so two tiles that differ in one line
+ * always get different hashes, as with a seed chain.  Unlike a seed chain,
+ * no call waits for the one before: a tile line is only 64 or 128 bytes,
+ * and with the calls in a chain the tile pass was bound by their latency. */
 static inline uint64_t
 tile_hash(const uint8_t *p, int stride, int line_bytes, int lines)
 {
 	uint64_t h = 0;
 
-	for (int i = 0; i < lines; i++, p += stride)
-		h = hash_seeded(p, (size_t)line_bytes, h);
+	for (int i = 0; i < lines; i++, p += stride) {
+		uint64_t lh = hash_small(p, (size_t)line_bytes);
+
+		h = ((h << 23 | h >> 41) ^ lh) * 0x9e3779b97f4a7c15ull;
+	}
 	return h;
 }
 
@@ -188,13 +211,22 @@ rfb__tilediff_rows(struct rfb_tilediff *td, const struct cap_frame *f, uint8_t *
 		const uint8_t *src = f->data + (size_t)y * f->stride;
 		int any = 0, band_changed = !td->valid;
 
-		/* Whole lines first: a band whose lines all hash as before has
-		 * no changed tile. */
-		for (int i = 0; i < h; i++) {
-			uint64_t lh = hash_line(src + (size_t)i * f->stride, (size_t)f->width * bpp);
+		if (td->valid && (td->row[ty] & ROW_HOT)) {
+			band_changed = 1;
+			td->row[ty] |= ROW_STALE;
+		} else {
+			/* Whole lines first: a band whose lines all hash as
+			 * before has no changed tile. */
+			for (int i = 0; i < h; i++) {
+				uint64_t lh = hash_line(src + (size_t)i * f->stride,
+							(size_t)f->width * bpp);
 
-			band_changed |= lh != td->line_hash[y + i];
-			td->line_hash[y + i] = lh;
+				band_changed |= lh != td->line_hash[y + i];
+				td->line_hash[y + i] = lh;
+			}
+			if (td->row[ty] & ROW_STALE)
+				band_changed = 1;
+			td->row[ty] = 0;
 		}
 		if (!band_changed)
 			continue;
@@ -207,6 +239,10 @@ rfb__tilediff_rows(struct rfb_tilediff *td, const struct cap_frame *f, uint8_t *
 			hrow[tx] = hv;
 			any |= changed[tx];
 		}
+		if (any)
+			td->row[ty] |= ROW_HOT;
+		else
+			td->row[ty] &= (uint8_t)~ROW_HOT;
 		if (!any)
 			continue;
 		/* Runs of changed tiles in this row become one rectangle and one

@@ -509,6 +509,8 @@ test_file_raw(void **state)
 		assert_int_equal(f.size, FS);
 		assert_true(f.ts_us > 0);
 		assert_memory_equal(f.data, frames + (i % 2) * FS, FS);
+		/* read at open, kept until close */
+		assert_true(f.stable);
 		/* the next frame is not due yet */
 		assert_int_equal(cap_grab(src, &f), CAP_EAGAIN);
 		assert_true(cap_wait_ms(src) <= 5);
@@ -682,6 +684,8 @@ test_pattern(void **state)
 	assert_int_equal(f.height, 90);
 	assert_int_equal(f.stride, 640);
 	assert_int_equal(f.size, 640 * 90);
+	/* drawn into one buffer, only in cap_grab: consumers may use it in place */
+	assert_true(f.stable);
 	first = malloc(f.size);
 	assert_non_null(first);
 	memcpy(first, f.data, f.size);
@@ -690,7 +694,11 @@ test_pattern(void **state)
 	assert_int_equal(first[(size_t)20 * 640 + 12 * 4 + 0], 255);
 	assert_int_equal(first[(size_t)20 * 640 + 159 * 4 + 2], 0);
 	for (int i = 0; i < 3; i++) {
+		const uint8_t *buf = f.data;
+
 		assert_int_equal(grab_next(src, &f), 0);
+		assert_true(f.stable);
+		assert_ptr_equal(f.data, buf);
 		assert_int_equal(f.seq, (uint64_t)i + 1);
 		assert_int_equal(f.size, 640 * 90);
 		assert_memory_not_equal(f.data, first, f.size);
@@ -772,6 +780,8 @@ test_callback(void **state)
 	assert_int_equal(f.seq, 0);
 	assert_ptr_equal(f.data, ctx.px);
 	assert_true(f.ts_us > 0);
+	/* the renderer did not promise to leave its pixels alone */
+	assert_false(f.stable);
 	/* paced: not again before 20 ms */
 	assert_int_equal(cap_grab(src, &f), CAP_EAGAIN);
 	assert_int_equal(ctx.calls, 1);
@@ -808,7 +818,23 @@ test_callback(void **state)
 	ctx.mode = 2;
 	assert_int_equal(grab_next(src, &f), CAP_EFORMAT);
 	assert_int_equal(cap_state(src), CAP_STATE_ERROR);
+	assert_false(f.stable);
 	cap_close(src);
+
+	/* one that did: its frames are stable, failures are not frames */
+	opt.render_stable = true;
+	ctx.mode = 0;
+	src = cap_open(&opt, &err);
+	assert_non_null(src);
+	assert_int_equal(grab_next(src, &f), 0);
+	assert_true(f.stable);
+	assert_ptr_equal(f.data, ctx.px);
+	ctx.mode = 1;
+	assert_int_equal(grab_next(src, &f), CAP_ENOSIGNAL);
+	assert_false(f.stable);
+	assert_null(f.data);
+	cap_close(src);
+	opt.render_stable = false;
 
 	opt.render = NULL;
 	assert_null(cap_open(&opt, &err));

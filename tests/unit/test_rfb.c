@@ -102,6 +102,56 @@ test_first_frame_is_whole(void **state)
 	rfb_tilediff_free(td);
 }
 
+/* Bands that changed in the last frame have their tiles hashed without a
+ * line pass first, and their line hashes are then stale: whatever path a
+ * band takes, each frame finds exactly the tiles that changed. */
+static void
+test_hot_bands(void **state)
+{
+	struct rfb_tilediff *td = rfb_tilediff_new(32, 32);
+	struct rfb_rect r[MAXR];
+	struct img im;
+	/* Per frame: the pixel to flip (-1: none) and the tile it is in. */
+	static const struct { int x, y; } flips[] = {
+		{ 40, 40 },	/* every band was hot: hashed straight */
+		{ -1, -1 },	/* band 1 hot, bands 0 and 2 stale */
+		{ 40, 40 },	/* back as the stale line hashes had it: still a change */
+		{ 70, 33 },
+		{ 5, 2 },	/* band 0, lines fresh again */
+		{ 6, 3 },	/* band 0 hot: the same tile again */
+		{ 99, 69 },	/* band 2, the last tile's corner */
+		{ -1, -1 },
+		{ -1, -1 },
+		{ 0, 64 },
+	};
+	int n;
+
+	(void)state;
+	assert_non_null(td);
+	img_init(&im, CAP_FMT_XRGB32, 100, 70, 0);
+	assert_true(rfb_tilediff_run(td, &im.f, im.fb, im.fb_stride, true, r, MAXR) > 0);
+	for (size_t k = 0; k < sizeof(flips) / sizeof(flips[0]); k++) {
+		int x = flips[k].x, y = flips[k].y;
+
+		if (x >= 0)
+			im.buf[(size_t)y * im.f.stride + (size_t)x * 4 + 1] ^= 0x11;
+		n = rfb_tilediff_run(td, &im.f, im.fb, im.fb_stride, true, r, MAXR);
+		if (x < 0) {
+			assert_int_equal(n, 0);
+			continue;
+		}
+		assert_int_equal(n, 1);
+		assert_int_equal(rfb_tilediff_changed_tiles(td), 1);
+		assert_int_equal(r[0].x, x / 32 * 32);
+		assert_int_equal(r[0].y, y / 32 * 32);
+		for (int j = 0; j < 70; j++)
+			assert_memory_equal(im.fb + (size_t)j * im.fb_stride,
+					    im.buf + (size_t)j * im.f.stride, 400);
+	}
+	img_free(&im);
+	rfb_tilediff_free(td);
+}
+
 /* One pixel changed at each corner of each tile finds exactly that tile,
  * for sizes that are not tile multiples and a stride wider than the line. */
 static void
@@ -1023,6 +1073,114 @@ test_server_shared_tight(void **state)
 	free(img), free(other), free(m1), free(m2);
 }
 
+/* A stable XRGB32 frame is shown in place; frames in other buffers, not
+ * stable or of another size take over and the pictures stay right. */
+static void
+test_server_stable_frames(void **state)
+{
+	const int w = 320, h = 200;
+	struct rfb_input in = { .key_sym = in_key, .key_xt = in_xt, .pointer = in_ptr };
+	struct rfb_options o = { .listen = "127.0.0.1:0", .width = w, .height = h,
+				 .encoder_threads = 2 };
+	uint8_t *a = desktop(w, h, 7), *b = desktop(w, h, 8), *c = malloc((size_t)w * h * 4);
+	uint8_t *small = desktop(160, 96, 9);
+	size_t cap = (size_t)w * h * 8, len;
+	uint8_t *m = malloc(cap);
+	struct cap_frame f = { .fmt = CAP_FMT_XRGB32, .width = w, .height = h, .stride = w * 4,
+			       .size = (size_t)w * h * 4, .data = a, .seq = 1, .stable = true };
+	struct rfb_server *s;
+	struct tdec d;
+	const uint8_t *fb;
+	int err, v, stride, fw, fh;
+
+	(void)state;
+	assert_true(c && m);
+	assert_non_null(s = rfb_new(&o, &in, &err));
+	assert_int_equal(rfb_frame(s, &f), (w / 32) * ((h + 31) / 32));
+	fb = rfb_framebuffer(s, &stride);
+	assert_ptr_equal(fb, a);
+	assert_int_equal(stride, w * 4);
+	v = viewer_connect(s);
+	vrequest(v, false, w, h);
+	tdec_init(&d, w, h);
+	len = vread_all(s, v, m, cap);
+	assert_int_equal(tdec_update(&d, m, len), len);
+	check_picture(&d, a);
+
+	/* Drawn into between frames, as a source does in cap_grab. */
+	a[(size_t)50 * w * 4 + 70 * 4] ^= 0xff;
+	f.seq++;
+	assert_int_equal(rfb_frame(s, &f), 1);
+	assert_ptr_equal(rfb_framebuffer(s, &stride), a);
+	vrequest(v, true, w, h);
+	len = vread_all(s, v, m, cap);
+	assert_int_equal(tdec_update(&d, m, len), len);
+	check_picture(&d, a);
+
+	/* Not stable: copied into a framebuffer of the server's own. */
+	memcpy(b, a, (size_t)w * h * 4);
+	b[(size_t)150 * w * 4 + 300 * 4 + 2] ^= 0x80;
+	f.data = b;
+	f.stable = false;
+	f.seq++;
+	assert_true(rfb_frame(s, &f) > 0);
+	fb = rfb_framebuffer(s, &stride);
+	assert_true(fb != a && fb != b);
+	assert_memory_equal(fb, b, (size_t)w * h * 4);
+	vrequest(v, true, w, h);
+	len = vread_all(s, v, m, cap);
+	assert_int_equal(tdec_update(&d, m, len), len);
+	check_picture(&d, b);
+	memset(b, 0, (size_t)w * h * 4);	/* the server must not need it any more */
+
+	/* Stable again, in a third buffer: only the tile that differs from
+	 * what is shown is sent. */
+	memcpy(c, fb, (size_t)w * h * 4);
+	c[(size_t)10 * w * 4 + 10 * 4] ^= 0x40;
+	f.data = c;
+	f.stable = true;
+	f.seq++;
+	assert_int_equal(rfb_frame(s, &f), 1);
+	assert_ptr_equal(rfb_framebuffer(s, &stride), c);
+	vrequest(v, true, w, h);
+	len = vread_all(s, v, m, cap);
+	assert_int_equal(tdec_update(&d, m, len), len);
+	check_picture(&d, c);
+
+	/* A stable frame with padded lines is copied. */
+	{
+		uint8_t *pad = calloc((size_t)h, (size_t)w * 4 + 64);
+		struct cap_frame pf = f;
+
+		assert_non_null(pad);
+		for (int y = 0; y < h; y++)
+			memcpy(pad + (size_t)y * (w * 4 + 64), c + (size_t)y * w * 4, (size_t)w * 4);
+		pf.data = pad;
+		pf.stride = w * 4 + 64;
+		pf.size = (size_t)h * (w * 4 + 64);
+		assert_true(rfb_frame(s, &pf) >= 0);
+		fb = rfb_framebuffer(s, &stride);
+		assert_true(fb != pad && fb != c);
+		assert_memory_equal(fb, c, (size_t)w * h * 4);
+		free(pad);
+	}
+
+	/* Another size, stable: shown in place at once. */
+	f = (struct cap_frame){ .fmt = CAP_FMT_XRGB32, .width = 160, .height = 96, .stride = 640,
+				.size = 640 * 96, .data = small, .seq = f.seq + 1, .stable = true };
+	assert_true(rfb_frame(s, &f) > 0);
+	rfb_size(s, &fw, &fh);
+	assert_int_equal(fw, 160);
+	assert_int_equal(fh, 96);
+	assert_ptr_equal(rfb_framebuffer(s, &stride), small);
+	assert_int_equal(stride, 640);
+	pump(s, 20);
+	close(v);
+	tdec_free(&d);
+	rfb_free(s);
+	free(a), free(b), free(c), free(small), free(m);
+}
+
 /* rfb_frame diffs a big frame in bands on the encoder threads: the same
  * framebuffer and changed-tile counts as one thread. */
 static void
@@ -1075,6 +1233,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_frame_is_whole),
+		cmocka_unit_test(test_hot_bands),
 		cmocka_unit_test(test_corners_xrgb),
 		cmocka_unit_test(test_corners_yuyv),
 		cmocka_unit_test(test_corners_rgb),
@@ -1090,6 +1249,7 @@ main(void)
 		cmocka_unit_test(test_shared_updates),
 		cmocka_unit_test(test_pool_runs_every_job_once),
 		cmocka_unit_test(test_server_shared_tight),
+		cmocka_unit_test(test_server_stable_frames),
 		cmocka_unit_test(test_parallel_diff_matches),
 	};
 
