@@ -64,7 +64,10 @@ class Daemon:
         self.log = open(os.path.join(self.dir, "log"), "w+")
         argv = [os.path.join(build, "webkvmd"), "--rfb-listen", "127.0.0.1:%d" % self.port,
                 "--control", os.path.join(self.dir, "ctl"), "--log-level", "warn"] + list(args)
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        # As it ships (firmware/systemd/webkvmd.service): GnuTLS, linked by
+        # libvncserver but unused, skips its load-time initialisation.
+        env = dict(os.environ, GNUTLS_NO_IMPLICIT_INIT="1")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         end = time.monotonic() + 10
         while True:
             if self.proc.poll() is not None:

@@ -25,6 +25,29 @@ struct fw_control {
 	struct conn conns[FW_CONTROL_MAX_CLIENTS];
 };
 
+/* A group from /etc/group itself.  The system groups we look up live
+ * there (sysusers creates "webkvm"); asking NSS first would load its
+ * modules (libnss_systemd and friends) into the daemon for good. */
+static int
+etc_group(const char *name, gid_t *gid)
+{
+	struct group gr, *res;
+	char buf[4096];
+	FILE *fp = fopen("/etc/group", "re");
+	int found = -1;
+
+	if (fp == NULL)
+		return -1;
+	while (fgetgrent_r(fp, &gr, buf, sizeof(buf), &res) == 0)
+		if (strcmp(gr.gr_name, name) == 0) {
+			*gid = gr.gr_gid;
+			found = 0;
+			break;
+		}
+	fclose(fp);
+	return found;
+}
+
 /* The group the socket file gets: -1 = leave it (ours), or an error. */
 static int
 socket_group(const char *group, gid_t *gid, char *err, size_t errlen)
@@ -32,7 +55,11 @@ socket_group(const char *group, gid_t *gid, char *err, size_t errlen)
 	struct group gr, *res = NULL;
 	char buf[4096];
 	const char *name = group && group[0] ? group : "webkvm";
-	int rc = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+	int rc;
+
+	if (etc_group(name, gid) == 0)
+		return 0;
+	rc = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
 
 	if (rc == 0 && res != NULL) {
 		*gid = gr.gr_gid;

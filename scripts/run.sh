@@ -8,7 +8,7 @@ WEB=${WEBKVM_WEB:-127.0.0.1:6080}
 RFB=${WEBKVM_RFB_LISTEN:-127.0.0.1:5900}
 CTL=${WEBKVM_CONTROL:-$BUILD/webkvmd.sock}
 
-"$BUILD/webkvmd" --board sim --rfb-listen "$RFB" --control "$CTL" &
+GNUTLS_NO_IMPLICIT_INIT=1 "$BUILD/webkvmd" --board sim --rfb-listen "$RFB" --control "$CTL" &
 daemon=$!
 # Login is for the security issue; on loopback the page is open, as a
 # local demo should be.
