@@ -61,6 +61,7 @@ GOALS = {
     "direct_rtt_p50": ("round trip of 16-byte messages, direct TCP to the target, p50", "report", None),
     "sim_fps_720p": ("virtual target: sim_render with a key typed per frame, 1280×720", "report", None),
     "sim_fps_1080p": ("same at 1920×1080", "report", None),
+    "cpu_per_frame_qemu": ("in the QEMU board (TCG, 2 vCPUs): process CPU per captured frame on the same vivid 720p YUYV input showing the virtual target's console, one client each (an RFB viewer; ustreamer's MJPEG stream). ustreamer JPEG-encodes every frame; webkvmd diffs every frame and encodes only changed tiles", "report", None),
 }
 
 # What limits a figure and what would close the gap, shown when it misses.

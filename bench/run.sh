@@ -107,6 +107,15 @@ run server "$OUT/bench_server" $args
 run daemon python3 bench/bench_daemon.py --build "$BUILD" $args
 # shellcheck disable=SC2086
 run proxy "$OUT/bench_proxy" --proxy "$PROXY" $args
+# CPU per frame against Debian's ustreamer inside the QEMU board (a boot
+# of its own, ~1 minute).  Not in --smoke: the HIL suite runs the same
+# measurement on the board it has booted, so it cannot rot.
+if [ $SMOKE = 0 ]; then
+	${MAKE:-make} --no-print-directory -s $MAKEVARS "$BUILD/webkvm-target" "$BUILD/boothost" ||
+		fail "make of the QEMU board's binaries failed"
+	# shellcheck disable=SC2086
+	run qemu env BUILD="$BUILD" python3 bench/bench_qemu.py $([ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ] && echo --quick)
+fi
 
 # The summary line tests/run-all.sh counts (one per benchmark program).
 echo "$passed passed, $failed failed"

@@ -5,6 +5,7 @@ whole module; tests run in file order and leave the board as they found
 it (720p, YUYV, signal on, USB connected)."""
 import os
 import re
+import sys
 import time
 import unittest
 
@@ -555,6 +556,23 @@ class T08Profiles(unittest.TestCase):
         # The daemon went on through four re-plugs, and typing still works.
         B.wait(keyboard_found, 20, "the target's keyboard")
         typing_works("pf7", "typing after the profile changes")
+
+
+class T085Ustreamer(unittest.TestCase):
+    def test_cpu_per_frame_against_ustreamer(self):
+        # bench/bench_qemu.py's measurement on this board, short: both
+        # capture frames and use CPU for them (the figure itself is the
+        # benchmark's, never asserted here).
+        sys.path.insert(0, os.path.join(hil.TOP, "bench"))
+        import bench_qemu
+        ours_cpu, ours_frames = bench_qemu.measure_ours(B, 2)
+        us_cpu, us_frames = bench_qemu.measure_ustreamer(B, 2)
+        self.assertGreater(ours_frames, 0)
+        self.assertGreater(us_frames, 0)
+        B.wait(lambda: B.status(quiet=True).get("signal") == "ok", 30, "webkvmd back after ustreamer")
+        B.wait(keyboard_found, 30, "the target's keyboard")
+        measure("CPU per frame: webkvmd %.1f ms, ustreamer %.1f ms (2 s each)"
+                % (ours_cpu * 1000 / ours_frames, us_cpu * 1000 / us_frames))
 
 
 class T09Health(unittest.TestCase):
