@@ -425,9 +425,18 @@ proxy_session_end(struct proxy_sessions *t, const char *id)
 
 /* ---- failed login rate limit ---- */
 
+/* "" marks a free slot: a client whose address could not be read is
+ * counted under a key of its own instead of never being counted. */
+static const char *
+rate_key(const char *addr)
+{
+	return addr[0] != '\0' ? addr : "?";
+}
+
 static int
 rate_find(const struct proxy_ratelimit *rl, const char *addr)
 {
+	addr = rate_key(addr);
 	for (int i = 0; i < PROXY_RATE_MAX; i++)
 		if (rl->r[i].addr[0] != '\0' && strcmp(rl->r[i].addr, addr) == 0)
 			return i;
@@ -466,7 +475,7 @@ proxy_rate_fail(struct proxy_ratelimit *rl, const char *addr, long long now)
 		}
 		i = best;
 		memset(&rl->r[i], 0, sizeof(rl->r[i]));
-		snprintf(rl->r[i].addr, sizeof(rl->r[i].addr), "%s", addr);
+		snprintf(rl->r[i].addr, sizeof(rl->r[i].addr), "%s", rate_key(addr));
 	}
 	r = &rl->r[i];
 	r->fails++;

@@ -1,4 +1,5 @@
-/* The libwebsockets glue: one event loop (lws_service), no threads.
+/* The libwebsockets glue: one event loop (lws_service), and one worker
+ * thread that checks passwords (see "login" below).
  *
  * A bridged connection is a struct conn shared by two lws connections: the
  * viewer's WebSocket and the target's raw socket.  Each direction has a
@@ -18,6 +19,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -43,7 +45,6 @@
 #define PROXY_IO_CHUNK (64 * 1024)	/* largest read lws hands us / write we make */
 #define PROXY_QUEUE_CAP (PROXY_QUEUE_BOUND + 2 * PROXY_IO_CHUNK)
 #define PROXY_HEADER_MAX 8192		/* request headers above this get 431 */
-#define PROXY_BODY_DRAIN_MAX (1024 * 1024)
 
 /* ---- logging ---- */
 
@@ -193,6 +194,33 @@ struct conn {
 	unsigned long long up, down;	/* bytes viewer->target, target->viewer */
 };
 
+#define LOGIN_QUEUE_MAX 16
+
+struct login_job {
+	struct login_job *next;
+	struct lws *wsi;		/* NULL once the client has gone */
+	char *body;			/* the login body, until proxy_login_begin */
+	size_t body_len;
+	struct proxy_login l;
+	int rc;				/* the check's result (worker) */
+	bool answered;			/* d holds the answer */
+	struct proxy_http_decision d;
+};
+
+struct verifier {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	/* Under lock: */
+	struct login_job *job;		/* handed to the worker */
+	bool job_done;
+	bool stop;
+	/* Loop only: */
+	struct login_job *head, *tail;
+	int queued;
+};
+
 struct server {
 	const struct proxy_options *o;
 	struct lws_context *ctx;
@@ -210,6 +238,7 @@ struct server {
 	char cert[PATH_MAX], key[PATH_MAX];
 	struct proxy_sessions sessions;
 	struct proxy_ratelimit rate;
+	struct verifier verifier;
 	uint8_t tx[LWS_PRE + PROXY_IO_CHUNK];
 	uint8_t http[LWS_PRE + 4096 + PROXY_CTL_LINE_MAX];
 };
@@ -217,11 +246,11 @@ struct server {
 /* Per HTTP/WebSocket connection (lws allocates and zeroes it). */
 struct pss {
 	struct conn *conn;
-	char *body;
-	size_t body_len, body_want;
-	int body_status;		/* non-zero: answer this once the body is in */
+	struct proxy_http_body body;
+	enum proxy_http_post post;	/* what the body is for */
 	char api_path[32];
 	struct api_call *call;		/* waiting for the daemon's answer */
+	struct login_job *login;	/* waiting for its password check */
 };
 
 static struct server *g_srv;	/* for the signal handler */
@@ -244,74 +273,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- authorization ---- */
-
-enum proxy_req_kind { PROXY_REQ_UPGRADE, PROXY_REQ_API, PROXY_REQ_API_STATE, PROXY_REQ_LOGIN };
-
-#define SESSION_COOKIE "webkvm_session"
-
-/* The session named by the request's cookie, or NULL. */
-static const struct proxy_session *
-request_session(struct server *srv, struct lws *wsi)
-{
-	char cookie[2048], id[PROXY_SESSION_ID_LEN + 2];
-
-	if (lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) <= 0)
-		return NULL;
-	if (proxy_cookie_value(cookie, SESSION_COOKIE, id, sizeof(id)) != 1)
-		return NULL;
-	return proxy_session_get(&srv->sessions, id, now_ms());
-}
-
-/* A browser always sends Origin on a WebSocket upgrade and on a POST, so a
- * foreign one is a cross-site request riding on the user's cookie.  A
- * request without Origin comes from a non-browser client (websockify's
- * clients, curl, our tests), which has no ambient cookie to abuse and
- * still needs a session: it is let through to the session check. */
-static bool
-origin_allowed(struct server *srv, struct lws *wsi)
-{
-	char origin[PROXY_HOST_MAX + 32], host[PROXY_HOST_MAX];
-	int n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
-
-	if (n == 0 && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) == 0)
-		return true;
-	if (n <= 0)
-		return false;
-	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
-		host[0] = '\0';
-	return proxy_origin_ok(origin, host, lws_is_ssl(wsi) != 0, srv->o->allow_origin,
-			       srv->o->n_allow_origin);
-}
-
-/* The one place every WebSocket upgrade and every /api/ request passes
- * through before anything is done for it.  Returns 0 to allow, or the HTTP
- * status to refuse with: 403 for a foreign Origin (even with a valid
- * session), 401 without a valid session. */
-static int
-proxy_authorize(struct server *srv, struct lws *wsi, enum proxy_req_kind kind)
-{
-	/* lws redirects plain HTTP requests under --ssl-only but lets a
-	 * WebSocket upgrade through. */
-	if (srv->o->ssl_only && !lws_is_ssl(wsi))
-		return 403;
-	if (kind != PROXY_REQ_API && !origin_allowed(srv, wsi)) {
-		char peer[64], origin[128];
-
-		peer_name(wsi, peer, sizeof(peer));
-		if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
-			snprintf(origin, sizeof(origin), "(unreadable)");
-		plog("%s: refused %s from foreign Origin %s", peer,
-		     kind == PROXY_REQ_UPGRADE ? "WebSocket" : "API request", origin);
-		return 403;
-	}
-	if (srv->o->auth == PROXY_AUTH_NONE || kind == PROXY_REQ_LOGIN)
-		return 0;
-	if (request_session(srv, wsi) == NULL)
-		return 401;
-	return 0;
 }
 
 /* ---- HTTP responses ---- */
@@ -376,46 +337,43 @@ http_reply(struct server *srv, struct lws *wsi, unsigned status, const char *cty
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* Sends a (after http_send_hdrs), then ends the transaction, or hangs up
+ * when a says so; the return value is the callback's. */
+static int
+http_answer(struct server *srv, struct lws *wsi, const struct proxy_http_answer *a)
+{
+	const char *hdrs[] = { a->hdr, a->hdr_value, NULL };
+
+	if (http_send_hdrs(srv, wsi, a->status, a->ctype, a->body, a->len, a->head,
+			   a->hdr ? hdrs : NULL) < 0 || a->close)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int
 json_error(struct server *srv, struct lws *wsi, unsigned status, const char *msg)
 {
-	char body[512];
-	size_t o = 0;
+	struct proxy_http_answer a = { 0 };
 
-	o += (size_t)snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"");
-	for (const char *s = msg; *s != '\0' && o < sizeof(body) - 8; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			body[o++] = '\\';
-		/* Messages may quote what the client sent: keep the JSON
-		 * valid whatever the bytes. */
-		body[o++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
-	}
-	o += (size_t)snprintf(body + o, sizeof(body) - o, "\"}\n");
-	return http_reply(srv, wsi, status, "application/json", body, o, false);
+	proxy_http_json_error(&a, status, msg);
+	return http_answer(srv, wsi, &a);
 }
 
 static int
 text_error(struct server *srv, struct lws *wsi, unsigned status, const char *msg, bool head)
 {
-	char body[256];
-	int n = snprintf(body, sizeof(body), "%u %s\n", status, msg);
+	struct proxy_http_answer a = { 0 };
 
-	return http_reply(srv, wsi, status, "text/plain; charset=utf-8", body,
-			  (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1, head);
+	proxy_http_text(&a, status, msg, head);
+	return http_answer(srv, wsi, &a);
 }
 
 /* Refuses a WebSocket upgrade from LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, whose
  * caller ends the transaction itself. */
 static int
-refuse_upgrade(struct server *srv, struct lws *wsi, unsigned status, const char *msg)
+refuse_upgrade(struct server *srv, struct lws *wsi, const struct proxy_http_answer *a)
 {
-	char body[256];
-	int n = snprintf(body, sizeof(body), "%u %s\n", status, msg);
-
-	if (http_send(srv, wsi, status, "text/plain; charset=utf-8", body,
-		      (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1, false) < 0)
+	if (http_send(srv, wsi, a->status, a->ctype, a->body, a->len, false) < 0)
 		return -1;
 	return 1;
 }
@@ -585,7 +543,7 @@ req_method(struct lws *wsi)
 	return "OTHER";
 }
 
-/* ---- login, logout, session ---- */
+/* ---- requests: headers out of lws, decision in http.c ---- */
 
 /* The client's address without its port: the rate limit's key. */
 static void
@@ -599,204 +557,364 @@ peer_ip(struct lws *wsi, char *out, size_t outlen)
 		lws_get_peer_simple(wsi, out, outlen);
 }
 
-static int
-json_reply_hdrs(struct server *srv, struct lws *wsi, unsigned status, const char *body,
-		const char *const *hdrs)
+/* One request's headers, copied out of lws; r points into the buffers. */
+struct req_copy {
+	struct proxy_http_req r;
+	char uri[PROXY_HEADER_MAX], version[16], key[64], prot[256];
+	char origin[PROXY_HOST_MAX + 32], host[PROXY_HOST_MAX], cookie[2048], cl[32];
+	char token[PROXY_TOKEN_MAX + 8], peer[64], ip[INET6_ADDRSTRLEN];
+};
+
+/* A header's value, NULL when absent; *toolong (may be NULL) is set when
+ * it does not fit len. */
+static const char *
+hdr_get(struct lws *wsi, enum lws_token_indexes t, char *buf, size_t len, bool *toolong)
 {
-	if (http_send_hdrs(srv, wsi, status, "application/json", body, strlen(body), false, hdrs) < 0)
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	int n = lws_hdr_copy(wsi, buf, (int)len, t);
+
+	if (n < 0) {
+		if (toolong)
+			*toolong = true;
+		return NULL;
+	}
+	return n == 0 ? NULL : buf;
 }
 
-static int
-rate_limited(struct server *srv, struct lws *wsi, int wait)
+/* upgrade: LWS_CALLBACK_HTTP_CONFIRM_UPGRADE's "in" ("" when lws gave
+ * none), or NULL for a plain request to uri. */
+static void
+req_copy(struct lws *wsi, struct req_copy *q, const char *uri, const char *upgrade)
 {
-	char ra[16], body[160];
-	const char *hdrs[] = { "retry-after:", ra, NULL };
+	struct proxy_http_req *r = &q->r;
+	const char *tok;
 
-	snprintf(ra, sizeof(ra), "%d", wait);
-	snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"too many failed logins; "
-		 "try again in %d s\",\"retry_after\":%d}\n", wait, wait);
-	return json_reply_hdrs(srv, wsi, 429, body, hdrs);
+	memset(r, 0, sizeof(*r));
+	r->method = req_method(wsi);
+	if (uri == NULL)
+		uri = hdr_get(wsi, WSI_TOKEN_GET_URI, q->uri, sizeof(q->uri), NULL);
+	r->uri = uri ? uri : "/";
+	r->upgrade = upgrade;
+	if (upgrade != NULL) {
+		r->ws_version = hdr_get(wsi, WSI_TOKEN_VERSION, q->version, sizeof(q->version), NULL);
+		r->ws_key = hdr_get(wsi, WSI_TOKEN_KEY, q->key, sizeof(q->key), NULL);
+		r->ws_protocol = hdr_get(wsi, WSI_TOKEN_PROTOCOL, q->prot, sizeof(q->prot),
+					 &r->ws_protocol_long);
+		/* lws leaves "token=" in the buffer and points past it. */
+		tok = lws_get_urlarg_by_name(wsi, "token=", q->token, sizeof(q->token));
+		r->token = tok && *tok ? tok : NULL;
+	}
+	r->origin = hdr_get(wsi, WSI_TOKEN_ORIGIN, q->origin, sizeof(q->origin), &r->origin_long);
+	r->host = hdr_get(wsi, WSI_TOKEN_HOST, q->host, sizeof(q->host), NULL);
+	r->cookie = hdr_get(wsi, WSI_TOKEN_HTTP_COOKIE, q->cookie, sizeof(q->cookie), NULL);
+	r->content_length = hdr_get(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, q->cl, sizeof(q->cl), NULL);
+	r->tls = lws_is_ssl(wsi) != 0;
+	peer_name(wsi, q->peer, sizeof(q->peer));
+	peer_ip(wsi, q->ip, sizeof(q->ip));
+	r->peer = q->peer;
+	r->ip = q->ip;
 }
 
 static void
-no_users_hint(struct server *srv, char *out, size_t outlen)
+http_ctx(struct server *srv, struct proxy_http_ctx *c)
 {
-	snprintf(out, outlen, "no users are configured; add one with: webkvm-passwd add --file %s NAME",
-		 srv->o->users ? srv->o->users : PROXY_USERS_DEFAULT);
+	c->o = srv->o;
+	c->sessions = &srv->sessions;
+	c->rate = &srv->rate;
+	c->now = now_ms();
+	c->web = srv->web_root[0] != '\0';
+	c->users = srv->users;
+	c->users_len = srv->users_len;
+	c->nusers = srv->nusers;
 }
 
-static int
-login_finish(struct server *srv, struct lws *wsi, const char *body, size_t len)
+/* ---- login: the password check on a worker thread ----
+ *
+ * argon2id takes ~0.2 s and 64 MiB; run on the event loop it would stall
+ * every viewer for that long per login attempt.  One worker checks one
+ * password at a time; the loop keeps everything else (queue, rate limit,
+ * sessions), so the only thing shared with the worker is the job being
+ * checked.  One at a time keeps the rate limit exact: the next login is
+ * let through or refused only after the previous one's result counted, as
+ * when the check ran on the loop, and memory stays at one argon2 run. */
+
+static void
+login_job_free(struct login_job *j)
 {
-	char user[PROXY_USER_MAX], pw[PROXY_PASSWORD_MAX], err[200], ip[INET6_ADDRSTRLEN];
-	char hash[PROXY_HASH_MAX], id[PROXY_SESSION_ID_LEN + 1], cookie[160], answer[160];
-	const char *hdrs[] = { "set-cookie:", cookie, NULL };
-	long long t = now_ms();
-	int wait, rc;
-
-	peer_ip(wsi, ip, sizeof(ip));
-	if ((wait = proxy_rate_wait(&srv->rate, ip, t)) > 0)
-		return rate_limited(srv, wsi, wait);
-	if (proxy_login_parse(body ? body : "", len, user, sizeof(user), pw, sizeof(pw),
-			      err, sizeof(err)) < 0)
-		return json_error(srv, wsi, 400, err);
-	if (srv->nusers == 0) {
-		no_users_hint(srv, err, sizeof(err));
-		plog("%s: login as \"%.64s\" refused: %s", ip, user, err);
-		explicit_bzero(pw, sizeof(pw));
-		return json_error(srv, wsi, 503, err);
+	if (j->body != NULL) {
+		explicit_bzero(j->body, j->body_len);
+		free(j->body);
 	}
-	if (proxy_user_name_ok(user) &&
-	    proxy_users_find_buf(srv->users, srv->users_len, user, hash, sizeof(hash), NULL) == 1) {
-		rc = proxy_password_verify(hash, pw);
-	} else {
-		/* An unknown name costs the same argon2 run as a known one, so
-		 * the answer's timing does not tell which names exist.  The
-		 * hash is of random bytes nobody kept. */
-		proxy_password_verify("$argon2id$v=19$m=65536,t=3,p=1$8l3Z5+A/1Y1dnNma9H2V8g$"
-				      "fc8hDIYlzBNM++ptSIyQ8O+5lBiG7nNwewo5nUsOopA", pw);
-		rc = -EACCES;
-	}
-	explicit_bzero(pw, sizeof(pw));
-	if (rc == -ENOSYS) {
-		plog("login: libargon2.so.1 cannot be loaded (install libargon2-1)");
-		return json_error(srv, wsi, 500, "the server cannot check passwords (libargon2 missing)");
-	}
-	if (rc < 0) {
-		int delay = proxy_rate_fail(&srv->rate, ip, t);
-
-		/* Printable user names only: the log must not be forged
-		 * through a crafted name. */
-		if (delay > 0)
-			plog("%s: failed login as \"%.64s\"; next try allowed in %d s", ip,
-			     proxy_user_name_ok(user) ? user : "(bad name)", delay);
-		else
-			plog("%s: failed login as \"%.64s\"", ip, proxy_user_name_ok(user) ? user : "(bad name)");
-		return json_error(srv, wsi, 401, "wrong user name or password");
-	}
-	proxy_rate_ok(&srv->rate, ip);
-	if (proxy_session_new(&srv->sessions, user, t, id) < 0) {
-		plog("login: getrandom: %s", strerror(errno));
-		return json_error(srv, wsi, 500, "cannot make a session");
-	}
-	/* Secure only on TLS: a browser does not send a Secure cookie back
-	 * over plain http, so on http://127.0.0.1 (loopback, --auth default)
-	 * the session would never work.  Off TLS the cookie is exposed to the
-	 * network like everything else on that connection. */
-	snprintf(cookie, sizeof(cookie), SESSION_COOKIE "=%s; HttpOnly; SameSite=Strict; Path=/%s",
-		 id, lws_is_ssl(wsi) ? "; Secure" : "");
-	snprintf(answer, sizeof(answer), "{\"ok\":true,\"user\":\"%s\"}\n", user);
-	plog("%s: logged in as \"%s\"", ip, user);
-	return json_reply_hdrs(srv, wsi, 200, answer, hdrs);
+	explicit_bzero(&j->l, sizeof(j->l));
+	free(j);
 }
 
-static int
-logout_finish(struct server *srv, struct lws *wsi)
+static void *
+verifier_main(void *arg)
 {
-	char cookie[2048], id[PROXY_SESSION_ID_LEN + 2];
-	const char *hdrs[] = { "set-cookie:",
-			       SESSION_COOKIE "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0", NULL };
+	struct server *srv = arg;
+	struct verifier *v = &srv->verifier;
 
-	if (lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) > 0 &&
-	    proxy_cookie_value(cookie, SESSION_COOKIE, id, sizeof(id)) == 1)
-		proxy_session_end(&srv->sessions, id);
-	return json_reply_hdrs(srv, wsi, 200, "{\"ok\":true}\n", hdrs);
+	pthread_mutex_lock(&v->lock);
+	for (;;) {
+		struct login_job *j;
+		int rc;
+
+		while (!v->stop && (v->job == NULL || v->job_done))
+			pthread_cond_wait(&v->wake, &v->lock);
+		if (v->stop)
+			break;
+		j = v->job;
+		pthread_mutex_unlock(&v->lock);
+		rc = proxy_password_verify(j->l.hash, j->l.password);
+		pthread_mutex_lock(&v->lock);
+		j->rc = rc;
+		v->job_done = true;
+		/* Wakes lws_service: LWS_CALLBACK_EVENT_WAIT_CANCELLED on the
+		 * loop collects the result. */
+		lws_cancel_service(srv->ctx);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return NULL;
 }
 
-static int
-session_answer(struct server *srv, struct lws *wsi)
+static void
+verifier_init(struct server *srv)
 {
-	const struct proxy_session *s;
-	char body[200];
+	pthread_mutex_init(&srv->verifier.lock, NULL);
+	pthread_cond_init(&srv->verifier.wake, NULL);
+}
 
-	if (srv->o->auth == PROXY_AUTH_NONE)
-		return json_reply_hdrs(srv, wsi, 200, "{\"ok\":true,\"auth\":false,\"user\":null}\n", NULL);
-	if ((s = request_session(srv, wsi)) == NULL) {
-		if (srv->nusers == 0) {
-			char hint[200];
+/* With --auth none there are no users and no worker: every login is
+ * answered by proxy_login_begin. */
+static int
+verifier_start(struct server *srv)
+{
+	struct verifier *v = &srv->verifier;
+	sigset_t all, old;
+	int rc;
 
-			no_users_hint(srv, hint, sizeof(hint));
-			return json_error(srv, wsi, 401, hint);
+	/* Signals go to the loop thread, which handles SIGINT/SIGTERM. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&v->thread, NULL, verifier_main, srv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		plog("login: cannot start the password check thread: %s", strerror(rc));
+		return -rc;
+	}
+	v->started = true;
+	return 0;
+}
+
+/* Before lws_context_destroy: the worker calls lws_cancel_service. */
+static void
+verifier_stop(struct server *srv)
+{
+	struct verifier *v = &srv->verifier;
+
+	if (!v->started)
+		return;
+	pthread_mutex_lock(&v->lock);
+	v->stop = true;
+	pthread_cond_signal(&v->wake);
+	pthread_mutex_unlock(&v->lock);
+	pthread_join(v->thread, NULL);
+	v->started = false;
+}
+
+/* After lws_context_destroy, whose close callbacks let go of every job
+ * but the one the worker had. */
+static void
+verifier_free(struct server *srv)
+{
+	struct verifier *v = &srv->verifier;
+
+	if (v->job != NULL)
+		login_job_free(v->job);
+	v->job = NULL;
+	if (v->head != NULL || v->queued != 0)
+		plog("internal: %d login(s) left queued at exit", v->queued);
+	pthread_mutex_destroy(&v->lock);
+	pthread_cond_destroy(&v->wake);
+}
+
+static void
+login_answered(struct server *srv, struct login_job *j)
+{
+	(void)srv;
+	if (j->d.log[0] != '\0')
+		plog("%s", j->d.log);
+	j->answered = true;
+	if (j->wsi != NULL)
+		lws_callback_on_writable(j->wsi);
+	else
+		login_job_free(j);
+}
+
+/* Collects the worker's result, then hands it the next queued login. */
+static void
+login_pump(struct server *srv)
+{
+	struct verifier *v = &srv->verifier;
+	struct proxy_http_ctx c;
+	struct login_job *j = NULL;
+	bool busy;
+
+	pthread_mutex_lock(&v->lock);
+	if (v->job != NULL && v->job_done) {
+		j = v->job;
+		v->job = NULL;
+		v->job_done = false;
+	}
+	busy = v->job != NULL;
+	pthread_mutex_unlock(&v->lock);
+	if (j != NULL) {
+		http_ctx(srv, &c);
+		/* Counted even when the client has gone: hanging up must not
+		 * dodge the rate limit. */
+		proxy_login_end(&c, &j->l, j->rc, &j->d);
+		login_answered(srv, j);
+	}
+	while (!busy && (j = v->head) != NULL) {
+		int need;
+
+		v->head = j->next;
+		if (v->head == NULL)
+			v->tail = NULL;
+		v->queued--;
+		j->next = NULL;
+		http_ctx(srv, &c);
+		need = proxy_login_begin(&c, &j->l, j->body, j->body_len, &j->d);
+		if (j->body != NULL) {
+			explicit_bzero(j->body, j->body_len);
+			free(j->body);
+			j->body = NULL;
 		}
-		return json_error(srv, wsi, 401, "not logged in");
+		if (need == 0) {
+			login_answered(srv, j);
+			continue;
+		}
+		if (!v->started) {
+			proxy_login_end(&c, &j->l, -ENOSYS, &j->d);
+			login_answered(srv, j);
+			continue;
+		}
+		pthread_mutex_lock(&v->lock);
+		v->job = j;
+		v->job_done = false;
+		pthread_cond_signal(&v->wake);
+		pthread_mutex_unlock(&v->lock);
+		busy = true;
 	}
-	snprintf(body, sizeof(body), "{\"ok\":true,\"auth\":true,\"user\":\"%s\"}\n", s->user);
-	return json_reply_hdrs(srv, wsi, 200, body, NULL);
 }
 
-/* A POST whose body is in. */
+/* A login whose body is in: queued for the worker.  body is taken. */
 static int
-api_post_done(struct server *srv, struct lws *wsi, struct pss *pss, const char *body, size_t len)
+login_submit(struct server *srv, struct lws *wsi, struct pss *pss, char *body, size_t len)
 {
-	if (strcmp(pss->api_path, "/api/login") == 0)
-		return login_finish(srv, wsi, body, len);
-	if (strcmp(pss->api_path, "/api/logout") == 0)
-		return logout_finish(srv, wsi);
-	return api_finish(srv, wsi, pss, "POST", pss->api_path, body, len);
+	struct verifier *v = &srv->verifier;
+	struct login_job *j;
+
+	if (v->queued >= LOGIN_QUEUE_MAX || (j = calloc(1, sizeof(*j))) == NULL) {
+		if (body != NULL) {
+			explicit_bzero(body, len);
+			free(body);
+		}
+		plog("login: %d logins already waiting for a password check; refused", v->queued);
+		return json_error(srv, wsi, 503, "too many logins in progress; try again");
+	}
+	j->wsi = wsi;
+	j->body = body;
+	j->body_len = len;
+	peer_ip(wsi, j->l.ip, sizeof(j->l.ip));
+	j->l.tls = lws_is_ssl(wsi) != 0;
+	if (v->tail != NULL)
+		v->tail->next = j;
+	else
+		v->head = j;
+	v->tail = j;
+	v->queued++;
+	pss->login = j;
+	login_pump(srv);
+	return 0;
 }
 
-static int
-api_request(struct server *srv, struct lws *wsi, struct pss *pss, const char *path)
+/* The client of a login has gone: its job is dropped, or, when the worker
+ * has it, left for login_pump to count and free. */
+static void
+login_forget(struct server *srv, struct login_job *j)
 {
-	const char *method = req_method(wsi);
-	bool post = strcmp(method, "POST") == 0;
-	enum proxy_req_kind kind = post ? PROXY_REQ_API_STATE : PROXY_REQ_API;
-	int status;
+	struct verifier *v = &srv->verifier;
+	bool checking;
 
-	if (strcmp(path, "/api/login") == 0 || strcmp(path, "/api/logout") == 0) {
-		if (!post)
-			return json_error(srv, wsi, 405, "use POST");
-		if (path[5] == 'l' && path[6] == 'o' && path[7] == 'g' && path[8] == 'i')
-			kind = PROXY_REQ_LOGIN;
-	}
-	if ((status = proxy_authorize(srv, wsi, kind)) != 0)
-		return json_error(srv, wsi, (unsigned)status,
-				  status == 403 ? "foreign Origin" : "not logged in");
-	if (kind == PROXY_REQ_LOGIN) {
-		char ip[INET6_ADDRSTRLEN];
-		int wait;
+	pthread_mutex_lock(&v->lock);
+	checking = v->job == j;
+	pthread_mutex_unlock(&v->lock);
+	j->wsi = NULL;
+	if (checking)
+		return;
+	if (!j->answered) {
+		struct login_job **pp = &v->head, *prev = NULL;
 
-		/* Refuse before reading the body or running argon2. */
-		peer_ip(wsi, ip, sizeof(ip));
-		if ((wait = proxy_rate_wait(&srv->rate, ip, now_ms())) > 0)
-			return rate_limited(srv, wsi, wait);
-	}
-	if (strcmp(path, "/api/session") == 0)
-		return session_answer(srv, wsi);
-	if (!post)
-		return api_finish(srv, wsi, pss, method, path, NULL, 0);
-
-	{
-		char cl[32], *end;
-		long v;
-
-		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-			return json_error(srv, wsi, 411, "POST needs a Content-Length");
-		errno = 0;
-		v = strtol(cl, &end, 10);
-		if (errno != 0 || end == cl || *end != '\0' || v < 0)
-			return json_error(srv, wsi, 400, "bad Content-Length");
-		if (v > PROXY_BODY_DRAIN_MAX) {
-			/* Too big to even drain: answer and hang up. */
-			json_error(srv, wsi, 413, "body larger than 65536 bytes");
-			return -1;
+		while (*pp != NULL && *pp != j) {
+			prev = *pp;
+			pp = &(*pp)->next;
 		}
-		snprintf(pss->api_path, sizeof(pss->api_path), "%s", strlen(path) < sizeof(pss->api_path) ? path : "/api/?");
-		pss->body_want = (size_t)v;
-		pss->body_len = 0;
-		pss->body_status = 0;
-		free(pss->body);
-		pss->body = NULL;
-		if (v > PROXY_BODY_MAX) {
-			pss->body_status = 413;	/* drained, then refused */
-		} else if (v > 0 && (pss->body = malloc((size_t)v)) == NULL) {
-			return json_error(srv, wsi, 500, "out of memory");
+		if (*pp == j) {
+			*pp = j->next;
+			if (v->tail == j)
+				v->tail = prev;
+			v->queued--;
 		}
-		/* An empty body is answered at LWS_CALLBACK_HTTP_BODY_COMPLETION
-		 * like any other: lws sends that for Content-Length: 0 too. */
 	}
+	login_job_free(j);
+}
+
+/* ---- /api/ ---- */
+
+/* A POST whose body is in.  body is taken. */
+static int
+api_post_done(struct server *srv, struct lws *wsi, struct pss *pss, char *body, size_t len)
+{
+	struct proxy_http_decision d;
+	struct proxy_http_ctx c;
+	char cookie[2048];
+	int rc;
+
+	switch (pss->post) {
+	case PROXY_POST_LOGIN:
+		return login_submit(srv, wsi, pss, body, len);
+	case PROXY_POST_LOGOUT:
+		http_ctx(srv, &c);
+		proxy_http_logout(&c, hdr_get(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof(cookie), NULL), &d);
+		free(body);
+		return http_answer(srv, wsi, &d.answer);
+	default:
+		rc = api_finish(srv, wsi, pss, "POST", pss->api_path, body, len);
+		free(body);
+		return rc;
+	}
+}
+
+/* An /api/ request that http.c let through. */
+static int
+api_request(struct server *srv, struct lws *wsi, struct pss *pss, const char *path,
+	    const struct proxy_http_decision *d)
+{
+	if (d->action == PROXY_HTTP_API)
+		return api_finish(srv, wsi, pss, req_method(wsi), path, NULL, 0);
+	snprintf(pss->api_path, sizeof(pss->api_path), "%s",
+		 strlen(path) < sizeof(pss->api_path) ? path : "/api/?");
+	pss->post = d->post;
+	free(pss->body.buf);
+	memset(&pss->body, 0, sizeof(pss->body));
+	pss->body.want = d->body_len;
+	if (d->body_too_big)
+		pss->body.status = 413;	/* drained, then refused */
+	else if (d->body_len > 0 && (pss->body.buf = malloc(d->body_len)) == NULL)
+		return json_error(srv, wsi, 500, "out of memory");
+	/* Even a body of 0 bytes ends with LWS_CALLBACK_HTTP_BODY_COMPLETION:
+	 * answering here too would run the request twice. */
 	return 0;
 }
 
@@ -813,23 +931,18 @@ accepts_gzip(struct lws *wsi)
 	return strstr(ae, "gzip") != NULL;
 }
 
+/* d: http.c's PROXY_HTTP_FILE for uri. */
 static int
-serve_file(struct server *srv, struct lws *wsi, const char *uri)
+serve_file(struct server *srv, struct lws *wsi, const char *uri, const struct proxy_http_decision *d)
 {
-	char rel[PATH_MAX], real[PATH_MAX], gz[PATH_MAX + 4], gzreal[PATH_MAX];
+	char real[PATH_MAX], gz[PATH_MAX + 4], gzreal[PATH_MAX];
 	uint8_t hdr[512], *p = hdr, *end = hdr + sizeof(hdr);
 	const char *method = req_method(wsi), *mime, *path;
-	bool head = strcmp(method, "HEAD") == 0, is_gz = false;
+	bool head = d->head, is_gz = false;
 	struct stat st;
 	int rc;
 
-	if (strcmp(method, "GET") != 0 && !head)
-		return text_error(srv, wsi, 405, "Method Not Allowed", false);
-	if (srv->web_root[0] == '\0')
-		return text_error(srv, wsi, 404, "Not Found (no --web directory)", head);
-	rc = proxy_path_clean(uri, rel, sizeof(rel));
-	if (rc == 0)
-		rc = proxy_path_resolve(srv->web_root, rel, real, sizeof(real));
+	rc = proxy_path_resolve(srv->web_root, d->where, real, sizeof(real));
 	if (rc == -EPERM || rc == -EACCES) {
 		plog("http: refused path \"%.200s\"", uri);
 		return text_error(srv, wsi, 403, "Forbidden", head);
@@ -939,44 +1052,6 @@ conn_fail(struct conn *c, int code, const char *fmt, ...)
 	conn_finish(c, code, msg);
 }
 
-/* The target for this upgrade: the command line's, or the token's. */
-static int
-pick_target(struct server *srv, struct lws *wsi, struct proxy_addr *a, char *why, size_t whylen)
-{
-	char tok[PROXY_TOKEN_MAX], arg[PROXY_TOKEN_MAX + 8], cookie[1024];
-	const char *v;
-	int rc;
-
-	if (!srv->o->token_source) {
-		*a = srv->o->target;
-		return 0;
-	}
-	/* lws leaves "token=" in the buffer and points past it. */
-	if ((v = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof(arg))) != NULL && *v != '\0') {
-		snprintf(tok, sizeof(tok), "%s", v);
-	} else {
-		if (lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) <= 0 ||
-		    proxy_cookie_token(cookie, tok, sizeof(tok)) <= 0) {
-			snprintf(why, whylen, "no token (want ?token= or a token cookie)");
-			return -ENOENT;
-		}
-	}
-	rc = proxy_token_lookup(srv->o->token_source, tok, a, NULL, NULL);
-	if (rc < 0) {
-		snprintf(why, whylen, "token source %s: %s", srv->o->token_source, strerror(-rc));
-		return rc;
-	}
-	if (rc == 0) {
-		/* The token goes into a log line: no control characters. */
-		for (char *q = tok; *q != '\0'; q++)
-			if ((unsigned char)*q < 0x20 || *q == 0x7f)
-				*q = '?';
-		snprintf(why, whylen, "unknown token \"%.64s\"", tok);
-		return -ENOENT;
-	}
-	return 0;
-}
-
 static int
 connect_target(struct conn *c, const struct proxy_addr *a)
 {
@@ -1052,7 +1127,8 @@ static int
 ws_established(struct server *srv, struct lws *wsi, struct pss *pss)
 {
 	struct proxy_addr a;
-	char why[200];
+	char why[200], cookie[2048], arg[PROXY_TOKEN_MAX + 8];
+	const char *tok = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof(arg));
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL || ring_init(&c->to_viewer, PROXY_QUEUE_CAP) < 0 ||
@@ -1076,7 +1152,11 @@ ws_established(struct server *srv, struct lws *wsi, struct pss *pss)
 	srv->conns = c;
 	srv->nconns++;
 	pss->conn = c;
-	if (pick_target(srv, wsi, &a, why, sizeof(why)) < 0) {
+	/* Looked up again: the token file may have changed since the upgrade
+	 * was confirmed. */
+	if (proxy_http_target(srv->o, tok && *tok ? tok : NULL,
+			      hdr_get(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof(cookie), NULL),
+			      &a, why, sizeof(why)) < 0) {
 		conn_fail(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "refusing: %s", why);
 		return 0;
 	}
@@ -1289,124 +1369,63 @@ answer_431(struct lws *wsi)
 		vlog("%s: 431 answer: %s", peer, strerror(errno));
 }
 
-/* RFC 6455 section 4.2.1: lws would hang up on some of these without an
- * answer, and accepts pre-standard versions. */
-static bool
-handshake_ok(struct lws *wsi, char *why, size_t whylen)
-{
-	char v[16], key[64], prot[256];
-	int n;
-
-	if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_VERSION) <= 0 || strcmp(v, "13") != 0) {
-		snprintf(why, whylen, "Sec-WebSocket-Version must be 13");
-		return false;
-	}
-	n = lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY);
-	if (n != 24 || key[22] != '=' || key[23] != '=') {
-		snprintf(why, whylen, "Sec-WebSocket-Key must be 16 bytes in base64");
-		return false;
-	}
-	for (int i = 0; i < 22; i++) {
-		char c = key[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '+' || c == '/')) {
-			snprintf(why, whylen, "Sec-WebSocket-Key must be 16 bytes in base64");
-			return false;
-		}
-	}
-	/* No subprotocol (noVNC >= 1.0) or "binary" among those offered;
-	 * websockify's old "base64" mode is gone from noVNC. */
-	n = lws_hdr_copy(wsi, prot, sizeof(prot), WSI_TOKEN_PROTOCOL);
-	if (n < 0) {
-		snprintf(why, whylen, "Sec-WebSocket-Protocol too long");
-		return false;
-	}
-	if (n > 0) {
-		char *save = NULL;
-
-		bool binary = false, internal = false;
-
-		for (char *t = strtok_r(prot, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
-			/* lws picks the first offer it knows: our internal
-			 * protocol names must never be selectable. */
-			if (strncmp(t, "webkvm", 6) == 0)
-				internal = true;
-			if (strcmp(t, "binary") == 0)
-				binary = true;
-		}
-		if (!binary || internal) {
-			snprintf(why, whylen, "unsupported WebSocket subprotocol (offer \"binary\" or none)");
-			return false;
-		}
-	}
-	return true;
-}
-
 static int
 cb_http_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct server *srv = lws_context_user(lws_get_context(wsi));
 	struct pss *pss = user;
-	int status;
 
 	switch (reason) {
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
-		struct proxy_addr a;
-		char why[200], peer[64];
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+	case LWS_CALLBACK_HTTP: {
+		bool upgrade = reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE;
+		struct proxy_http_decision d;
+		struct proxy_http_ctx c;
+		struct req_copy q;
 
 		pending_del(wsi);
-		if (in == NULL || strcmp(in, "websocket") != 0)
-			return refuse_upgrade(srv, wsi, 400, "Bad Request (only WebSocket upgrades)");
-		if (!handshake_ok(wsi, why, sizeof(why))) {
-			peer_name(wsi, peer, sizeof(peer));
-			plog("%s: bad WebSocket handshake: %s", peer, why);
-			return refuse_upgrade(srv, wsi, 400, why);
+		req_copy(wsi, &q, upgrade ? NULL : in, upgrade ? (in ? in : "") : NULL);
+		http_ctx(srv, &c);
+		proxy_http_decide(&c, &q.r, &d);
+		if (d.log[0] != '\0')
+			plog("%s", d.log);
+		switch (d.action) {
+		case PROXY_HTTP_UPGRADE:
+			return 0;
+		case PROXY_HTTP_FILE:
+			return serve_file(srv, wsi, q.r.uri, &d);
+		case PROXY_HTTP_API:
+		case PROXY_HTTP_BODY:
+			return api_request(srv, wsi, pss, q.r.uri, &d);
+		default:
+			if (upgrade)
+				return refuse_upgrade(srv, wsi, &d.answer);
+			if (d.answer.status >= 400)
+				vlog("http: %s %.200s: %u", q.r.method, q.r.uri, d.answer.status);
+			return http_answer(srv, wsi, &d.answer);
 		}
-		if ((status = proxy_authorize(srv, wsi, PROXY_REQ_UPGRADE)) != 0)
-			return refuse_upgrade(srv, wsi, (unsigned)status,
-					      status == 401 ? "Unauthorized (log in first)" : "Forbidden (foreign Origin)");
-		/* Refuse an unknown token before the handshake so the client sees
-		 * a plain 403 rather than an opened and closed WebSocket. */
-		if (srv->o->token_source && pick_target(srv, wsi, &a, why, sizeof(why)) < 0) {
-			peer_name(wsi, peer, sizeof(peer));
-			plog("%s: refusing WebSocket: %s", peer, why);
-			return refuse_upgrade(srv, wsi, 403, why);
-		}
-		return 0;
 	}
-	case LWS_CALLBACK_HTTP:
-		pending_del(wsi);
-		if (strncmp(in, "/api/", 5) == 0)
-			return api_request(srv, wsi, pss, in);
-		return serve_file(srv, wsi, in);
 	case LWS_CALLBACK_HTTP_BODY:
-		if (pss->body_status == 0 && pss->body != NULL) {
-			if (len > pss->body_want - pss->body_len) {
-				pss->body_status = 413;
-			} else {
-				memcpy(pss->body + pss->body_len, in, len);
-				pss->body_len += len;
-			}
-		}
+		proxy_http_body_add(&pss->body, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
 		/* Taken out of pss first: an answer given right away ends the
 		 * transaction, and lws may free pss with it. */
-		char *body = pss->body;
-		size_t body_len = pss->body_len;
-		int rc, body_status = pss->body_status;
+		struct proxy_http_body b = pss->body;
 
-		pss->body = NULL;
-		pss->body_len = pss->body_want = 0;
-		pss->body_status = 0;
-		if (body_status)
-			rc = json_error(srv, wsi, (unsigned)body_status, "body larger than 65536 bytes");
-		else
-			rc = api_post_done(srv, wsi, pss, body, body_len);
-		free(body);
-		return rc;
+		memset(&pss->body, 0, sizeof(pss->body));
+		if (b.status) {
+			if (b.buf != NULL)
+				explicit_bzero(b.buf, b.len);	/* it may hold a password */
+			free(b.buf);
+			return json_error(srv, wsi, (unsigned)b.status, "body larger than 65536 bytes");
+		}
+		return api_post_done(srv, wsi, pss, b.buf, b.len);
 	}
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		/* The password check thread has a result (or a signal came). */
+		login_pump(srv);
+		return 0;
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
@@ -1416,6 +1435,15 @@ cb_http_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
 		pending_del(wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (pss && pss->login && pss->login->answered) {
+			struct login_job *j = pss->login;
+			int rc;
+
+			pss->login = NULL;
+			rc = http_answer(srv, wsi, &j->d.answer);
+			login_job_free(j);
+			return rc;
+		}
 		if (pss && pss->call && pss->call->ctl == NULL) {
 			struct api_call *call = pss->call;
 			int rc;
@@ -1436,9 +1464,15 @@ cb_http_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
 				api_call_free(pss->call);
 			pss->call = NULL;
 		}
-		if (pss) {
-			free(pss->body);
-			pss->body = NULL;
+		if (pss && pss->login) {
+			login_forget(srv, pss->login);
+			pss->login = NULL;
+		}
+		if (pss && pss->body.buf) {
+			/* It may hold a password. */
+			explicit_bzero(pss->body.buf, pss->body.len);
+			free(pss->body.buf);
+			memset(&pss->body, 0, sizeof(pss->body));
 		}
 		return 0;
 
@@ -1690,7 +1724,8 @@ proxy_run(const struct proxy_options *o)
 		if (srv.nusers == 0) {
 			char hint[300];
 
-			no_users_hint(&srv, hint, sizeof(hint));
+			snprintf(hint, sizeof(hint), "no users are configured; add one with: "
+				 "webkvm-passwd add --file %s NAME", path);
 			/* No default password exists: on a reachable address a
 			 * server without users would be useless at best. */
 			if (!proxy_addr_is_loopback(o->listen.host)) {
@@ -1762,6 +1797,7 @@ proxy_run(const struct proxy_options *o)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
+	verifier_init(&srv);
 	srv.ctx = lws_create_context(&ci);
 	if (srv.ctx == NULL) {
 		plog("cannot listen on %s%s%s:%d (see the lws line above)",
@@ -1776,6 +1812,11 @@ proxy_run(const struct proxy_options *o)
 		return 1;
 	}
 	if (o->run_as != NULL && drop_privileges(o->run_as) < 0) {
+		lws_context_destroy(srv.ctx);
+		free(srv.users);
+		return 1;
+	}
+	if (o->auth == PROXY_AUTH_DEFAULT && verifier_start(&srv) < 0) {
 		lws_context_destroy(srv.ctx);
 		free(srv.users);
 		return 1;
@@ -1820,7 +1861,9 @@ proxy_run(const struct proxy_options *o)
 	}
 	lws_sul_schedule(srv.ctx, 0, &srv.tick, NULL, LWS_SET_TIMER_USEC_CANCEL);
 	g_srv = NULL;
+	verifier_stop(&srv);
 	lws_context_destroy(srv.ctx);
+	verifier_free(&srv);
 	free(srv.users);
 	plog("stopped");
 	return rc;

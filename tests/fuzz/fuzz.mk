@@ -21,7 +21,8 @@ HID_O    := $(call cobj,$(wildcard hid/*.c))
 RFB_O    := $(call cobj,$(wildcard rfb/*.c))
 SIM_O    := $(call cobj,$(wildcard board/sim/*.c)) $(FB)/obj/gen/font_vga16.o
 FW_O     := $(call cobj,$(filter-out firmware/main.c,$(wildcard firmware/*.c)))
-# server.c is the libwebsockets glue; the parsers are in the other files.
+# server.c is the libwebsockets glue; the parsers and the request decisions
+# (http.c) are in the other files.
 PROXY_O  := $(call cobj,$(filter-out proxy/main.c proxy/server.c,$(wildcard proxy/*.c)))
 
 HARNESS  := $(patsubst tests/fuzz/%.c,$(FB)/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -46,6 +47,7 @@ $(FB)/fuzz_rfb_framing: $(FB)/obj/rfb/framing.o
 $(FB)/fuzz_rfb: $(RFB_O) $(CAP_O)
 $(FB)/fuzz_proxy: $(PROXY_O)
 $(FB)/fuzz_proxy_auth: $(PROXY_O)
+$(FB)/fuzz_proxy_http: $(PROXY_O)
 $(FB)/fuzz_fw_config: $(FW_O) $(RFB_O) $(SIM_O) $(HID_O) $(CAP_O)
 $(FB)/fuzz_fw_json: $(FW_O) $(RFB_O) $(SIM_O) $(HID_O) $(CAP_O)
 $(FB)/fuzz_capture: $(CAP_O)

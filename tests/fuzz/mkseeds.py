@@ -102,6 +102,43 @@ proxy_auth = [
     b"\x06" + bytes([0x41, 1, 0x41, 1, 0x41, 1, 0x41, 1, 0x41, 1, 0x01, 0, 0x81, 3]),
 ]
 
+# ---- proxy request decisions (http.c) ----
+def http_req(flags, method, path, upgrade=b"", version=b"", key=b"", prot=b"", origin=b"",
+             host=b"", cookie=b"", clen=b"", token=b"", allow=b"", long_flags=0):
+    return b"\x00" + bytes([flags, long_flags]) + b"\x00".join(
+        [method, path, upgrade, version, key, prot, origin, host, cookie, clen, token, allow])
+
+
+WS = dict(upgrade=b"websocket", version=b"13", key=b"dGhlIHNhbXBsZSBub25jZQ==")
+LOGIN = b'{"user":"admin","password":"correct horse"}'
+proxy_http = [
+    http_req(0x08, b"GET", b"/index.html", host=b"127.0.0.1:6080"),
+    http_req(0x08, b"HEAD", b"/app/ui.js"),
+    http_req(0x08, b"GET", b"/a/%2e%2e/b"),
+    http_req(0x02, b"GET", b"/vnc.html", host=b"kvm.example:8443"),
+    http_req(0x50, b"GET", b"/websockify", origin=b"http://127.0.0.1:6080", host=b"127.0.0.1:6080", **WS),
+    http_req(0x50, b"GET", b"/", origin=b"http://evil.example", host=b"127.0.0.1:6080", prot=b"binary", **WS),
+    http_req(0x14, b"GET", b"/", prot=b"base64, webkvm-target", **WS),
+    http_req(0x70, b"GET", b"/?token=abc", token=b"abc", **WS),
+    http_req(0x70, b"GET", b"/", cookie=b"token=v6", **WS),
+    http_req(0x10, b"GET", b"/", upgrade=b"h2c"),
+    http_req(0x00, b"POST", b"/api/login", clen=b"45", origin=b"http://h", host=b"h"),
+    http_req(0x40, b"POST", b"/api/logout", clen=b"0"),
+    http_req(0x40, b"GET", b"/api/session", cookie=b"a=b"),
+    http_req(0x80, b"GET", b"/api/session"),
+    http_req(0x04, b"GET", b"/api/session"),
+    http_req(0x40, b"POST", b"/api/type", clen=b"2000000"),
+    http_req(0x40, b"POST", b"/api/type", clen=b"70000", origin=b"https://kvm.example",
+             allow=b"https://kvm.example/"),
+    http_req(0x40, b"GET", b"/api/status"),
+    http_req(0x00, b"GET", b"/api/login"),
+    b"\x01" + b"\x04" + b'{"user":"admin","password":"x"}\x00' + b"\x04" + b"{}\x00" +
+    b"\x04" + LOGIN + b"\x00" + b"\x04" + LOGIN + b"\x00" + b"\xe0" + LOGIN + b"\x00" +
+    b"\x11" + b'{"user":"nobody","password":"p"}\x00' + b"\x0c" + LOGIN + b"\x00",
+    b"\x02\x20\x00" + bytes([10, 10, 10, 2, 1]),
+    b'\x03daemon unreachable: "/run/x": \x01\xff\\',
+]
+
 # ---- firmware config ----
 conf = b"""# webkvmd
 board = sim
@@ -238,6 +275,7 @@ put("rfb", rfb)
 put("rfb_framing", framing)
 put("proxy", proxy)
 put("proxy_auth", proxy_auth)
+put("proxy_http", proxy_http)
 put("fw_config", fw_config)
 put("fw_json", fw_json)
 put("capture", capture)
