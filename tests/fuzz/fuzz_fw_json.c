@@ -82,6 +82,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		resp[0] = '\0';
 		fw_daemon_control(daemon_, &j, resp, sizeof(resp));
 		FUZZ_CHECK(resp[0] == '{' && strlen(resp) < sizeof(resp));
+		/* "type" starts typing that only the daemon's loop advances;
+		 * cancelled here, so the next input's text is planned too. */
+		{
+			static const char cancel[] = "{\"cmd\":\"cancel\"}";
+			struct fw_json c;
+
+			if (fw_json_parse(&c, cancel, sizeof(cancel) - 1, err, sizeof(err)) == 0) {
+				fw_daemon_control(daemon_, &c, resp, sizeof(resp));
+				fw_json_free(&c);
+			}
+		}
 	} else {
 		FUZZ_CHECK(err[0] != '\0');
 	}

@@ -31,8 +31,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	i = 1;
 	while (i < size) {
 		uint8_t h = data[i++];
-		int iface = h & 1;
-		size_t want = iface ? HID_PTR_REPORT_LEN : HID_KBD_REPORT_LEN;
+		/* Bit 0: a pointer report; bit 3 then picks the relative
+		 * mouse over the tablet. */
+		int iface = !(h & 1) ? HID_IFACE_KEYBOARD : h & 0x08 ? HID_IFACE_MOUSE : HID_IFACE_POINTER;
+		size_t want = hid_report_len((enum hid_iface)iface);
 		size_t len = h & 0x80 ? (size_t)((h >> 1) & 0xf) : want;
 		struct cap_frame f;
 		uint8_t *r;
@@ -47,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((h & 0x70) == 0x70)
 			sim_power(sim, (enum sim_power)((h >> 1) & 3));
 		now += 1000 + (uint64_t)h * 5000;
-		if (++n % 8 == 0 && sim_render(sim, now, &f) == 0) {
+		if (++n % 32 == 0 && sim_render(sim, now, &f) == 0) {
 			FUZZ_CHECK(f.fmt == CAP_FMT_XRGB32 && f.width >= 320 && f.height >= 200);
 			FUZZ_CHECK(f.stride >= f.width * 4 && f.size >= (size_t)f.stride * (size_t)f.height);
 		}
