@@ -35,6 +35,9 @@ proxy_cli_usage(FILE *f)
 "  --idle-timeout SECS      exit after SECS without any connection\n"
 "  --timeout SECS           stop listening SECS after start (exit when idle)\n"
 "  --heartbeat SECS         send a WebSocket ping every SECS\n"
+"  --sndbuf BYTES           each viewer socket's send buffer, 4096..67108864\n"
+"                           (default: the kernel sizes it); a small one keeps\n"
+"                           less stale video queued on a slow link\n"
 "  --control PATH           the daemon's control socket, for /api/\n"
 "  --auth none              no login (only with a loopback listen address)\n"
 "  --users FILE             users file (default " PROXY_USERS_DEFAULT "), written\n"
@@ -162,7 +165,7 @@ parse_secs(const char *name, const char *s, int *out, char *err, size_t errlen)
 /* Options that take a value, as "--opt value" or "--opt=value". */
 enum opt_id { O_WEB, O_CERT, O_KEY, O_TOKEN_PLUGIN, O_TOKEN_SOURCE, O_UNIX_TARGET,
 	      O_IDLE, O_HEARTBEAT, O_TIMEOUT, O_CONTROL, O_AUTH, O_USERS, O_SESSION_IDLE,
-	      O_SESSION_MAX, O_ALLOW_ORIGIN, O_RUN_AS, O_STATE_DIR };
+	      O_SESSION_MAX, O_ALLOW_ORIGIN, O_RUN_AS, O_STATE_DIR, O_SNDBUF };
 static const struct { const char *name; enum opt_id id; } value_opts[] = {
 	{ "--web", O_WEB }, { "--cert", O_CERT }, { "--key", O_KEY },
 	{ "--token-plugin", O_TOKEN_PLUGIN }, { "--token-source", O_TOKEN_SOURCE },
@@ -171,6 +174,7 @@ static const struct { const char *name; enum opt_id id; } value_opts[] = {
 	{ "--control", O_CONTROL }, { "--auth", O_AUTH }, { "--users", O_USERS },
 	{ "--session-idle", O_SESSION_IDLE }, { "--session-max", O_SESSION_MAX },
 	{ "--allow-origin", O_ALLOW_ORIGIN }, { "--user", O_RUN_AS }, { "--state-dir", O_STATE_DIR },
+	{ "--sndbuf", O_SNDBUF },
 };
 
 static int
@@ -193,6 +197,18 @@ set_value(struct proxy_options *o, enum opt_id id, const char *name, const char 
 	case O_USERS: o->users = v; break;
 	case O_RUN_AS: o->run_as = v; break;
 	case O_STATE_DIR: o->state_dir = v; break;
+	case O_SNDBUF: {
+		char *end;
+		long n;
+
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0' || n < 4096 || n > 64L << 20)
+			return fail(err, errlen, "--sndbuf: want a number of bytes from 4096 to 67108864, "
+				    "not \"%.100s\"", v);
+		o->sndbuf = (int)n;
+		break;
+	}
 	case O_SESSION_IDLE:
 	case O_SESSION_MAX: {
 		int *t = id == O_SESSION_IDLE ? &o->session_idle : &o->session_max;

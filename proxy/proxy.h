@@ -51,6 +51,7 @@ struct proxy_options {
 	const char *control;
 	int idle_timeout;		/* s; exit after this long with no connection */
 	int heartbeat;			/* s between WebSocket pings; 0 = none */
+	int sndbuf;			/* SO_SNDBUF of viewer sockets; 0 = the kernel's */
 	int timeout;			/* s after start to stop listening; 0 = never */
 	bool verbose;
 	enum proxy_auth auth;

@@ -2,19 +2,27 @@
  * thread that checks passwords (see "login" below).
  *
  * A bridged connection is a struct conn shared by two lws connections: the
- * viewer's WebSocket and the target's raw socket.  Each direction has a
- * bounded queue; when a queue passes PROXY_QUEUE_BOUND, reading from the side
- * that fills it stops (lws_rx_flow_control) until the other side has drained
- * it to half.  So a viewer that stops reading stalls only its own target, and
- * a connection never holds more than its two queues plus one frame that lws
+ * viewer's WebSocket and the target's socket.  Each direction has a bounded
+ * queue; when a queue passes PROXY_QUEUE_BOUND, reading from the side that
+ * fills it stops (lws_rx_flow_control) until the other side has drained it
+ * to half.  So a viewer that stops reading stalls only its own target, and a
+ * connection never holds more than its two queues plus one frame that lws
  * keeps of a partial write.
  *
- * The target socket is connected here, non-blocking, and adopted into lws
- * as a raw socket (lws_adopt_descriptor_vhost_via_info): the same code path
- * serves TCP over IPv4/IPv6 and --unix-target, we see the connect's own
- * errno (SO_ERROR) for the log line and the close reason, and lws's poll loop
- * does the rest.  Name resolution of a target is getaddrinfo (blocking); a
- * target is normally an address literal or /etc/hosts name. */
+ * The target socket is connected here, non-blocking, and adopted into lws's
+ * poll loop as a raw descriptor (lws_adopt_descriptor_vhost_via_info): lws
+ * tells us when it is readable or writable and we do the reads and writes.
+ * The same code serves TCP over IPv4/IPv6 and --unix-target, and we see the
+ * connect's own errno (SO_ERROR) for the log line and the close reason.
+ * Name resolution of a target is getaddrinfo (blocking); a target is
+ * normally an address literal or /etc/hosts name.
+ *
+ * Target to viewer is where the bytes are (framebuffer updates), so on a
+ * plain (not TLS) WebSocket they are never copied: splice() moves them from
+ * the target's socket into a pipe and from the pipe into the viewer's
+ * socket behind a WebSocket frame header we write ourselves (see "frames
+ * without copies" below).  Through TLS, the target is read straight into
+ * the queue and lws_write frames and encrypts it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -32,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,7 +50,8 @@
 
 #include "proxy/proxy.h"
 
-#define PROXY_QUEUE_BOUND (256 * 1024)	/* per direction, per connection */
+#define PROXY_QUEUE_BOUND (256 * 1024)	/* per direction, per connection; also the
+					 * most one spliced frame carries */
 #define PROXY_IO_CHUNK (64 * 1024)	/* largest read lws hands us / write we make */
 #define PROXY_QUEUE_CAP (PROXY_QUEUE_BOUND + 2 * PROXY_IO_CHUNK)
 #define PROXY_HEADER_MAX 8192		/* request headers above this get 431 */
@@ -165,6 +175,44 @@ ring_peek(const struct ring *r, uint8_t *out, size_t max)
 	return n;
 }
 
+/* Reads what fd has, up to the queue's free space, straight into the
+ * queue.  Returns bytes read, 0 at end of stream, -errno on error
+ * (-EAGAIN: nothing to read now). */
+static ssize_t
+ring_read(struct ring *r, int fd)
+{
+	size_t tail = (r->head + r->len) % r->cap, free_ = r->cap - r->len;
+	size_t first = free_ < r->cap - tail ? free_ : r->cap - tail;
+	struct iovec iov[2] = {
+		{ r->buf + tail, first },
+		{ r->buf, free_ - first },
+	};
+	ssize_t n;
+
+	if (free_ == 0)
+		return -ENOBUFS;
+	n = readv(fd, iov, iov[1].iov_len ? 2 : 1);
+	if (n < 0)
+		return -errno;
+	r->len += (size_t)n;
+	return n;
+}
+
+/* Writes what the queue holds to fd; returns bytes written or -errno. */
+static ssize_t
+ring_send(struct ring *r, int fd)
+{
+	size_t first = r->len < r->cap - r->head ? r->len : r->cap - r->head;
+	struct iovec iov[2] = {
+		{ r->buf + r->head, first },
+		{ r->buf, r->len - first },
+	};
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = iov[1].iov_len ? 2 : 1 };
+	ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	return n < 0 ? -errno : n;
+}
+
 static void
 ring_drop(struct ring *r, size_t n)
 {
@@ -183,6 +231,11 @@ struct conn {
 	struct conn *prev, *next;
 	struct lws *ws, *raw;
 	int refs;			/* ws + raw: freed when both are gone */
+	int tfd;			/* the target's socket (raw's descriptor) */
+	int pipe[2];			/* target -> viewer without copies; -1 without */
+	size_t piped;			/* bytes in the pipe: the next frame's payload */
+	lws_sorted_usec_list_t rearm;	/* asks for raw's POLLOUT again (see cb_target) */
+	bool rearm_set;
 	unsigned id;
 	char peer[64];
 	char target[PROXY_HOST_MAX + 16];
@@ -192,6 +245,7 @@ struct conn {
 	char close_reason[120];
 	time_t last_ping;
 	unsigned long long up, down;	/* bytes viewer->target, target->viewer */
+	unsigned long long spliced, lws_ends;	/* frames spliced; of those, finished by lws */
 };
 
 #define LOGIN_QUEUE_MAX 16
@@ -1003,7 +1057,8 @@ conn_unref(struct conn *c)
 
 	if (--c->refs > 0)
 		return;
-	vlog("#%u %s: closed (%llu bytes to target, %llu to viewer)", c->id, c->peer, c->up, c->down);
+	vlog("#%u %s: closed (%llu bytes to target, %llu to viewer; %llu frames spliced, "
+	     "%llu of them finished by lws)", c->id, c->peer, c->up, c->down, c->spliced, c->lws_ends);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -1012,6 +1067,12 @@ conn_unref(struct conn *c)
 		c->next->prev = c->prev;
 	if (--srv->nconns == 0)
 		srv->idle_since = now_s();
+	if (c->rearm_set)
+		lws_sul_schedule(srv->ctx, 0, &c->rearm, NULL, LWS_SET_TIMER_USEC_CANCEL);
+	if (c->pipe[0] >= 0) {
+		close(c->pipe[0]);
+		close(c->pipe[1]);
+	}
 	free(c->to_viewer.buf);
 	free(c->to_target.buf);
 	free(c);
@@ -1096,9 +1157,10 @@ connect_target(struct conn *c, const struct proxy_addr *a)
 		}
 		freeaddrinfo(ai);
 	}
+	/* A raw descriptor to lws: it polls, we read and write. */
 	ad.vh = srv->vh;
-	ad.type = LWS_ADOPT_SOCKET;
-	ad.fd.sockfd = fd;
+	ad.type = LWS_ADOPT_RAW_FILE_DESC;
+	ad.fd.filefd = fd;
 	ad.vh_prot_name = "webkvm-target";
 	ad.opaque = c;
 	c->refs++;
@@ -1110,9 +1172,10 @@ connect_target(struct conn *c, const struct proxy_addr *a)
 		goto fail;
 	}
 	c->raw = raw;
+	c->tfd = fd;
 	/* POLLOUT tells us when the non-blocking connect has finished.  No
-	 * POLLIN until then: lws would read first, and a refused connect's
-	 * errno would go to its recv() instead of our SO_ERROR. */
+	 * POLLIN until then: a refused connect's errno would go to a read
+	 * instead of our SO_ERROR. */
 	lws_rx_flow_control(raw, 0);
 	lws_callback_on_writable(raw);
 	return 0;
@@ -1143,9 +1206,19 @@ ws_established(struct server *srv, struct lws *wsi, struct pss *pss)
 	c->srv = srv;
 	c->ws = wsi;
 	c->refs = 1;
+	c->tfd = -1;
+	c->pipe[0] = c->pipe[1] = -1;
 	c->id = ++srv->next_id;
 	c->last_ping = now_s();
 	peer_name(wsi, c->peer, sizeof(c->peer));
+	if (srv->o->sndbuf > 0 &&
+	    setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &srv->o->sndbuf,
+		       sizeof(srv->o->sndbuf)) < 0)
+		vlog("#%u %s: --sndbuf: %s", c->id, c->peer, strerror(errno));
+	/* Frames without copies need the viewer's socket itself: not
+	 * through TLS.  Without a pipe (out of descriptors) the queue does. */
+	if (!lws_is_ssl(wsi) && pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) == 0)
+		(void)fcntl(c->pipe[1], F_SETPIPE_SZ, PROXY_QUEUE_BOUND);	/* else 64 KiB */
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -1166,12 +1239,140 @@ ws_established(struct server *srv, struct lws *wsi, struct pss *pss)
 	return 0;
 }
 
+/* ---- frames without copies ----
+ *
+ * On a plain WebSocket the target's bytes go from its socket into c->pipe
+ * (splice), and from the pipe into the viewer's socket (splice again)
+ * behind a frame header we send ourselves with MSG_MORE; the kernel hands
+ * pages along instead of copying them.  A frame carries what one splice
+ * from the target brought (at most PROXY_QUEUE_BOUND), and the target is
+ * not read again until that frame is out, so the pipe is the queue.
+ *
+ * Writing on lws's socket behind its back is safe only between frames: lws
+ * writes control frames of its own (a pong, a close) when the socket is
+ * writable, after whatever it still has buffered of a partial write.  So a
+ * frame we start is always finished at once: what the viewer's socket did
+ * not take is read out of the pipe and handed to lws_write as raw bytes,
+ * which lws keeps and sends before anything else. */
+
+/* Target readable: moves what it has into the pipe, up to one frame.
+ * 1: bytes came, 0: none now, -1: end of stream or error (closes raw). */
+static int
+target_splice(struct conn *c)
+{
+	ssize_t n = splice(c->tfd, NULL, c->pipe[1], NULL, PROXY_QUEUE_BOUND,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+	if (n > 0) {
+		c->piped += (size_t)n;
+		return 1;
+	}
+	if (n == 0)
+		return -1;
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	if ((errno == EINVAL || errno == ENOSYS) && c->piped == 0) {
+		/* This kind of socket cannot splice: copy instead. */
+		vlog("#%u %s: target %s cannot splice (%s); copying", c->id, c->peer, c->target,
+		     strerror(errno));
+		close(c->pipe[0]);
+		close(c->pipe[1]);
+		c->pipe[0] = c->pipe[1] = -1;
+		return 0;
+	}
+	vlog("#%u %s: reading target %s: %s", c->id, c->peer, c->target, strerror(errno));
+	return -1;
+}
+
+/* Hands len bytes of the pipe to lws, which sends what it can and keeps
+ * the rest (ahead of anything written later). */
+static int
+pipe_to_lws(struct server *srv, struct lws *wsi, struct conn *c, size_t len)
+{
+	uint8_t *buf = srv->tx + LWS_PRE;
+
+	while (len > 0) {
+		ssize_t n = read(c->pipe[0], buf, len < PROXY_IO_CHUNK ? len : PROXY_IO_CHUNK);
+
+		if (n <= 0) {
+			plog("#%u %s: reading the frame back from its pipe: %s", c->id, c->peer,
+			     n < 0 ? strerror(errno) : "empty");
+			return -1;
+		}
+		if (lws_write(wsi, buf, (size_t)n, LWS_WRITE_HTTP) < 0)
+			return -1;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Sends the pipe's bytes as one binary frame.  0, or -1 to close. */
+static int
+ws_send_piped(struct server *srv, struct lws *wsi, struct conn *c)
+{
+	uint8_t hdr[10];
+	size_t len = c->piped, hlen;
+	int fd = lws_get_socket_fd(wsi);
+	ssize_t k, m;
+
+	hdr[0] = 0x82;		/* FIN, binary */
+	if (len < 126) {
+		hdr[1] = (uint8_t)len;
+		hlen = 2;
+	} else if (len <= 0xffff) {
+		hdr[1] = 126;
+		hdr[2] = (uint8_t)(len >> 8);
+		hdr[3] = (uint8_t)len;
+		hlen = 4;
+	} else {
+		hdr[1] = 127;
+		for (int i = 0; i < 8; i++)
+			hdr[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+		hlen = 10;
+	}
+	k = send(fd, hdr, hlen, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (k < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			lws_callback_on_writable(wsi);
+			return 0;	/* nothing of the frame went: try later */
+		}
+		vlog("#%u %s: WebSocket write failed: %s", c->id, c->peer, strerror(errno));
+		return -1;
+	}
+	m = 0;
+	if ((size_t)k < hlen) {
+		if (lws_write(wsi, hdr + k, hlen - (size_t)k, LWS_WRITE_HTTP) < 0)
+			return -1;
+	} else {
+		m = splice(c->pipe[0], NULL, fd, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (m < 0 && errno != EAGAIN && errno != EINTR) {
+			vlog("#%u %s: WebSocket write failed: %s", c->id, c->peer, strerror(errno));
+			return -1;
+		}
+		if (m < 0)
+			m = 0;
+	}
+	if ((size_t)m < len || (size_t)k < hlen) {
+		if ((size_t)m < len && pipe_to_lws(srv, wsi, c, len - (size_t)m) < 0)
+			return -1;
+		c->lws_ends++;
+	}
+	c->spliced++;
+	c->piped = 0;
+	c->down += len;
+	return 0;
+}
+
 static int
 ws_writeable(struct server *srv, struct lws *wsi, struct conn *c)
 {
 	uint8_t *buf = srv->tx + LWS_PRE;
 	size_t n;
 
+	if (lws_partial_buffered(wsi)) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if (c->ping_due) {
 		c->ping_due = false;
 		if (lws_write(wsi, buf, 0, LWS_WRITE_PING) < 0)
@@ -1179,15 +1380,23 @@ ws_writeable(struct server *srv, struct lws *wsi, struct conn *c)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	if (c->to_viewer.len > 0) {
-		n = ring_peek(&c->to_viewer, buf, PROXY_IO_CHUNK);
-		if (lws_write(wsi, buf, n, LWS_WRITE_BINARY) < (int)n) {
-			vlog("#%u %s: WebSocket write failed", c->id, c->peer);
-			return -1;
+	if (c->piped > 0 || c->to_viewer.len > 0) {
+		if (c->piped > 0) {
+			if (ws_send_piped(srv, wsi, c) < 0)
+				return -1;
+			if (c->piped > 0)
+				return 0;	/* the socket was full; POLLOUT asked */
+		} else {
+			n = ring_peek(&c->to_viewer, buf, PROXY_IO_CHUNK);
+			if (lws_write(wsi, buf, n, LWS_WRITE_BINARY) < (int)n) {
+				vlog("#%u %s: WebSocket write failed", c->id, c->peer);
+				return -1;
+			}
+			ring_drop(&c->to_viewer, n);
+			c->down += n;
 		}
-		ring_drop(&c->to_viewer, n);
-		c->down += n;
-		if (c->raw_paused && c->raw && c->to_viewer.len <= PROXY_QUEUE_BOUND / 2) {
+		if (c->raw_paused && c->raw && c->piped == 0 &&
+		    c->to_viewer.len <= PROXY_QUEUE_BOUND / 2) {
 			c->raw_paused = false;
 			lws_rx_flow_control(c->raw, 1);
 		}
@@ -1241,6 +1450,110 @@ ws_closed(struct conn *c)
 	conn_unref(c);
 }
 
+/* lws drops a raw descriptor's POLLOUT after its writable callback, even
+ * one asked for inside it: ask again from outside, on the next loop turn. */
+static void
+conn_rearm(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, rearm);
+
+	c->rearm_set = false;
+	if (c->raw)
+		lws_callback_on_writable(c->raw);
+}
+
+/* The target is readable.  0, or -1 to close raw. */
+static int
+target_rx(struct server *srv, struct lws *wsi, struct conn *c)
+{
+	ssize_t n;
+	int rc;
+
+	if (c->ws == NULL) {
+		/* The viewer has gone; what the target still says is dropped. */
+		n = read(c->tfd, srv->tx, sizeof(srv->tx));
+		return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ? -1 : 0;
+	}
+	if (c->pipe[0] >= 0 && c->to_viewer.len == 0) {
+		if ((rc = target_splice(c)) < 0)
+			return -1;
+		if (rc > 0) {
+			/* Not read again before this frame has gone out. */
+			c->raw_paused = true;
+			lws_rx_flow_control(wsi, 0);
+			lws_callback_on_writable(c->ws);
+		}
+		if (c->pipe[0] >= 0)
+			return 0;
+	}
+	n = ring_read(&c->to_viewer, c->tfd);
+	if (n == 0)
+		return -1;
+	if (n == -EAGAIN || n == -EINTR)
+		return 0;
+	if (n < 0) {
+		if (n == -ENOBUFS)
+			plog("#%u %s: queue to viewer overflowed; closing", c->id, c->peer);
+		else
+			vlog("#%u %s: reading target %s: %s", c->id, c->peer, c->target, strerror((int)-n));
+		return -1;
+	}
+	lws_callback_on_writable(c->ws);
+	if (!c->raw_paused && c->to_viewer.len >= PROXY_QUEUE_BOUND) {
+		c->raw_paused = true;
+		lws_rx_flow_control(wsi, 0);
+	}
+	return 0;
+}
+
+/* The target is writable (or its connect has finished).  0, or -1 to close. */
+static int
+target_tx(struct server *srv, struct lws *wsi, struct conn *c)
+{
+	int err = 0;
+	socklen_t elen = sizeof(err);
+
+	if (!c->target_connected) {
+		if (getsockopt(c->tfd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			err = errno;
+		if (err != 0) {
+			conn_fail(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "target %s: connect: %s",
+				  c->target, strerror(err));
+			return -1;
+		}
+		c->target_connected = true;
+		if (!c->raw_paused)
+			lws_rx_flow_control(wsi, 1);
+		vlog("#%u %s: connected to %s", c->id, c->peer, c->target);
+	}
+	while (c->to_target.len > 0) {
+		ssize_t n = ring_send(&c->to_target, c->tfd);
+
+		if (n == -EAGAIN || n == -EINTR)
+			break;
+		if (n < 0) {
+			vlog("#%u %s: writing to target %s: %s", c->id, c->peer, c->target,
+			     strerror((int)-n));
+			return -1;
+		}
+		ring_drop(&c->to_target, (size_t)n);
+		c->up += (uint64_t)n;
+	}
+	if (c->ws_paused && c->ws && c->to_target.len <= PROXY_QUEUE_BOUND / 2) {
+		c->ws_paused = false;
+		lws_rx_flow_control(c->ws, 1);
+	}
+	if (c->to_target.len > 0) {
+		if (!c->rearm_set) {
+			c->rearm_set = true;
+			lws_sul_schedule(srv->ctx, 0, &c->rearm, conn_rearm, 1);
+		}
+	} else if (c->ws == NULL) {
+		return -1;	/* flushed what the viewer sent before leaving */
+	}
+	return 0;
+}
+
 static int
 cb_target(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -1250,66 +1563,26 @@ cb_target(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *i
 	socklen_t elen = sizeof(err);
 
 	(void)user;
+	(void)in;
+	(void)len;
 	switch (reason) {
-	case LWS_CALLBACK_RAW_ADOPT:
+	case LWS_CALLBACK_RAW_ADOPT_FILE:
 		return 0;
-	case LWS_CALLBACK_RAW_RX:
+	case LWS_CALLBACK_RAW_RX_FILE:
 		if (c == NULL)
 			return -1;
-		c->target_connected = true;
-		if (c->ws == NULL)
-			return 0;
-		if (ring_put(&c->to_viewer, in, len) < 0) {
-			plog("#%u %s: queue to viewer overflowed; closing", c->id, c->peer);
-			return -1;
-		}
-		lws_callback_on_writable(c->ws);
-		if (!c->raw_paused && c->to_viewer.len >= PROXY_QUEUE_BOUND) {
-			c->raw_paused = true;
-			lws_rx_flow_control(wsi, 0);
-		}
-		return 0;
-	case LWS_CALLBACK_RAW_WRITEABLE:
+		return target_rx(srv, wsi, c);
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
 		if (c == NULL)
 			return -1;
-		if (!c->target_connected) {
-			if (getsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-				err = errno;
-			if (err != 0) {
-				conn_fail(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "target %s: connect: %s",
-					  c->target, strerror(err));
-				return -1;
-			}
-			c->target_connected = true;
-			if (!c->raw_paused)
-				lws_rx_flow_control(wsi, 1);
-			vlog("#%u %s: connected to %s", c->id, c->peer, c->target);
-		}
-		if (c->to_target.len > 0) {
-			uint8_t *buf = srv->tx + LWS_PRE;
-			size_t n = ring_peek(&c->to_target, buf, PROXY_IO_CHUNK);
-
-			if (lws_write(wsi, buf, n, LWS_WRITE_RAW) < (int)n)
-				return -1;
-			ring_drop(&c->to_target, n);
-			c->up += n;
-			if (c->ws_paused && c->ws && c->to_target.len <= PROXY_QUEUE_BOUND / 2) {
-				c->ws_paused = false;
-				lws_rx_flow_control(c->ws, 1);
-			}
-		}
-		if (c->to_target.len > 0)
-			lws_callback_on_writable(wsi);
-		else if (c->ws == NULL)
-			return -1;	/* flushed what the viewer sent before leaving */
-		return 0;
-	case LWS_CALLBACK_RAW_CLOSE:
+		return target_tx(srv, wsi, c);
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (c == NULL)
 			return 0;
 		c->raw = NULL;
 		if (c->ws != NULL && c->close_code == 0) {
 			if (!c->target_connected) {
-				if (getsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+				if (getsockopt(c->tfd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
 					err = errno;
 				conn_fail(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "target %s: connect: %s",
 					  c->target, err ? strerror(err) : "closed before it was established");
@@ -1318,6 +1591,7 @@ cb_target(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *i
 				conn_finish(c, LWS_CLOSE_STATUS_NORMAL, "target closed the connection");
 			}
 		}
+		c->tfd = -1;
 		lws_set_opaque_user_data(wsi, NULL);
 		conn_unref(c);
 		return 0;

@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -622,6 +623,83 @@ class Backpressure(unittest.TestCase):
         th.join(5)
         self.assertFalse(th.is_alive())
         w.close_socket()
+
+
+class Integrity(unittest.TestCase):
+    """Target to viewer, the path the bytes take: every byte arrives, in
+    order, in well-formed frames, also when the viewer's socket fills up
+    in the middle of a frame and the viewer pings meanwhile (the proxy's
+    pongs must fall between frames, never inside one)."""
+
+    SIZE = 24 << 20
+
+    def stream_through(self, extra=(), tls=False):
+        # A small send buffer on the proxy's side: frames then meet a full
+        # socket half way (the kernel's own sizing would take them whole).
+        extra = ["--sndbuf", "65536"] + list(extra)
+        data = os.urandom(self.SIZE)
+        t = target(self, "drop", data)
+        p = start_proxy(self, ["127.0.0.1:%d" % t.port], ["-v"] + list(extra))
+        w = ws(self, p, tls=tls, timeout=30 * SLOW, rcvbuf=64 << 10)
+        got, pings, pongs, frames = bytearray(), 0, 0, 0
+        deadline = time.monotonic() + 60 * SLOW
+        while len(got) < len(data):
+            self.assertLess(time.monotonic(), deadline, "stream too slow: %d of %d bytes"
+                            % (len(got), len(data)))
+            if len(got) < (8 << 20):
+                time.sleep(0.005)       # slower than the target: the socket fills up
+            # Pings stop well before the end: a ping still unread when the
+            # proxy closes makes its kernel reset the connection, and the
+            # viewer's kernel then drops the last bytes it had not read.
+            if len(got) < (16 << 20) and len(got) >> 18 > pings:
+                pings += 1
+                w.ping(b"p%d" % pings)
+            fin, op, payload = w.recv_frame(30 * SLOW)
+            if op == 10:
+                # One pong may answer several pings (RFC 6455 5.5.3): the last.
+                k = int(payload[1:])
+                self.assertGreater(k, pongs, "pongs out of order")
+                pongs = k
+                continue
+            self.assertEqual((fin, op), (True, 2), "a data frame that is not one binary message")
+            n = len(got)
+            got += payload
+            frames += 1
+            if got[n:] != data[n:len(got)]:
+                self.fail("bytes %d..%d differ from what the target sent" % (n, len(got)))
+        self.assertEqual(len(got), len(data))
+        code, _ = w.wait_close(10 * SLOW)          # the target closed after its last byte
+        self.assertEqual(code, 1000)
+        w.close(1000)
+        end = time.monotonic() + 5 * SLOW
+        while " closed (" not in p.logs() and time.monotonic() < end:
+            time.sleep(0.05)
+        pongs = max([pongs] + [int(x[1:]) for x in w.pongs])
+        self.assertEqual(pongs, pings, "the last ping got no pong")
+        return p, frames
+
+    def test_plain_viewer_full_socket_and_pings(self):
+        p, frames = self.stream_through()
+        logs = p.logs()
+        m = re.search(r"(\d+) frames spliced, (\d+) of them finished by lws", logs)
+        self.assertIsNotNone(m, "no connection summary in the log:\n" + logs[-2000:])
+        spliced, by_lws = int(m.group(1)), int(m.group(2))
+        print("MEASURE: proxy integrity: %d frames, %d spliced, %d finished by lws after a "
+              "full socket" % (frames, spliced, by_lws))
+        self.assertEqual(spliced, frames)
+        self.assertGreater(by_lws, 0, "the viewer's socket never filled: the test proves nothing")
+
+    def test_tls_viewer(self):
+        if not shutil.which("openssl"):
+            self.fail("openssl is not installed (scripts/install-deps.sh installs it)")
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "1", "-subj", "/CN=localhost"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p, frames = self.stream_through(["--cert", cert, "--key", key], tls=True)
+        self.assertIn("0 frames spliced", p.logs())
 
 
 class Static(unittest.TestCase):

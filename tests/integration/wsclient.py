@@ -60,9 +60,11 @@ def http_raw(host, port, request, timeout=5.0, family=socket.AF_INET):
 
 class WebSocket:
     def __init__(self, host, port, path="/websockify", protocols=None, timeout=5.0,
-                 headers=(), family=None, tls=False):
+                 headers=(), family=None, tls=False, rcvbuf=None):
         fam = family or (socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        if rcvbuf:      # a small fixed window: the proxy's writes fill it
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
         if tls:

@@ -57,7 +57,10 @@ test_cli_websockify_order(void **state)
 	assert_int_equal(o.timeout, 7);
 	assert_true(o.verbose);
 	assert_string_equal(o.control, "/run/c.sock");
+	assert_int_equal(o.sndbuf, 0);
 	assert_string_equal(o.target.host, "localhost");
+	assert_int_equal(parse(&o, err, sizeof(err), "--sndbuf=65536", "6080", "h:1", NULL), 0);
+	assert_int_equal(o.sndbuf, 65536);
 
 	assert_int_equal(parse(&o, err, sizeof(err), "[::1]:6080", "[fe80::1]:5900", NULL), 0);
 	assert_string_equal(o.listen.host, "::1");
@@ -115,6 +118,10 @@ test_cli_errors(void **state)
 	expect_bad("unexpected argument", "6080", "h:1", "extra", NULL);
 	expect_bad("bad number of seconds", "--heartbeat", "-1", "6080", "h:1", NULL);
 	expect_bad("bad number of seconds", "--timeout", "1x", "6080", "h:1", NULL);
+	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "4095", "6080", "h:1", NULL);
+	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "64k", "6080", "h:1", NULL);
+	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "67108865", "6080", "h:1", NULL);
+	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "-65536", "6080", "h:1", NULL);
 	expect_bad("only TokenFile", "--token-plugin", "TokenRedis", "--token-source", "x", "6080", NULL);
 	expect_bad("needs --token-source", "--token-plugin", "TokenFile", "6080", NULL);
 	expect_bad("needs --token-plugin", "--token-source", "x", "6080", NULL);
