@@ -192,7 +192,9 @@ void sim__compose(struct sim_target *s)
 		compose_setup(s);
 
 	for (size_t i = 0; i < n; i++) {
-		if (!memcmp(&s->next[i], &s->cells[i], sizeof(s->next[i])))
+		const struct sim__cell *a = &s->next[i], *b = &s->cells[i];
+
+		if (a->cp == b->cp && a->fg == b->fg && a->bg == b->bg)
 			continue;
 		s->cells[i] = s->next[i];
 		if (!s->dirty[i]) {
