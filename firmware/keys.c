@@ -52,47 +52,6 @@ fw_key_by_name(const char *name)
 	return 0;
 }
 
-int
-fw_utf8_next(const char *s, size_t len, size_t *pos, uint32_t *cp)
-{
-	const unsigned char *p = (const unsigned char *)s + *pos;
-	size_t left = len - *pos;
-	uint32_t c;
-	int n;
-
-	if (left == 0)
-		return 0;
-	if (p[0] < 0x80) {
-		c = p[0];
-		n = 1;
-	} else if ((p[0] & 0xe0) == 0xc0) {
-		c = p[0] & 0x1f;
-		n = 2;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		c = p[0] & 0x0f;
-		n = 3;
-	} else if ((p[0] & 0xf8) == 0xf0) {
-		c = p[0] & 0x07;
-		n = 4;
-	} else {
-		return -1;
-	}
-	if ((size_t)n > left)
-		return -1;
-	for (int i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return -1;
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and values past Unicode are invalid. */
-	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return -1;
-	*pos += (size_t)n;
-	*cp = c;
-	return 1;
-}
-
 uint32_t
 fw_keysym_of_char(uint32_t cp)
 {

@@ -11,36 +11,6 @@
 #include "firmware/json.h"
 #include "hid/hid.h"
 
-/* UTF-8 of one code point into out (5 bytes at least); its length. */
-static size_t
-utf8_put(uint32_t cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		out[1] = '\0';
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		out[2] = '\0';
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | cp >> 12);
-		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		out[3] = '\0';
-		return 3;
-	}
-	out[0] = (char)(0xf0 | cp >> 18);
-	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	out[4] = '\0';
-	return 4;
-}
-
 int
 fw_paste_plan(int layout, const char *text, size_t len, struct fw_paste_plan *out)
 {
@@ -53,7 +23,7 @@ fw_paste_plan(int layout, const char *text, size_t len, struct fw_paste_plan *ou
 	if ((out->ks = malloc((len ? len : 1) * sizeof(*out->ks))) == NULL)
 		return FW_PASTE_ENOMEM;
 	out->bad_json[used++] = '[';
-	while ((rc = fw_utf8_next(text, len, &pos, &cp)) > 0) {
+	while ((rc = hid_utf8_next(text, len, &pos, &cp)) > 0) {
 		uint32_t ks = fw_keysym_of_char(cp);
 		struct hid_stroke st[HID_STROKES_MAX];
 
@@ -77,7 +47,7 @@ fw_paste_plan(int layout, const char *text, size_t len, struct fw_paste_plan *ou
 			if (cp < 0x20 || cp == 0x7f)
 				snprintf(ch, sizeof(ch), "^%c", (char)(cp ^ 0x40));
 			else
-				utf8_put(cp, ch);
+				ch[hid_utf8_put(cp, ch)] = '\0';
 			fw_json_quote(q, sizeof(q), ch);
 			used += (size_t)snprintf(out->bad_json + used, sizeof(out->bad_json) - used,
 						 "%s{\"char\":%s,\"code\":\"U+%04X\",\"at\":%zu}",

@@ -88,7 +88,7 @@ static char key_char(const struct sim_target *s, uint8_t u, uint8_t mods)
 static void line_add(struct sim_target *s, uint32_t cp)
 {
 	char u[4];
-	size_t n = sim__utf8_put(cp, u);
+	size_t n = hid_utf8_put(cp, u);
 
 	if (s->line_len + n < sizeof(s->line)) {
 		memcpy(s->line + s->line_len, u, n);

@@ -361,37 +361,16 @@ struct sim_target *sim_new(int width, int height)
 
 uint32_t sim__utf8_next(const char **p)
 {
-	const unsigned char *b = (const unsigned char *)*p;
-	uint32_t cp;
-	int n;
+	uint32_t cp = (unsigned char)**p;
+	size_t pos = 0;
 
-	if (b[0] < 0x80) {
+	/* The NUL ends a cut-off sequence: no sequence runs past it. */
+	if (cp < 0x80 || hid_utf8_next(*p, strnlen(*p, 4), &pos, &cp) <= 0) {
 		*p += 1;
-		return b[0];
+		return cp < 0x80 ? cp : 0xfffd;
 	}
-	if (b[0] >= 0xc2 && b[0] <= 0xdf)
-		cp = b[0] & 0x1f, n = 1;
-	else if (b[0] >= 0xe0 && b[0] <= 0xef)
-		cp = b[0] & 0x0f, n = 2;
-	else if (b[0] >= 0xf0 && b[0] <= 0xf4)
-		cp = b[0] & 0x07, n = 3;
-	else
-		goto bad;
-	/* The NUL ends a cut-off sequence: it is no continuation byte. */
-	for (int i = 1; i <= n; i++) {
-		if ((b[i] & 0xc0) != 0x80)
-			goto bad;
-		cp = cp << 6 | (b[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and values past U+10FFFF. */
-	if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		goto bad;
-	*p += n + 1;
+	*p += pos;
 	return cp;
-bad:
-	*p += 1;
-	return 0xfffd;
 }
 
 void sim_set_layout(struct sim_target *s, int layout)
@@ -500,30 +479,6 @@ int sim_render(void *sim, uint64_t now_us, struct cap_frame *out)
 	return 0;
 }
 
-size_t sim__utf8_put(uint32_t cp, char *o)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 int sim_row_text(const struct sim_target *s, int row, char *buf, size_t len)
 {
 	if (!s || !buf || !len || row < 0 || row >= s->rows)
@@ -533,7 +488,7 @@ int sim_row_text(const struct sim_target *s, int row, char *buf, size_t len)
 
 	for (int i = 0; i < s->cols; i++) {
 		char u[4];
-		size_t n = sim__utf8_put(c[i].cp, u);
+		size_t n = hid_utf8_put(c[i].cp, u);
 		/* Truncate at a character boundary. */
 		if (o + n >= len)
 			break;

@@ -106,8 +106,6 @@ void sim__activate(struct sim_target *s, int item);
 /* Pointer position in pixels of the current canvas. */
 void sim__ptr_pos(const struct sim_target *s, int *x, int *y);
 
-/* UTF-8 of cp into o (4 bytes room); returns the length. */
-size_t sim__utf8_put(uint32_t cp, char *o);
 /* Decodes the character at *p and moves past it; U+FFFD for a malformed
  * or cut-off sequence (one byte skipped). *p must not be at the NUL. */
 uint32_t sim__utf8_next(const char **p);
