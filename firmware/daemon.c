@@ -451,27 +451,29 @@ ctl_status(struct fw_daemon *d, char *resp, size_t len)
 {
 	char board[80], src[400];
 	uint8_t leds = hid_leds(d->hid);
-	int w, h;
+	int w, h, n;
 
 	rfb_size(d->rfb, &w, &h);
 	fw_json_quote(board, sizeof(board), d->cfg.board);
 	fw_json_quote(src, sizeof(src), cap_describe(d->cap));
-	snprintf(resp, len,
-		 "{\"ok\":true,\"board\":%s,\"source\":%s,\"width\":%d,\"height\":%d,"
-		 "\"fps\":%.1f,\"frames\":%llu,\"signal\":\"%s\",\"viewers\":%d,"
-		 "\"leds\":{\"num\":%s,\"caps\":%s,\"scroll\":%s},\"bytes_sent\":%llu}",
-		 board, src, w, h, d->fps, (unsigned long long)d->frames, state_word(d->state),
-		 rfb_viewer_count(d->rfb),
-		 leds & HID_LED_NUM ? "true" : "false", leds & HID_LED_CAPS ? "true" : "false",
-		 leds & HID_LED_SCROLL ? "true" : "false",
-		 (unsigned long long)rfb_bytes_sent(d->rfb));
-	/* The keyboard and mouse state too, inside the same object. */
-	size_t n = strlen(resp);
-	if (n > 0 && n + 2 < len) {
-		resp[n - 1] = ',';
-		hid_state_json(d, resp + n, len - n - 1);
-		strncat(resp, "}", len - strlen(resp) - 1);
+	/* The keyboard and mouse state follows inside the same object. */
+	n = snprintf(resp, len,
+		     "{\"ok\":true,\"board\":%s,\"source\":%s,\"width\":%d,\"height\":%d,"
+		     "\"fps\":%.1f,\"frames\":%llu,\"signal\":\"%s\",\"viewers\":%d,"
+		     "\"leds\":{\"num\":%s,\"caps\":%s,\"scroll\":%s},\"bytes_sent\":%llu,",
+		     board, src, w, h, d->fps, (unsigned long long)d->frames, state_word(d->state),
+		     rfb_viewer_count(d->rfb),
+		     leds & HID_LED_NUM ? "true" : "false", leds & HID_LED_CAPS ? "true" : "false",
+		     leds & HID_LED_SCROLL ? "true" : "false",
+		     (unsigned long long)rfb_bytes_sent(d->rfb));
+	if (n < 0 || (size_t)n + 2 >= len) {
+		reply_error(resp, len, "status: answer too long");
+		return;
 	}
+	hid_state_json(d, resp + n, len - (size_t)n - 1);	/* room for the brace */
+	n = (int)strlen(resp);
+	resp[n] = '}';
+	resp[n + 1] = '\0';
 }
 
 static void
