@@ -179,14 +179,22 @@ class Board:
     def host_present_count(self):
         return self.sh("cat /tmp/webkvmd.log", check=False).count("USB host present")
 
+    def keyboards_opened(self):
+        return self.target_log().count(" is the keyboard")
+
     def restart(self, fmt):
         """Restarts the target and webkvmd with another pixel format."""
         hosts = self.host_present_count()
+        kbds = self.keyboards_opened()
         self.sh("webkvm-svc stop webkvmd; webkvm-svc stop target; echo FORMAT=%s > /run/board.env; "
                 "webkvm-svc start target; sleep 1; webkvm-svc start webkvmd" % fmt)
         self.wait(lambda: self.status(quiet=True).get("signal") == "ok", 30,
                   "video after restarting with %s" % fmt)
         self.wait(lambda: self.host_present_count() > hosts, 30, "the USB host after the restart")
+        # The USB host has the new keyboard before the target has opened
+        # its hidraw node: a key typed in between reaches no one.
+        self.wait(lambda: self.keyboards_opened() > kbds, 30,
+                  "the target opening the new keyboard's hidraw")
 
     def frozen_frame(self):
         """Freezes the target's screen and returns what it put on its HDMI

@@ -118,15 +118,17 @@ class T02Input(unittest.TestCase):
         c = B.viewer()
         before = len(B.kbd_reports())
         c.type_keysyms("hil typed 42")
-        rows = c.wait_screen(lambda rows: any("hil typed 42" in r for r in rows), 20,
-                             "typed text on the captured screen")
-        self.assertTrue(rows)
-        reports = B.kbd_reports()[before:]
-        # h i l ' ' t y p e d ' ' 4 2: at least a press and release each.
-        self.assertGreaterEqual(len([r for r, _ in reports if r[2] != 0]), 12)
-        self.assertEqual(reports[-1][0], bytes(8), "last report releases everything")
-        c.tap(rfbclient.XK_RETURN)
-        c.close()
+        try:
+            rows = c.wait_screen(lambda rows: any("hil typed 42" in r for r in rows), 20,
+                                 "typed text on the captured screen")
+            self.assertTrue(rows)
+            reports = B.kbd_reports()[before:]
+            # h i l ' ' t y p e d ' ' 4 2: at least a press and release each.
+            self.assertGreaterEqual(len([r for r, _ in reports if r[2] != 0]), 12)
+            self.assertEqual(reports[-1][0], bytes(8), "last report releases everything")
+        finally:
+            c.tap(rfbclient.XK_RETURN)      # whatever came, the next test starts a fresh line
+            c.close()
 
     def test_2_latency(self):
         # In-guest clock on both ends: control request sent → report read
