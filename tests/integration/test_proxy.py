@@ -50,6 +50,19 @@ def stop_proxy(test, p):
         test.fail("webkvm-proxy exited with %s after SIGTERM\n%s" % (status, logs[-3000:]))
 
 
+def self_signed(test):
+    """A throw-away certificate and key for localhost: (cert, key) paths."""
+    if not shutil.which("openssl"):
+        test.fail("openssl is not installed (scripts/install-deps.sh installs it)")
+    d = tempfile.mkdtemp()
+    test.addCleanup(shutil.rmtree, d)
+    cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "1", "-subj", "/CN=localhost"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
 def target(test, *a, **kw):
     t = Target(*a, **kw)
     test.addCleanup(t.close)
@@ -488,14 +501,7 @@ class CommandLine(unittest.TestCase):
         self.assertIn("idle-timeout", logs)
 
     def test_tls(self):
-        if not shutil.which("openssl"):
-            self.fail("openssl is not installed (scripts/install-deps.sh installs it)")
-        d = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, d)
-        cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                        "-out", cert, "-days", "1", "-subj", "/CN=localhost"], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cert, key = self_signed(self)
         t = target(self, "echo")
         p = start_proxy(self, ["127.0.0.1:%d" % t.port], ["--cert", cert, "--key", key])
         for tls in (True, False):       # websockify answers both on one port
@@ -690,14 +696,7 @@ class Integrity(unittest.TestCase):
         self.assertGreater(by_lws, 0, "the viewer's socket never filled: the test proves nothing")
 
     def test_tls_viewer(self):
-        if not shutil.which("openssl"):
-            self.fail("openssl is not installed (scripts/install-deps.sh installs it)")
-        d = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, d)
-        cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                        "-out", cert, "-days", "1", "-subj", "/CN=localhost"], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cert, key = self_signed(self)
         p, frames = self.stream_through(["--cert", cert, "--key", key], tls=True)
         self.assertIn("0 frames spliced", p.logs())
 

@@ -823,23 +823,6 @@ static void link_led(void *ctx, const uint8_t *report, size_t len)
 	assert_int_equal(hid_led_report(l->h, report, len), 0);
 }
 
-static size_t utf8(uint32_t cp, char *o)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	o[0] = (char)(0xe0 | cp >> 12);
-	o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-	o[2] = (char)(0x80 | (cp & 0x3f));
-	return 3;
-}
-
 static void key(struct link *l, uint32_t keysym)
 {
 	assert_int_equal(hid_key_keysym(l->h, 1, keysym, true), 0);
@@ -895,7 +878,7 @@ static int round_trip(const char *name, bool caps)
 		assert_int_equal(sim_row_text(l.s, cl, got, sizeof(got)), 0);
 		size_t e = 2;
 		memcpy(exp, "> ", 2);
-		e += utf8(cp, exp + e);
+		e += hid_utf8_put(cp, exp + e);
 		while (e > 0 && exp[e - 1] == ' ')
 			e--;
 		exp[e] = '\0';
