@@ -1166,8 +1166,7 @@ connect_target(struct conn *c, const struct proxy_addr *a)
 	c->refs++;
 	raw = lws_adopt_descriptor_vhost_via_info(&ad);
 	if (raw == NULL) {
-		c->refs--;
-		fd = -1;	/* lws closed it */
+		c->refs--;	/* a raw descriptor lws could not take is still ours */
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -1580,6 +1579,21 @@ cb_target(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *i
 		if (c == NULL)
 			return 0;
 		c->raw = NULL;
+		/* A Unix socket whose peer has gone reports POLLHUP, and lws
+		 * closes at once even while we were not reading (a frame in
+		 * flight): what the target said last is still in the socket,
+		 * and is the viewer's, ahead of the close. */
+		if (c->ws != NULL && c->target_connected && c->close_code == 0) {
+			ssize_t n;
+
+			while ((n = ring_read(&c->to_viewer, c->tfd)) > 0)
+				;
+			if (n == -ENOBUFS)
+				plog("#%u %s: target %s closed with more than the queue holds unread; "
+				     "the rest is lost", c->id, c->peer, c->target);
+			if (c->to_viewer.len > 0)
+				lws_callback_on_writable(c->ws);
+		}
 		if (c->ws != NULL && c->close_code == 0) {
 			if (!c->target_connected) {
 				if (getsockopt(c->tfd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)

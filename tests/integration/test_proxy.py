@@ -421,6 +421,30 @@ class Targets(unittest.TestCase):
         self.assertEqual(w.recv_bytes(5), b"unix!")
         c.close()
 
+    def test_unix_target_last_words_arrive(self):
+        # Many small writes, then the target exits: a Unix socket's peer
+        # then reports POLLHUP, and whatever the proxy has not read by then
+        # must still reach the viewer, before a normal close.
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        path = os.path.join(d, "t.sock")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(path)
+        s.listen(1)
+        self.addCleanup(s.close)
+        p = start_proxy(self, [], ["--unix-target", path])
+        w = ws(self, p)
+        c, _ = s.accept()
+        msgs = [b"%05d:" % i + os.urandom(58) for i in range(3000)]      # 192 000 bytes
+        for m in msgs:
+            c.sendall(m)
+        c.close()
+        want = b"".join(msgs)
+        got = w.recv_bytes(len(want), 10 * SLOW)
+        self.assertEqual(len(got), len(want))
+        self.assertTrue(got == want, "bytes differ")
+        self.assertEqual(w.wait_close(5 * SLOW)[0], 1000)
+
     def test_tokens(self):
         a, b = target(self, "session", b"AAAA", expect=0), target(self, "session", b"BBBB", expect=0)
         d = tempfile.mkdtemp()
