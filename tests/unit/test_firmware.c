@@ -109,6 +109,54 @@ test_cli_errors(void **state)
 	expect_cli_error(3, a13, "fps");
 }
 
+/* The keyboard and mouse options: good values land, bad ones are named. */
+static void
+test_cli_input_options(void **state)
+{
+	struct fw_config c;
+	const char *good[] = { "webkvmd", "--layout", "de", "--hid-profile", "relative", "--mouse",
+			       "relative", "--mouse-scale", "3/2", "--paste-delay", "0" };
+	const char *d1[] = { "webkvmd" };
+	static const struct { const char *opt, *value, *needle; } bad[] = {
+		{ "--hid-profile", "tablet", "hid-profile: \"tablet\"" },
+		{ "--hid-profile", "", "hid-profile" },
+		{ "--mouse", "both", "mouse: \"both\"" },
+		{ "--mouse", "Relative", "mouse: \"Relative\"" },
+		{ "--mouse-scale", "0", "mouse-scale: \"0\"" },
+		{ "--mouse-scale", "1001", "mouse-scale" },
+		{ "--mouse-scale", "2/0", "mouse-scale: \"2/0\"" },
+		{ "--mouse-scale", "2/", "mouse-scale" },
+		{ "--mouse-scale", "/2", "mouse-scale" },
+		{ "--mouse-scale", "1/2/3", "mouse-scale" },
+		{ "--mouse-scale", "-1", "mouse-scale" },
+		{ "--mouse-scale", "12345678901234567890", "mouse-scale" },
+		{ "--paste-delay", "-1", "paste-delay: \"-1\"" },
+		{ "--paste-delay", "1001", "paste-delay" },
+		{ "--paste-delay", "20ms", "paste-delay: \"20ms\"" },
+		{ "--layout", "us", "layout: \"us\" is not one of" },
+	};
+
+	(void)state;
+	assert_int_equal(parse(&c, 11, good), 0);
+	assert_string_equal(c.layout, "de");
+	assert_int_equal(c.hid_profile, HID_PROFILE_RELATIVE);
+	assert_int_equal(c.mouse, HID_POINTER_RELATIVE);
+	assert_int_equal(c.mouse_num, 3);
+	assert_int_equal(c.mouse_den, 2);
+	assert_int_equal(c.paste_delay_ms, 0);
+	assert_int_equal(parse(&c, 1, d1), 0);
+	assert_int_equal(c.hid_profile, HID_PROFILE_FULL);
+	assert_int_equal(c.mouse, HID_POINTER_ABSOLUTE);
+	assert_int_equal(c.mouse_num, 1);
+	assert_int_equal(c.mouse_den, 1);
+	assert_int_equal(c.paste_delay_ms, 20);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *argv[] = { "webkvmd", bad[i].opt, bad[i].value };
+
+		expect_cli_error(3, argv, bad[i].needle);
+	}
+}
+
 static void
 write_file(const char *path, const char *text)
 {
@@ -686,6 +734,7 @@ main(void)
 		cmocka_unit_test(test_cli_good),
 		cmocka_unit_test(test_cli_defaults),
 		cmocka_unit_test(test_cli_errors),
+		cmocka_unit_test(test_cli_input_options),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_config_check),
 		cmocka_unit_test(test_json_good),
