@@ -23,13 +23,17 @@
 #define MAX_POLL 128
 #define SIM_LINE_QUOTED 1600	/* a 256-byte line, every byte escaped */
 /* A screen that has not changed, with no input from anyone, for this long
- * is idle: then only one frame in IDLE_DIFF_EVERY is diffed.  Hashing every
- * frame of a static 1080p60 picture is most of the daemon's idle CPU; a
- * change nobody caused (a boot message, a clock ticking once a second) then
- * shows at most IDLE_DIFF_EVERY-1 frames later, and any key or pointer
- * event returns to every frame at once, so typing never waits. */
+ * is idle: then only one frame in IDLE_DIFF_EVERY is diffed, and after
+ * DEEP_IDLE_AFTER_US one in DEEP_IDLE_DIFF_EVERY.  Hashing every frame of a
+ * static 1080p60 picture is most of the daemon's idle CPU; a change nobody
+ * caused (a boot message) then shows at most 3 or 7 frames later (50 or
+ * 117 ms at 60 fps).  A clock ticking once a second keeps a screen out of
+ * deep idle, and any key or pointer event returns to every frame at once,
+ * so typing never waits. */
 #define IDLE_AFTER_US 200000u
 #define IDLE_DIFF_EVERY 4
+#define DEEP_IDLE_AFTER_US 2000000u
+#define DEEP_IDLE_DIFF_EVERY 8
 
 struct fw_daemon {
 	struct fw_config cfg;
@@ -391,10 +395,16 @@ capture_step(struct fw_daemon *d)
 		 * in another buffer (the old one may be gone) is never skipped. */
 		if (f.stable && f.data != d->shown)
 			idle = false;
-		if (!idle)
+		if (!idle) {
 			d->idle_skip = 0;
-		else if (d->idle_skip++ % IDLE_DIFF_EVERY != 0)
-			return;
+		} else {
+			uint64_t still = now - (d->last_change_us > d->last_input_us ? d->last_change_us
+										   : d->last_input_us);
+			unsigned every = still > DEEP_IDLE_AFTER_US ? DEEP_IDLE_DIFF_EVERY : IDLE_DIFF_EVERY;
+
+			if (d->idle_skip++ % every != 0)
+				return;
+		}
 		rc = rfb_frame(d->rfb, &f);
 		/* After a failure rfb/ may still hold an older buffer: no
 		 * frame is skipped until one has gone through. */
