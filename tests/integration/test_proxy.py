@@ -406,7 +406,8 @@ class Targets(unittest.TestCase):
         w.send(b"v6")
         self.assertEqual(w.recv_bytes(2), b"v6")
 
-    def test_unix_target(self):
+    def unix_target(self):
+        """A listening Unix socket and a proxy bridging to it."""
         d = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, d)
         path = os.path.join(d, "t.sock")
@@ -414,7 +415,10 @@ class Targets(unittest.TestCase):
         s.bind(path)
         s.listen(1)
         self.addCleanup(s.close)
-        p = start_proxy(self, [], ["--unix-target", path])
+        return s, start_proxy(self, [], ["--unix-target", path])
+
+    def test_unix_target(self):
+        s, p = self.unix_target()
         w = ws(self, p)
         c, _ = s.accept()
         c.sendall(b"unix!")
@@ -425,14 +429,7 @@ class Targets(unittest.TestCase):
         # Many small writes, then the target exits: a Unix socket's peer
         # then reports POLLHUP, and whatever the proxy has not read by then
         # must still reach the viewer, before a normal close.
-        d = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, d)
-        path = os.path.join(d, "t.sock")
-        s = socket.socket(socket.AF_UNIX)
-        s.bind(path)
-        s.listen(1)
-        self.addCleanup(s.close)
-        p = start_proxy(self, [], ["--unix-target", path])
+        s, p = self.unix_target()
         w = ws(self, p)
         c, _ = s.accept()
         msgs = [b"%05d:" % i + os.urandom(58) for i in range(3000)]      # 192 000 bytes
