@@ -28,8 +28,6 @@ void fw_daemon_control(void *ctx, const struct fw_json *req, char *resp, size_t 
 /* ---- keys.c ---- */
 /* Keysym of a key name ("ctrl", "alt", "delete", "f1"…"f24", "a"); 0 if none. */
 uint32_t fw_key_by_name(const char *name);
-/* Decodes the UTF-8 code point at s[*pos]: 1 and advances, 0 at the end,
- * -1 on an invalid sequence. */
 /* Keysym typing a character: Latin-1 as is, newline → Return, tab → Tab,
  * others as 0x01000000|cp; 0 for control characters that have no key. */
 uint32_t fw_keysym_of_char(uint32_t cp);

@@ -1368,6 +1368,8 @@ ws_writeable(struct server *srv, struct lws *wsi, struct conn *c)
 	uint8_t *buf = srv->tx + LWS_PRE;
 	size_t n;
 
+	/* lws flushes a partial write before calling us, so this holds; the
+	 * raw writes of ws_send_piped are only right when it does. */
 	if (lws_partial_buffered(wsi)) {
 		lws_callback_on_writable(wsi);
 		return 0;
@@ -1394,8 +1396,7 @@ ws_writeable(struct server *srv, struct lws *wsi, struct conn *c)
 			ring_drop(&c->to_viewer, n);
 			c->down += n;
 		}
-		if (c->raw_paused && c->raw && c->piped == 0 &&
-		    c->to_viewer.len <= PROXY_QUEUE_BOUND / 2) {
+		if (c->raw_paused && c->raw && c->to_viewer.len <= PROXY_QUEUE_BOUND / 2) {
 			c->raw_paused = false;
 			lws_rx_flow_control(c->raw, 1);
 		}
