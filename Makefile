@@ -20,7 +20,7 @@ endif
 
 # libturbojpeg before libvncserver: the latter exports an old copy of some tj*
 # functions under the same names.
-PKGS     := libturbojpeg libxxhash libvncserver
+PKGS     := libturbojpeg libxxhash libvncserver jansson
 CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE
 CFLAGS   += -std=c11 -O$(O) -g -Wall -Wextra -Werror -pthread $(SANFLAGS) -MMD -MP \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -36,6 +36,7 @@ msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 # ---- sources per module ----
+COMMON_SRC := $(wildcard common/*.c)
 CAP_SRC  := $(wildcard capture/*.c)
 HID_SRC  := $(wildcard hid/*.c)
 RFB_SRC  := $(wildcard rfb/*.c)
@@ -45,13 +46,14 @@ PROXY_SRC := $(filter-out proxy/main.c,$(wildcard proxy/*.c))
 GEN_SRC  := $(BUILD)/gen/font_vga16.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
 CAP_OBJ  := $(call obj,$(CAP_SRC))
 HID_OBJ  := $(call obj,$(HID_SRC))
 RFB_OBJ  := $(call obj,$(RFB_SRC))
 SIM_OBJ  := $(call obj,$(SIM_SRC)) $(BUILD)/obj/gen/font_vga16.o
 FW_OBJ   := $(call obj,$(FW_SRC))
 PROXY_OBJ := $(call obj,$(PROXY_SRC))
-LIB_OBJ  := $(FW_OBJ) $(RFB_OBJ) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ)
+LIB_OBJ  := $(FW_OBJ) $(RFB_OBJ) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 
 BINS     := $(BUILD)/webkvmd $(if $(wildcard proxy/main.c),$(BUILD)/webkvm-proxy) \
             $(if $(wildcard board/sim/target/main.c),$(BUILD)/webkvm-target) \
@@ -99,17 +101,18 @@ $(BUILD)/webkvmd: $(BUILD)/obj/firmware/main.o $(LIB_OBJ)
 
 # Each module's unit test links that module and what it builds on only, so a
 # module can be worked on while another does not build.
-$(BUILD)/tests/test_capture: $(CAP_OBJ)
-$(BUILD)/tests/test_hid: $(HID_OBJ)
-$(BUILD)/tests/test_sim: $(SIM_OBJ) $(HID_OBJ)
-$(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ)
+$(BUILD)/tests/test_common: $(COMMON_OBJ)
+$(BUILD)/tests/test_capture: $(CAP_OBJ) $(COMMON_OBJ)
+$(BUILD)/tests/test_hid: $(HID_OBJ) $(COMMON_OBJ)
+$(BUILD)/tests/test_sim: $(SIM_OBJ) $(HID_OBJ) $(COMMON_OBJ)
+$(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_firmware: $(LIB_OBJ)
-$(BUILD)/tests/test_proxy: $(PROXY_OBJ)
+$(BUILD)/tests/test_proxy: $(PROXY_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_proxy: LDLIBS += $(shell pkg-config --libs libwebsockets 2>/dev/null)
 # The virtual target as its own process, on the far side of real HDMI and
 # USB drivers (QEMU board).
 TARGET_SRC := $(wildcard board/sim/target/*.c)
-$(BUILD)/webkvm-target: $(call obj,$(TARGET_SRC)) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ)
+$(BUILD)/webkvm-target: $(call obj,$(TARGET_SRC)) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -121,14 +124,14 @@ $(BUILD)/boothost: $(BUILD)/obj/tests/hil/boothost.o
 $(BUILD)/obj/tests/hil/boothost.o: CFLAGS += $(shell pkg-config --cflags libusb-1.0 2>/dev/null)
 
 # The users file tool: argon2id (libargon2).
-$(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth.o $(BUILD)/obj/proxy/rest.o
+$(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth.o $(BUILD)/obj/proxy/rest.o $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2 $(shell pkg-config --libs jansson libxxhash 2>/dev/null)
 
 # The network edge: no device code, only libwebsockets.
-$(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ)
+$(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libwebsockets 2>/dev/null)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libwebsockets jansson libxxhash 2>/dev/null)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o
 	$(call msg,LD,$@)

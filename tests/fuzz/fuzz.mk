@@ -9,13 +9,14 @@
 FUZZ_CC  ?= clang-14
 FB       := build/fuzz
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-PKGS     := libturbojpeg libxxhash libvncserver
+PKGS     := libturbojpeg libxxhash libvncserver jansson
 CPPFLAGS := -I. -Ibuild/gen -D_GNU_SOURCE
 CFLAGS   := -std=c11 -g -O1 -pthread -Wall -Wextra $(SAN) -MMD -MP \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyuv -lz -lm -pthread
 
 cobj = $(patsubst %.c,$(FB)/obj/%.o,$(1))
+COMMON_O := $(call cobj,$(wildcard common/*.c))
 CAP_O    := $(call cobj,$(wildcard capture/*.c))
 HID_O    := $(call cobj,$(wildcard hid/*.c))
 RFB_O    := $(call cobj,$(wildcard rfb/*.c))
@@ -62,7 +63,7 @@ $(FB)/fuzz_capture: $(CAP_O)
 $(FB)/fuzz_hid: $(HID_O)
 $(FB)/fuzz_sim: $(SIM_O) $(HID_O)
 
-$(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o
+$(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o $(COMMON_O)
 	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 .SECONDARY:
