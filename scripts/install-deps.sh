@@ -8,7 +8,7 @@ PKGS="build-essential pkg-config python3
 libvncserver-dev libturbojpeg0-dev libjpeg62-turbo-dev libyuv-dev libxxhash-dev zlib1g-dev
 libcmocka-dev console-setup-linux libwebsockets-dev xkb-data x11proto-dev
 libargon2-dev libjansson-dev openssl libusb-1.0-0-dev
-clang-14 libclang-rt-14-dev
+clang-14 libclang-rt-14-dev clang-tools-14 cppcheck
 vncsnapshot gvncviewer tightvncpasswd chromium websockify novnc
 qemu-system-x86 busybox-static cpio ustreamer"
 
