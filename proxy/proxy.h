@@ -13,6 +13,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/log.h"
+
+/* Every line the proxy logs: "proxy: ...", "proxy: warning: ...",
+ * "proxy: error: ..." (common/log.h); WK_LOG_DEBUG lines with --verbose. */
+#define proxy_log(level, ...) wk_log("proxy", (level), __VA_ARGS__)
+
 #define PROXY_HOST_MAX 256
 #define PROXY_TOKEN_MAX 256
 #define PROXY_BODY_MAX 65536		/* REST bodies above this get 413 */
@@ -71,12 +77,19 @@ struct proxy_options {
 int proxy_cli_parse(int argc, char **argv, struct proxy_options *o, char *err, size_t errlen);
 void proxy_cli_usage(FILE *f);
 
-/* "host:port", "[v6]:port" or, when allow_bare_port, "port".  -EINVAL with
- * the reason in err. */
+/* "host:port", "[v6]:port" or, when allow_bare_port, "port", by
+ * common/hostport.h's rules.  -EINVAL with the reason in err. */
 int proxy_addr_parse(const char *s, bool allow_bare_port, struct proxy_addr *a,
 		     char *err, size_t errlen);
-/* True for localhost, 127.0.0.0/8 and ::1 (and v4-mapped loopback). */
+/* wk_host_is_loopback: localhost, 127.0.0.0/8, ::1, v4-mapped 127/8. */
 bool proxy_addr_is_loopback(const char *host);
+/* Whether the proxy may listen where o says: anywhere with users (nusers
+ * > 0) to log in, else (--auth none, or a users file without users) only
+ * on a loopback address.  resolved: the address the listen name resolved
+ * to, or NULL to check the name itself ("" = every address).  0, or -EPERM
+ * with the reason, written for the person who started it, in err. */
+int proxy_listen_check(const struct proxy_options *o, int nusers, const char *resolved,
+		       char *err, size_t errlen);
 
 /* ---- token.c ---- */
 
@@ -163,14 +176,13 @@ int proxy_users_parse_line(const char *line, char *name, size_t namelen,
  * the number of good entries. */
 int proxy_users_find_buf(const char *buf, size_t len, const char *user,
 			 char *hash, size_t hashlen, int *nusers);
-/* Checks password against an encoded argon2id hash (libargon2, loaded with
- * dlopen so the proxy links with libwebsockets only).  Returns 0 when it
- * matches, -EACCES when not, -ENOSYS without libargon2, -EINVAL for a bad
- * hash. */
+/* Checks password against an encoded argon2id hash (libargon2).  Returns 0
+ * when it matches, -EACCES when not, -EINVAL for a bad hash. */
 int proxy_password_verify(const char *hash, const char *password);
 
-/* {"user":"...","password":"..."}: both strings, nothing else required.
- * Returns 0 or -EINVAL with the reason in err. */
+/* {"user":"...","password":"..."} (jansson, common/json.h): both strings,
+ * no other member, no duplicate.  Returns 0 or -EINVAL with the reason in
+ * err. */
 int proxy_login_parse(const char *body, size_t len, char *user, size_t userlen,
 		      char *password, size_t passlen, char *err, size_t errlen);
 /* The value of cookie name in a Cookie header.  1 found, 0 not,
