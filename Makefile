@@ -108,6 +108,7 @@ $(BUILD)/tests/test_sim: $(SIM_OBJ) $(HID_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_firmware: $(LIB_OBJ)
 $(BUILD)/tests/test_proxy: $(PROXY_OBJ) $(COMMON_OBJ)
+$(BUILD)/tests/test_ring: $(BUILD)/obj/proxy/ring.o
 $(BUILD)/tests/test_proxy: LDLIBS += $(shell pkg-config --libs libwebsockets 2>/dev/null) -largon2
 # The virtual target as its own process, on the far side of real HDMI and
 # USB drivers (QEMU board).
