@@ -129,7 +129,7 @@ cb_http_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (pss->conn && len >= 2)
 			proxy_log(WK_LOG_DEBUG, "#%u %s: viewer closed with code %u", pss->conn->id, pss->conn->peer,
-			     ((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1]);
+				  ((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1]);
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 		if (pss->conn) {

@@ -44,7 +44,7 @@ conn_unref(struct conn *c)
 	if (--c->refs > 0)
 		return;
 	proxy_log(WK_LOG_DEBUG, "#%u %s: closed (%llu bytes to target, %llu to viewer; %llu frames spliced, "
-	     "%llu of them finished by lws)", c->id, c->peer, c->up, c->down, c->spliced, c->lws_ends);
+		  "%llu of them finished by lws)", c->id, c->peer, c->up, c->down, c->spliced, c->lws_ends);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -220,7 +220,7 @@ proxy__ws_established(struct server *srv, struct lws *wsi, struct pss *pss)
 	}
 	if (connect_target(c, &a) == 0)
 		proxy_log(WK_LOG_DEBUG, "#%u %s: WebSocket (%s) -> %s", c->id, c->peer,
-		     lws_get_protocol(wsi)->name, c->target);
+			  lws_get_protocol(wsi)->name, c->target);
 	return 0;
 }
 
@@ -395,7 +395,7 @@ target_tx(struct server *srv, struct lws *wsi, struct conn *c)
 			break;
 		if (n < 0) {
 			proxy_log(WK_LOG_DEBUG, "#%u %s: writing to target %s: %s", c->id, c->peer, c->target,
-			     strerror((int)-n));
+				  strerror((int)-n));
 			return -1;
 		}
 		ring_drop(&c->to_target, (size_t)n);
@@ -453,7 +453,7 @@ proxy__cb_target(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 				;
 			if (n == -ENOBUFS)
 				proxy_log(WK_LOG_INFO, "#%u %s: target %s closed with more than the queue holds unread; "
-				     "the rest is lost", c->id, c->peer, c->target);
+					  "the rest is lost", c->id, c->peer, c->target);
 			if (c->to_viewer.len > 0)
 				lws_callback_on_writable(c->ws);
 		}

@@ -38,7 +38,7 @@ proxy__target_splice(struct conn *c)
 	if ((errno == EINVAL || errno == ENOSYS) && c->piped == 0) {
 		/* This kind of socket cannot splice: copy instead. */
 		proxy_log(WK_LOG_DEBUG, "#%u %s: target %s cannot splice (%s); copying", c->id, c->peer, c->target,
-		     strerror(errno));
+			  strerror(errno));
 		close(c->pipe[0]);
 		close(c->pipe[1]);
 		c->pipe[0] = c->pipe[1] = -1;
@@ -60,7 +60,7 @@ pipe_to_lws(struct server *srv, struct lws *wsi, struct conn *c, size_t len)
 
 		if (n <= 0) {
 			proxy_log(WK_LOG_INFO, "#%u %s: reading the frame back from its pipe: %s", c->id, c->peer,
-			     n < 0 ? strerror(errno) : "empty");
+				  n < 0 ? strerror(errno) : "empty");
 			return -1;
 		}
 		if (lws_write(wsi, buf, (size_t)n, LWS_WRITE_HTTP) < 0)
