@@ -129,6 +129,9 @@ $(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2 $(shell pkg-config --libs jansson libxxhash 2>/dev/null)
 
+# proxy/ is kept clean of shadowed names.
+$(BUILD)/obj/proxy/%.o: CFLAGS += -Wshadow
+
 # The network edge: no device code; libwebsockets, and libargon2 for logins.
 $(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)

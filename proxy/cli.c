@@ -77,12 +77,6 @@ proxy_addr_parse(const char *s, bool allow_bare_port, struct proxy_addr *a,
 	return 0;
 }
 
-bool
-proxy_addr_is_loopback(const char *host)
-{
-	return wk_host_is_loopback(host);
-}
-
 int
 proxy_listen_check(const struct proxy_options *o, int nusers, const char *resolved,
 		   char *err, size_t errlen)

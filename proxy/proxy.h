@@ -3,8 +3,9 @@
  * forwards to the daemon's control socket.
  *
  * The pure parts (command line, addresses, token files, URL paths, MIME
- * types, REST bodies) live in their own files without libwebsockets so they
- * are unit-tested and fuzzed on their own; server.c is the lws glue.
+ * types, REST bodies, logins, the byte queue) live in their own files
+ * without libwebsockets so they are unit-tested and fuzzed on their own;
+ * server*.c are the lws glue (map in server_int.h).
  * Every function returns 0 or a negative errno unless it says otherwise. */
 #ifndef WEBKVM_PROXY_H
 #define WEBKVM_PROXY_H
@@ -81,8 +82,6 @@ void proxy_cli_usage(FILE *f);
  * common/hostport.h's rules.  -EINVAL with the reason in err. */
 int proxy_addr_parse(const char *s, bool allow_bare_port, struct proxy_addr *a,
 		     char *err, size_t errlen);
-/* wk_host_is_loopback: localhost, 127.0.0.0/8, ::1, v4-mapped 127/8. */
-bool proxy_addr_is_loopback(const char *host);
 /* Whether the proxy may listen where o says: anywhere with users (nusers
  * > 0) to log in, else (--auth none, or a users file without users) only
  * on a loopback address.  resolved: the address the listen name resolved
@@ -381,7 +380,7 @@ void proxy_login_end(struct proxy_http_ctx *c, struct proxy_login *l, int rc,
 int proxy_tls_selfsigned(const char *state_dir, char *cert, size_t certlen, char *key, size_t keylen,
 			 char *err, size_t errlen);
 
-/* ---- server.c ---- */
+/* ---- server.c (and the other server_*.c) ---- */
 
 /* Runs the proxy until SIGINT/SIGTERM or a --timeout/--idle-timeout.
  * Returns the process exit status. */

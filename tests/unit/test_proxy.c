@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "common/hostport.h"
 #include "proxy/proxy.h"
 #include "proxy/server_int.h"
 
@@ -149,10 +150,10 @@ test_cli_auth_none_on_loopback(void **state)
 	assert_int_equal(parse(&o, err, sizeof(err), "--auth=none", "[::1]:6080", "h:1", NULL), 0);
 	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "localhost:6080", "h:1", NULL), 0);
 	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "127.1.2.3:6080", "h:1", NULL), 0);
-	assert_true(proxy_addr_is_loopback("::ffff:127.0.0.1"));
-	assert_false(proxy_addr_is_loopback("128.0.0.1"));
-	assert_false(proxy_addr_is_loopback(""));
-	assert_false(proxy_addr_is_loopback("::"));
+	assert_true(wk_host_is_loopback("::ffff:127.0.0.1"));
+	assert_false(wk_host_is_loopback("128.0.0.1"));
+	assert_false(wk_host_is_loopback(""));
+	assert_false(wk_host_is_loopback("::"));
 }
 
 /* ---- token files ---- */
