@@ -237,7 +237,7 @@ bool proxy_origin_ok(const char *origin, const char *host, bool tls,
 /* ---- http.c: what to do with a request ----
  *
  * libwebsockets parses the request and every WebSocket frame (our code never
- * sees a frame header, only payloads); server.c copies the headers it needs
+ * sees a frame header, only payloads); server_http.c copies the headers it needs
  * out of lws into a proxy_http_req and acts on the proxy_http_decision made
  * here.  Everything from the request line to "serve this file", "bridge this
  * upgrade to that target" or "refuse with this status and why" is decided
@@ -247,7 +247,7 @@ bool proxy_origin_ok(const char *origin, const char *host, bool tls,
 #define PROXY_SESSION_COOKIE "webkvm_session"
 
 /* A request as lws parsed it.  A NULL header is absent.  A header present
- * but longer than the buffer server.c copies it into is NULL with its
+ * but longer than the buffer server_http.c copies it into is NULL with its
  * *_long flag set.  All strings are the caller's. */
 struct proxy_http_req {
 	const char *method;		/* "GET", "POST", "HEAD" or "OTHER" */
