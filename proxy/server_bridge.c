@@ -94,7 +94,7 @@ conn_fail(struct conn *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	proxy_log(WK_LOG_INFO, "#%u %s: %s", c->id, c->peer, msg);
+	proxy_log(WK_LOG_WARN, "#%u %s: %s", c->id, c->peer, msg);
 	msg[sizeof(c->close_reason) - 1] = '\0';
 	conn_finish(c, code, msg);
 }
@@ -181,7 +181,7 @@ proxy__ws_established(struct server *srv, struct lws *wsi, struct pss *pss)
 
 	if (c == NULL || ring_init(&c->to_viewer, PROXY_QUEUE_CAP) < 0 ||
 	    ring_init(&c->to_target, PROXY_QUEUE_CAP) < 0) {
-		proxy_log(WK_LOG_INFO, "out of memory for a new connection");
+		proxy_log(WK_LOG_ERROR, "out of memory for a new connection");
 		if (c) {
 			ring_free(&c->to_viewer);
 			free(c);
@@ -280,7 +280,7 @@ proxy__ws_receive(struct lws *wsi, struct conn *c, const void *in, size_t len)
 	if (c->close_code)
 		return 0;	/* the target is gone; nothing to forward to */
 	if (ring_put(&c->to_target, in, len) < 0) {
-		proxy_log(WK_LOG_INFO, "#%u %s: queue to target overflowed; closing", c->id, c->peer);
+		proxy_log(WK_LOG_WARN, "#%u %s: queue to target overflowed; closing", c->id, c->peer);
 		return -1;
 	}
 	if (c->raw && c->target_connected)
@@ -355,7 +355,7 @@ target_rx(struct server *srv, struct lws *wsi, struct conn *c)
 		return 0;
 	if (n < 0) {
 		if (n == -ENOBUFS)
-			proxy_log(WK_LOG_INFO, "#%u %s: queue to viewer overflowed; closing", c->id, c->peer);
+			proxy_log(WK_LOG_WARN, "#%u %s: queue to viewer overflowed; closing", c->id, c->peer);
 		else
 			proxy_log(WK_LOG_DEBUG, "#%u %s: reading target %s: %s", c->id, c->peer, c->target, strerror((int)-n));
 		return -1;
@@ -452,7 +452,7 @@ proxy__cb_target(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			while ((n = ring_read(&c->to_viewer, c->tfd)) > 0)
 				;
 			if (n == -ENOBUFS)
-				proxy_log(WK_LOG_INFO, "#%u %s: target %s closed with more than the queue holds unread; "
+				proxy_log(WK_LOG_WARN, "#%u %s: target %s closed with more than the queue holds unread; "
 					  "the rest is lost", c->id, c->peer, c->target);
 			if (c->to_viewer.len > 0)
 				lws_callback_on_writable(c->ws);

@@ -59,7 +59,7 @@ pipe_to_lws(struct server *srv, struct lws *wsi, struct conn *c, size_t len)
 		ssize_t n = read(c->pipe[0], buf, len < PROXY_IO_CHUNK ? len : PROXY_IO_CHUNK);
 
 		if (n <= 0) {
-			proxy_log(WK_LOG_INFO, "#%u %s: reading the frame back from its pipe: %s", c->id, c->peer,
+			proxy_log(WK_LOG_ERROR, "#%u %s: reading the frame back from its pipe: %s", c->id, c->peer,
 				  n < 0 ? strerror(errno) : "empty");
 			return -1;
 		}
