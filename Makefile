@@ -108,7 +108,8 @@ $(BUILD)/tests/test_sim: $(SIM_OBJ) $(HID_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_firmware: $(LIB_OBJ)
 $(BUILD)/tests/test_proxy: $(PROXY_OBJ) $(COMMON_OBJ)
-$(BUILD)/tests/test_proxy: LDLIBS += $(shell pkg-config --libs libwebsockets 2>/dev/null)
+$(BUILD)/tests/test_ring: $(BUILD)/obj/proxy/ring.o
+$(BUILD)/tests/test_proxy: LDLIBS += $(shell pkg-config --libs libwebsockets 2>/dev/null) -largon2
 # The virtual target as its own process, on the far side of real HDMI and
 # USB drivers (QEMU board).
 TARGET_SRC := $(wildcard board/sim/target/*.c)
@@ -128,10 +129,13 @@ $(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2 $(shell pkg-config --libs jansson libxxhash 2>/dev/null)
 
-# The network edge: no device code, only libwebsockets.
+# proxy/ is kept clean of shadowed names.
+$(BUILD)/obj/proxy/%.o: CFLAGS += -Wshadow
+
+# The network edge: no device code; libwebsockets, and libargon2 for logins.
 $(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libwebsockets jansson libxxhash 2>/dev/null)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libwebsockets jansson libxxhash 2>/dev/null) -largon2
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o
 	$(call msg,LD,$@)

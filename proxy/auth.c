@@ -3,7 +3,6 @@
  * calls these with what it read from the request, so they are unit-tested
  * and fuzzed on their own.  Times are monotonic milliseconds passed in by
  * the caller, for the same reason. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +10,9 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include <argon2.h>
+
+#include "common/json.h"
 #include "proxy/proxy.h"
 
 /* ---- users file ---- */
@@ -116,170 +118,50 @@ proxy_users_find_buf(const char *buf, size_t len, const char *user,
 	return found;
 }
 
-/* libargon2's return codes we tell apart (argon2.h). */
-#define A2_OK 0
-#define A2_VERIFY_MISMATCH (-35)
-#define A2_DECODING_FAIL (-32)
-
 int
 proxy_password_verify(const char *hash, const char *password)
 {
-	typedef int verify_fn(const char *encoded, const void *pwd, size_t pwdlen);
-	static verify_fn *verify;
-	static bool tried;
-	int rc;
+	int rc = argon2id_verify(hash, password, strlen(password));
 
-	if (!tried) {
-		void *h = dlopen("libargon2.so.1", RTLD_NOW | RTLD_LOCAL);
-
-		tried = true;
-		if (h != NULL)
-			*(void **)&verify = dlsym(h, "argon2id_verify");
-	}
-	if (verify == NULL)
-		return -ENOSYS;
-	rc = verify(hash, password, strlen(password));
-	if (rc == A2_OK)
+	if (rc == ARGON2_OK)
 		return 0;
-	if (rc == A2_VERIFY_MISMATCH)
-		return -EACCES;
-	return rc == A2_DECODING_FAIL ? -EINVAL : -EACCES;
+	return rc == ARGON2_DECODING_FAIL ? -EINVAL : -EACCES;
 }
 
 /* ---- login body ---- */
-
-/* A JSON string at *p (just past its opening quote) into out as UTF-8. */
-static int
-json_string(const char **p, const char *end, char *out, size_t outlen)
-{
-	size_t o = 0;
-	const char *s = *p;
-
-	while (s < end && *s != '"') {
-		unsigned c = (unsigned char)*s++;
-
-		if (c == '\\') {
-			if (s >= end)
-				return -EINVAL;
-			c = (unsigned char)*s++;
-			switch (c) {
-			case '"': case '\\': case '/': break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'n': c = '\n'; break;
-			case 'r': c = '\r'; break;
-			case 't': c = '\t'; break;
-			case 'u': {
-				unsigned v = 0;
-
-				if (end - s < 4)
-					return -EINVAL;
-				for (int i = 0; i < 4; i++) {
-					char h = *s++;
-
-					v <<= 4;
-					if (h >= '0' && h <= '9') v |= (unsigned)(h - '0');
-					else if (h >= 'a' && h <= 'f') v |= (unsigned)(h - 'a' + 10);
-					else if (h >= 'A' && h <= 'F') v |= (unsigned)(h - 'A' + 10);
-					else return -EINVAL;
-				}
-				/* Surrogates would need pairing; passwords
-				 * outside the BMP are typed as raw UTF-8. */
-				if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
-					return -EINVAL;
-				if (o + 3 >= outlen)
-					return -ENAMETOOLONG;
-				if (v < 0x80) {
-					out[o++] = (char)v;
-				} else if (v < 0x800) {
-					out[o++] = (char)(0xc0 | v >> 6);
-					out[o++] = (char)(0x80 | (v & 0x3f));
-				} else {
-					out[o++] = (char)(0xe0 | v >> 12);
-					out[o++] = (char)(0x80 | ((v >> 6) & 0x3f));
-					out[o++] = (char)(0x80 | (v & 0x3f));
-				}
-				continue;
-			}
-			default:
-				return -EINVAL;
-			}
-		} else if (c < 0x20) {
-			return -EINVAL;
-		}
-		if (o + 1 >= outlen)
-			return -ENAMETOOLONG;
-		out[o++] = (char)c;
-	}
-	if (s >= end)
-		return -EINVAL;
-	out[o] = '\0';
-	*p = s + 1;
-	return 0;
-}
 
 int
 proxy_login_parse(const char *body, size_t len, char *user, size_t userlen,
 		  char *password, size_t passlen, char *err, size_t errlen)
 {
-	const char *p = body, *end = body + len;
-	bool have_user = false, have_pass = false;
-	char key[16];
+	static const char *const names[] = { "user", "password", NULL };
+	const char *u, *pw;
+	size_t ul, pwl = 0;
+	json_t *o;
+	int rc = -EINVAL;
 
-	if (proxy_json_check(body, len, err, errlen) < 0)
+	if ((o = wk_json_parse_object(body, len, err, errlen)) == NULL)
 		return -EINVAL;
-	/* The document is valid JSON: only its shape is left to check. */
-#define SKIP_WS() while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++
-	SKIP_WS();
-	if (p >= end || *p++ != '{')
-		goto shape;
-	for (;;) {
-		int rc;
-
-		SKIP_WS();
-		if (p < end && *p == '}')
-			break;
-		if (p >= end || *p++ != '"')
-			goto shape;
-		if (json_string(&p, end, key, sizeof(key)) < 0)
-			goto shape;
-		SKIP_WS();
-		if (p >= end || *p++ != ':')
-			goto shape;
-		SKIP_WS();
-		if (p >= end || *p++ != '"')
-			goto shape;
-		if (strcmp(key, "user") == 0) {
-			rc = json_string(&p, end, user, userlen);
-			have_user = rc == 0;
-		} else if (strcmp(key, "password") == 0) {
-			rc = json_string(&p, end, password, passlen);
-			have_pass = rc == 0;
-		} else {
-			goto shape;
-		}
-		if (rc == -ENAMETOOLONG) {
-			snprintf(err, errlen, "\"%s\" too long", key);
-			return -EINVAL;
-		}
-		if (rc < 0)
-			goto shape;
-		SKIP_WS();
-		if (p < end && *p == ',') {
-			p++;
-			continue;
-		}
-		if (p < end && *p == '}')
-			break;
-		goto shape;
+	pw = NULL;
+	if (wk_json_only(o, names, NULL, 0) < 0 ||
+	    wk_json_get_str(o, "user", true, &u, &ul, NULL, 0) < 0 ||
+	    wk_json_get_str(o, "password", true, &pw, &pwl, NULL, 0) < 0) {
+		snprintf(err, errlen, "want {\"user\":\"...\",\"password\":\"...\"}");
+		goto out;
 	}
-#undef SKIP_WS
-	if (!have_user || !have_pass)
-		goto shape;
-	return 0;
-shape:
-	snprintf(err, errlen, "want {\"user\":\"...\",\"password\":\"...\"}");
-	return -EINVAL;
+	if (ul >= userlen || pwl >= passlen) {
+		snprintf(err, errlen, "\"%s\" too long", ul >= userlen ? "user" : "password");
+		goto out;
+	}
+	memcpy(user, u, ul + 1);
+	memcpy(password, pw, pwl + 1);
+	rc = 0;
+out:
+	/* jansson frees without wiping: the password's copy is wiped here. */
+	if (pw != NULL)
+		explicit_bzero((char *)pw, pwl);
+	json_decref(o);
+	return rc;
 }
 
 int

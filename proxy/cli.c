@@ -1,12 +1,10 @@
-/* websockify's command line, and host:port parsing. */
-#include <arpa/inet.h>
+/* websockify's command line, and the rules for where the proxy may listen. */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "common/hostport.h"
+#include "common/parse.h"
 #include "proxy/proxy.h"
 
 void
@@ -58,107 +56,69 @@ fail(char *err, size_t errlen, const char *fmt, const char *arg)
 	return -EINVAL;
 }
 
-static int
-parse_port(const char *s, int *port)
-{
-	char *end;
-	long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
-		return -EINVAL;
-	*port = (int)v;
-	return 0;
-}
-
 int
 proxy_addr_parse(const char *s, bool allow_bare_port, struct proxy_addr *a,
 		 char *err, size_t errlen)
 {
-	const char *colon, *host;
-	size_t hostlen;
-	struct in6_addr a6;
+	struct wk_hostport hp;
+	char why[320];
 
 	memset(a, 0, sizeof(*a));
-	if (s == NULL || *s == '\0')
-		return fail(err, errlen, "empty address%s", "");
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-
-		if (close == NULL || close[1] != ':')
-			return fail(err, errlen, "bad address \"%.200s\": want [ipv6]:port", s);
-		host = s + 1;
-		hostlen = (size_t)(close - host);
-		colon = close + 1;
-		if (hostlen == 0 || hostlen >= sizeof(a->host))
-			return fail(err, errlen, "bad address \"%.200s\": empty or long IPv6 address", s);
-		memcpy(a->host, host, hostlen);
-		if (inet_pton(AF_INET6, a->host, &a6) != 1)
-			return fail(err, errlen, "bad address \"%.200s\": not an IPv6 address", s);
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL) {
-			if (!allow_bare_port)
-				return fail(err, errlen, "bad address \"%.200s\": want host:port", s);
-			if (parse_port(s, &a->port) < 0)
-				return fail(err, errlen, "bad port \"%.200s\": want 1..65535", s);
-			return 0;
-		}
-		if (strchr(s, ':') != colon)
-			return fail(err, errlen, "bad address \"%.200s\": IPv6 addresses need brackets, e.g. [::1]:6080", s);
-		hostlen = (size_t)(colon - s);
-		if (hostlen == 0)
-			return fail(err, errlen, "bad address \"%.200s\": empty host", s);
-		if (hostlen >= sizeof(a->host))
-			return fail(err, errlen, "bad address \"%.200s\": host name too long", s);
-		for (size_t i = 0; i < hostlen; i++) {
-			char c = s[i];
-
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			      (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'))
-				return fail(err, errlen, "bad address \"%.200s\": bad character in host", s);
-		}
-		memcpy(a->host, s, hostlen);
+	if (wk_hostport_parse(s, allow_bare_port ? WK_HOSTPORT_BARE_PORT : 0, &hp, why, sizeof(why)) < 0) {
+		/* websockify's users know the port as the thing they got wrong. */
+		if (strstr(why, "want a port") != NULL)
+			return fail(err, errlen, "bad port in \"%.200s\": want 1..65535", s);
+		snprintf(err, errlen, "%s", why);
+		return -EINVAL;
 	}
-	if (parse_port(colon + 1, &a->port) < 0)
-		return fail(err, errlen, "bad port in \"%.200s\": want 1..65535", s);
+	_Static_assert(sizeof(a->host) >= sizeof(hp.host), "proxy_addr holds any host");
+	memcpy(a->host, hp.host, sizeof(hp.host));
+	a->port = hp.port;
 	return 0;
 }
 
-bool
-proxy_addr_is_loopback(const char *host)
+int
+proxy_listen_check(const struct proxy_options *o, int nusers, const char *resolved,
+		   char *err, size_t errlen)
 {
-	struct in_addr a4;
-	struct in6_addr a6;
+	const char *host = resolved ? resolved : o->listen.host;
+	bool v6 = strchr(o->listen.host, ':') != NULL;
+	char where[PROXY_HOST_MAX * 2 + 80];
 
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1) {
-		if (IN6_IS_ADDR_LOOPBACK(&a6))
-			return true;
-		return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+	if (o->auth == PROXY_AUTH_DEFAULT && nusers > 0)
+		return 0;
+	if (host[0] != '\0' && wk_host_is_loopback(host))
+		return 0;
+	if (o->auth == PROXY_AUTH_NONE) {
+		if (resolved != NULL)
+			snprintf(err, errlen, "--auth none: %s resolves to %s, which is not a loopback address",
+				 o->listen.host, resolved);
+		else
+			snprintf(err, errlen, "--auth none is allowed only on a loopback listen address "
+				 "(e.g. 127.0.0.1:%d)", o->listen.port);
+		return -EPERM;
 	}
-	return false;
+	snprintf(where, sizeof(where), "%s%s%s:%d", v6 ? "[" : "", o->listen.host[0] ? o->listen.host : "*",
+		 v6 ? "]" : "", o->listen.port);
+	if (resolved != NULL) {
+		size_t n = strlen(where);
+
+		snprintf(where + n, sizeof(where) - n, " (%s, not a loopback address)", resolved);
+	}
+	/* No default password exists: on a reachable address a server without
+	 * users would be useless at best. */
+	snprintf(err, errlen, "refusing to listen on %s: no users are configured; add one with: "
+		 "webkvm-passwd add --file %s NAME", where, o->users ? o->users : PROXY_USERS_DEFAULT);
+	return -EPERM;
 }
 
 static int
 parse_secs(const char *name, const char *s, int *out, char *err, size_t errlen)
 {
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 86400 * 365) {
+	if (wk_parse_int(s, 0, 86400 * 365, out) < 0) {
 		snprintf(err, errlen, "%s: bad number of seconds \"%.100s\"", name, s);
 		return -EINVAL;
 	}
-	*out = (int)v;
 	return 0;
 }
 
@@ -197,18 +157,11 @@ set_value(struct proxy_options *o, enum opt_id id, const char *name, const char 
 	case O_USERS: o->users = v; break;
 	case O_RUN_AS: o->run_as = v; break;
 	case O_STATE_DIR: o->state_dir = v; break;
-	case O_SNDBUF: {
-		char *end;
-		long n;
-
-		errno = 0;
-		n = strtol(v, &end, 10);
-		if (errno != 0 || end == v || *end != '\0' || n < 4096 || n > 64L << 20)
+	case O_SNDBUF:
+		if (wk_parse_int(v, 4096, 64 << 20, &o->sndbuf) < 0)
 			return fail(err, errlen, "--sndbuf: want a number of bytes from 4096 to 67108864, "
 				    "not \"%.100s\"", v);
-		o->sndbuf = (int)n;
 		break;
-	}
 	case O_SESSION_IDLE:
 	case O_SESSION_MAX: {
 		int *t = id == O_SESSION_IDLE ? &o->session_idle : &o->session_max;
@@ -338,8 +291,7 @@ proxy_cli_parse(int argc, char **argv, struct proxy_options *o, char *err, size_
 		o->tls = true;
 	if (o->cert != NULL)
 		o->tls = true;
-	if (o->auth == PROXY_AUTH_NONE && !proxy_addr_is_loopback(o->listen.host))
-		return fail(err, errlen, "--auth none is allowed only on a loopback listen address (e.g. 127.0.0.1:%s)",
-			    strrchr(pos[0], ':') ? strrchr(pos[0], ':') + 1 : pos[0]);
+	if (o->auth == PROXY_AUTH_NONE)
+		return proxy_listen_check(o, 0, NULL, err, errlen) < 0 ? -EINVAL : 0;
 	return 0;
 }

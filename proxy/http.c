@@ -8,11 +8,13 @@
  * the session is even looked at, so a cross-site request learns nothing
  * about whether the user is logged in. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/parse.h"
 #include "proxy/proxy.h"
 
 /* An unknown user name costs the same argon2 run as a known one, so the
@@ -319,7 +321,7 @@ decide_api(struct proxy_http_ctx *c, const struct proxy_http_req *r, struct prox
 	bool session = strcmp(r->uri, "/api/session") == 0;
 	unsigned status;
 	const char *why;
-	char *end;
+	char msg[64];
 	long v;
 
 	if (strcmp(r->uri, "/api/login") == 0 || strcmp(r->uri, "/api/logout") == 0) {
@@ -368,15 +370,14 @@ decide_api(struct proxy_http_ctx *c, const struct proxy_http_req *r, struct prox
 		answer_json_error(d, 411, "POST needs a Content-Length");
 		return;
 	}
-	errno = 0;
-	v = strtol(r->content_length, &end, 10);
-	if (errno != 0 || end == r->content_length || *end != '\0' || v < 0) {
+	if (wk_parse_long(r->content_length, 0, LONG_MAX, &v) < 0) {
 		answer_json_error(d, 400, "bad Content-Length");
 		return;
 	}
 	if (v > PROXY_BODY_DRAIN_MAX) {
 		/* Too big to even drain: answer and hang up. */
-		answer_json_error(d, 413, "body larger than 65536 bytes");
+		snprintf(msg, sizeof(msg), "body larger than %d bytes", PROXY_BODY_MAX);
+		answer_json_error(d, 413, msg);
 		d->answer.close = true;
 		return;
 	}

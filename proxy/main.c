@@ -1,6 +1,5 @@
 /* webkvm-proxy's main: the command line, then the event loop. */
 #include <malloc.h>
-#include <stdio.h>
 
 #include "proxy/proxy.h"
 
@@ -21,8 +20,9 @@ main(int argc, char **argv)
 	if (rc == 1)
 		return 0;
 	if (rc < 0) {
-		fprintf(stderr, "proxy: %s\n", err);
+		proxy_log(WK_LOG_ERROR, "%s", err);
 		return 2;
 	}
+	wk_log_set_level(o.verbose ? WK_LOG_DEBUG : WK_LOG_INFO);
 	return proxy_run(&o);
 }

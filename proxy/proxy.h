@@ -3,8 +3,9 @@
  * forwards to the daemon's control socket.
  *
  * The pure parts (command line, addresses, token files, URL paths, MIME
- * types, REST bodies) live in their own files without libwebsockets so they
- * are unit-tested and fuzzed on their own; server.c is the lws glue.
+ * types, REST bodies, logins, the byte queue) live in their own files
+ * without libwebsockets so they are unit-tested and fuzzed on their own;
+ * server*.c are the lws glue (map in server_int.h).
  * Every function returns 0 or a negative errno unless it says otherwise. */
 #ifndef WEBKVM_PROXY_H
 #define WEBKVM_PROXY_H
@@ -12,6 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "common/log.h"
+
+/* Every line the proxy logs: "proxy: ...", "proxy: warning: ...",
+ * "proxy: error: ..." (common/log.h); WK_LOG_DEBUG lines with --verbose. */
+#define proxy_log(level, ...) wk_log("proxy", (level), __VA_ARGS__)
 
 #define PROXY_HOST_MAX 256
 #define PROXY_TOKEN_MAX 256
@@ -71,12 +78,17 @@ struct proxy_options {
 int proxy_cli_parse(int argc, char **argv, struct proxy_options *o, char *err, size_t errlen);
 void proxy_cli_usage(FILE *f);
 
-/* "host:port", "[v6]:port" or, when allow_bare_port, "port".  -EINVAL with
- * the reason in err. */
+/* "host:port", "[v6]:port" or, when allow_bare_port, "port", by
+ * common/hostport.h's rules.  -EINVAL with the reason in err. */
 int proxy_addr_parse(const char *s, bool allow_bare_port, struct proxy_addr *a,
 		     char *err, size_t errlen);
-/* True for localhost, 127.0.0.0/8 and ::1 (and v4-mapped loopback). */
-bool proxy_addr_is_loopback(const char *host);
+/* Whether the proxy may listen where o says: anywhere with users (nusers
+ * > 0) to log in, else (--auth none, or a users file without users) only
+ * on a loopback address.  resolved: the address the listen name resolved
+ * to, or NULL to check the name itself ("" = every address).  0, or -EPERM
+ * with the reason, written for the person who started it, in err. */
+int proxy_listen_check(const struct proxy_options *o, int nusers, const char *resolved,
+		       char *err, size_t errlen);
 
 /* ---- token.c ---- */
 
@@ -163,14 +175,13 @@ int proxy_users_parse_line(const char *line, char *name, size_t namelen,
  * the number of good entries. */
 int proxy_users_find_buf(const char *buf, size_t len, const char *user,
 			 char *hash, size_t hashlen, int *nusers);
-/* Checks password against an encoded argon2id hash (libargon2, loaded with
- * dlopen so the proxy links with libwebsockets only).  Returns 0 when it
- * matches, -EACCES when not, -ENOSYS without libargon2, -EINVAL for a bad
- * hash. */
+/* Checks password against an encoded argon2id hash (libargon2).  Returns 0
+ * when it matches, -EACCES when not, -EINVAL for a bad hash. */
 int proxy_password_verify(const char *hash, const char *password);
 
-/* {"user":"...","password":"..."}: both strings, nothing else required.
- * Returns 0 or -EINVAL with the reason in err. */
+/* {"user":"...","password":"..."} (jansson, common/json.h): both strings,
+ * no other member, no duplicate.  Returns 0 or -EINVAL with the reason in
+ * err. */
 int proxy_login_parse(const char *body, size_t len, char *user, size_t userlen,
 		      char *password, size_t passlen, char *err, size_t errlen);
 /* The value of cookie name in a Cookie header.  1 found, 0 not,
@@ -226,7 +237,7 @@ bool proxy_origin_ok(const char *origin, const char *host, bool tls,
 /* ---- http.c: what to do with a request ----
  *
  * libwebsockets parses the request and every WebSocket frame (our code never
- * sees a frame header, only payloads); server.c copies the headers it needs
+ * sees a frame header, only payloads); server_http.c copies the headers it needs
  * out of lws into a proxy_http_req and acts on the proxy_http_decision made
  * here.  Everything from the request line to "serve this file", "bridge this
  * upgrade to that target" or "refuse with this status and why" is decided
@@ -236,7 +247,7 @@ bool proxy_origin_ok(const char *origin, const char *host, bool tls,
 #define PROXY_SESSION_COOKIE "webkvm_session"
 
 /* A request as lws parsed it.  A NULL header is absent.  A header present
- * but longer than the buffer server.c copies it into is NULL with its
+ * but longer than the buffer server_http.c copies it into is NULL with its
  * *_long flag set.  All strings are the caller's. */
 struct proxy_http_req {
 	const char *method;		/* "GET", "POST", "HEAD" or "OTHER" */
@@ -369,7 +380,7 @@ void proxy_login_end(struct proxy_http_ctx *c, struct proxy_login *l, int rc,
 int proxy_tls_selfsigned(const char *state_dir, char *cert, size_t certlen, char *key, size_t keylen,
 			 char *err, size_t errlen);
 
-/* ---- server.c ---- */
+/* ---- server.c (and the other server_*.c) ---- */
 
 /* Runs the proxy until SIGINT/SIGTERM or a --timeout/--idle-timeout.
  * Returns the process exit status. */

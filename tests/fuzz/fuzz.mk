@@ -22,9 +22,9 @@ HID_O    := $(call cobj,$(wildcard hid/*.c))
 RFB_O    := $(call cobj,$(wildcard rfb/*.c))
 SIM_O    := $(call cobj,$(wildcard board/sim/*.c)) $(FB)/obj/gen/font_vga16.o
 FW_O     := $(call cobj,$(filter-out firmware/main.c,$(wildcard firmware/*.c)))
-# server.c is the libwebsockets glue; the parsers and the request decisions
-# (http.c) are in the other files.
-PROXY_O  := $(call cobj,$(filter-out proxy/main.c proxy/server.c,$(wildcard proxy/*.c)))
+# server*.c are the libwebsockets glue; the parsers and the request
+# decisions (http.c) are in the other files.
+PROXY_O  := $(call cobj,$(filter-out proxy/main.c proxy/server%,$(wildcard proxy/*.c)))
 
 HARNESS  := $(patsubst tests/fuzz/%.c,$(FB)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -62,6 +62,9 @@ $(FB)/fuzz_fw_json: $(FW_O) $(RFB_O) $(SIM_O) $(HID_O) $(CAP_O)
 $(FB)/fuzz_capture: $(CAP_O)
 $(FB)/fuzz_hid: $(HID_O)
 $(FB)/fuzz_sim: $(SIM_O) $(HID_O)
+
+# auth.c checks passwords with libargon2.
+$(FB)/fuzz_proxy $(FB)/fuzz_proxy_auth $(FB)/fuzz_proxy_http: LIBS += -largon2
 
 $(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o $(COMMON_O)
 	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "tests/fuzz/fuzz_common.h"
+#include "common/hostport.h"
 #include "proxy/proxy.h"
 
 static char root[PATH_MAX];
@@ -115,7 +116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(err[0] != '\0');
 		if (rc == 0) {
 			FUZZ_CHECK(o.listen.port >= 0 && o.listen.port <= 65535);
-			(void)proxy_addr_is_loopback(o.listen.host);
+			(void)wk_host_is_loopback(o.listen.host);
 		}
 		free(store);
 		break;
@@ -126,9 +127,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == 0) {
 			FUZZ_CHECK(a.port >= 0 && a.port <= 65535);
 			FUZZ_CHECK(strnlen(a.host, sizeof(a.host)) < sizeof(a.host));
-			(void)proxy_addr_is_loopback(a.host);
+			(void)wk_host_is_loopback(a.host);
 		}
-		(void)proxy_addr_is_loopback(s);
+		(void)wk_host_is_loopback(s);
 		break;
 	case 2:
 		why = NULL;

@@ -1,5 +1,5 @@
 /* The proxy's request path as far as our code handles it (proxy/http.c):
- * libwebsockets parses HTTP and every WebSocket frame, server.c copies the
+ * libwebsockets parses HTTP and every WebSocket frame, server_http.c copies the
  * headers out, and proxy_http_decide says what to do.  The first byte picks:
  *
  *   0 a request.  Byte 1: bit 0 TLS, 1 --ssl-only, 2 --auth none, 3 --web

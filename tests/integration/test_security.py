@@ -251,6 +251,36 @@ class Login(Edge):
         self.assertEqual(self.login(p, bad)[0], 401)
         self.assertEqual(self.login(p)[0], 200)
 
+    def test_more_than_16_waiting_logins_get_503(self):
+        # README: at most 16 logins wait for the password check worker;
+        # more are refused at once with 503 instead of queueing without
+        # bound.  A slow hash (argon2id t=8, about 0.5 s) keeps the first
+        # check running while all the others arrive.
+        with open(self.users, "a") as f:
+            f.write("slow:$argon2id$v=19$m=65536,t=8,p=1$d2Via3ZtLXNsb3ctc2FsdA$"
+                    "/0XJC+bkT23Tl1EII1ySbV/W6sYhMe79eSB78EmUlf4\n")
+        p = self.start()
+        body = json.dumps({"user": "slow", "password": "guess"}).encode()
+        total, checking, waiting = 24, 1, 16
+        conns = []
+        for _ in range(total):
+            c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=30 * SLOW)
+            c.request("POST", "/api/login", body=body, headers={"Content-Type": "application/json"})
+            conns.append(c)
+        statuses = []
+        for c in conns:
+            r = c.getresponse()
+            raw = r.read()
+            statuses.append(r.status)
+            if r.status == 503:
+                self.assertIn("too many logins", json.loads(raw)["error"])
+            c.close()
+        self.assertEqual(statuses.count(503), total - checking - waiting, statuses)
+        # The ones that waited were answered as usual: checked (401) or,
+        # past the free failures, rate limited (429).
+        self.assertEqual(sorted(set(statuses) - {503}), [401, 429], statuses)
+        self.assertIn("16 logins already waiting for a password check; refused", p.logs())
+
 
 class Startup(Edge):
     def run_proxy(self, *args):

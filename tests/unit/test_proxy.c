@@ -1,4 +1,5 @@
-/* proxy/: command line, token files, URL paths, MIME types, REST bodies. */
+/* proxy/: command line, token files, URL paths, MIME types, REST bodies,
+ * logins, and the few pure pieces of the lws glue (server_int.h). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +13,9 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "common/hostport.h"
 #include "proxy/proxy.h"
+#include "proxy/server_int.h"
 
 /* ---- command line ---- */
 
@@ -147,10 +150,10 @@ test_cli_auth_none_on_loopback(void **state)
 	assert_int_equal(parse(&o, err, sizeof(err), "--auth=none", "[::1]:6080", "h:1", NULL), 0);
 	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "localhost:6080", "h:1", NULL), 0);
 	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "127.1.2.3:6080", "h:1", NULL), 0);
-	assert_true(proxy_addr_is_loopback("::ffff:127.0.0.1"));
-	assert_false(proxy_addr_is_loopback("128.0.0.1"));
-	assert_false(proxy_addr_is_loopback(""));
-	assert_false(proxy_addr_is_loopback("::"));
+	assert_true(wk_host_is_loopback("::ffff:127.0.0.1"));
+	assert_false(wk_host_is_loopback("128.0.0.1"));
+	assert_false(wk_host_is_loopback(""));
+	assert_false(wk_host_is_loopback("::"));
 }
 
 /* ---- token files ---- */
@@ -679,10 +682,36 @@ test_login_body(void **state)
 		"", "{", "[]", "{\"user\":\"a\"}", "{\"password\":\"a\"}", "{\"user\":1,\"password\":\"a\"}",
 		"{\"user\":\"a\",\"password\":\"a\",\"x\":\"y\"}", "{\"user\":\"a\",\"password\":\"\\u0000\"}",
 		"{\"user\":\"a\",\"password\":\"0123456789abcdef\"}", "{\"user\":\"a\" \"password\":\"b\"}",
+		/* a duplicate key, a lone surrogate, bytes that are not UTF-8 */
+		"{\"user\":\"a\",\"user\":\"b\",\"password\":\"c\"}",
+		"{\"user\":\"a\",\"password\":\"\\ud800\"}",
+		"{\"user\":\"a\",\"password\":\"\xff\"}",
+		"{\"user\":\"a\",\"password\":null}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(proxy_login_parse(bad[i], strlen(bad[i]), u, sizeof(u), pw, sizeof(pw),
 						   err, sizeof(err)), -EINVAL);
+	/* What is wrong is said. */
+	assert_int_equal(proxy_login_parse(bad[8], strlen(bad[8]), u, sizeof(u), pw, sizeof(pw),
+					   err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "\"password\" too long");
+	assert_int_equal(proxy_login_parse(bad[6], strlen(bad[6]), u, sizeof(u), pw, sizeof(pw),
+					   err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "want {\"user\""));
+	assert_int_equal(proxy_login_parse("{", 1, u, sizeof(u), pw, sizeof(pw), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "bad JSON"));
+	/* A character outside the BMP, as a surrogate pair or raw. */
+	{
+		const char *pair = "{\"user\":\"a\",\"password\":\"\\ud83d\\ude00\"}";
+		const char *raw = "{\"password\":\"\xf0\x9f\x98\x80\",\"user\":\"a\"}";
+
+		assert_int_equal(proxy_login_parse(pair, strlen(pair), u, sizeof(u), pw, sizeof(pw),
+						   err, sizeof(err)), 0);
+		assert_string_equal(pw, "\xf0\x9f\x98\x80");
+		assert_int_equal(proxy_login_parse(raw, strlen(raw), u, sizeof(u), pw, sizeof(pw),
+						   err, sizeof(err)), 0);
+		assert_string_equal(pw, "\xf0\x9f\x98\x80");
+	}
 }
 
 static void
@@ -831,6 +860,115 @@ test_tls_selfsigned_reuse(void **state)
 	rmdir(dir);
 }
 
+/* ---- where the proxy may listen ---- */
+
+static void
+test_listen_check(void **state)
+{
+	struct proxy_options o;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, sizeof(err), "--users", "/etc/u", "0.0.0.0:6080", "h:1", NULL), 0);
+	/* With users, anywhere. */
+	assert_int_equal(proxy_listen_check(&o, 1, NULL, err, sizeof(err)), 0);
+	assert_int_equal(proxy_listen_check(&o, 1, "192.0.2.1", err, sizeof(err)), 0);
+	/* Without users, only on loopback; the reason is the missing users,
+	 * not an --auth none nobody gave. */
+	assert_int_equal(proxy_listen_check(&o, 0, NULL, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "no users are configured"));
+	assert_non_null(strstr(err, "webkvm-passwd add --file /etc/u NAME"));
+	assert_non_null(strstr(err, "0.0.0.0:6080"));
+	assert_null(strstr(err, "--auth"));
+	assert_int_equal(parse(&o, err, sizeof(err), "--users", "/etc/u", "localhost:6080", "h:1", NULL), 0);
+	assert_int_equal(proxy_listen_check(&o, 0, NULL, err, sizeof(err)), 0);
+	assert_int_equal(proxy_listen_check(&o, 0, "127.0.0.1", err, sizeof(err)), 0);
+	/* A name that resolved somewhere else. */
+	assert_int_equal(proxy_listen_check(&o, 0, "192.0.2.1", err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "no users are configured"));
+	assert_non_null(strstr(err, "192.0.2.1"));
+	assert_null(strstr(err, "--auth"));
+	/* Every address ("" = a bare port) is not loopback. */
+	assert_int_equal(parse(&o, err, sizeof(err), "6080", "h:1", NULL), 0);
+	assert_int_equal(proxy_listen_check(&o, 0, NULL, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "*:6080"));
+	assert_non_null(strstr(err, PROXY_USERS_DEFAULT));
+	/* --auth none says so. */
+	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "localhost:6080", "h:1", NULL), 0);
+	assert_int_equal(proxy_listen_check(&o, 0, "192.0.2.1", err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "--auth none: localhost resolves to 192.0.2.1"));
+	assert_int_equal(proxy_listen_check(&o, 5, "192.0.2.1", err, sizeof(err)), -EPERM);
+	assert_int_equal(proxy_listen_check(&o, 0, "::1", err, sizeof(err)), 0);
+}
+
+/* ---- the pending request heads (the 431 answer's addressee) ---- */
+
+static void
+test_pending_never_drops(void **state)
+{
+	/* Stand-ins: the set only compares pointers. */
+	static char wsi[200];
+	struct lws *w[200];
+
+	(void)state;
+	for (int i = 0; i < 200; i++)
+		w[i] = (struct lws *)&wsi[i];
+	assert_null(proxy__pending_only());
+	proxy__pending_add(w[0]);
+	assert_ptr_equal(proxy__pending_only(), w[0]);
+	proxy__pending_add(w[1]);
+	assert_null(proxy__pending_only());
+	proxy__pending_del(w[0]);
+	assert_ptr_equal(proxy__pending_only(), w[1]);
+	proxy__pending_del(w[1]);
+	proxy__pending_del(w[1]);
+	assert_null(proxy__pending_only());
+
+	/* More heads pending than the old 64 slots: the 65th was not
+	 * recorded, so with it and one other left, the other was taken for
+	 * the only one and got the 431 meant for the 65th. */
+	for (int i = 0; i < 65; i++)
+		proxy__pending_add(w[i]);
+	for (int i = 1; i < 64; i++)
+		proxy__pending_del(w[i]);
+	assert_null(proxy__pending_only());
+	proxy__pending_del(w[0]);
+	assert_ptr_equal(proxy__pending_only(), w[64]);
+	proxy__pending_del(w[64]);
+
+	for (int i = 0; i < 200; i++)
+		proxy__pending_add(w[i]);
+	for (int i = 0; i < 200; i++)
+		if (i != 137)
+			proxy__pending_del(w[i]);
+	assert_ptr_equal(proxy__pending_only(), w[137]);
+	proxy__pending_free();
+	assert_null(proxy__pending_only());
+}
+
+/* ---- the WebSocket frame header of spliced frames ---- */
+
+static void
+test_ws_frame_header(void **state)
+{
+	static const struct { size_t len; size_t hlen; uint8_t hdr[10]; } cases[] = {
+		{ 0, 2, { 0x82, 0 } },
+		{ 125, 2, { 0x82, 125 } },
+		{ 126, 4, { 0x82, 126, 0, 126 } },
+		{ 65535, 4, { 0x82, 126, 0xff, 0xff } },
+		{ 65536, 10, { 0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0 } },
+		{ 262144, 10, { 0x82, 127, 0, 0, 0, 0, 0, 4, 0, 0 } },
+	};
+	uint8_t hdr[10];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(hdr, 0xee, sizeof(hdr));
+		assert_int_equal(proxy__ws_frame_header(hdr, cases[i].len), cases[i].hlen);
+		assert_memory_equal(hdr, cases[i].hdr, cases[i].hlen);
+	}
+}
+
 int
 main(void)
 {
@@ -858,6 +996,9 @@ main(void)
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_tls_selfsigned_reuse),
+		cmocka_unit_test(test_listen_check),
+		cmocka_unit_test(test_pending_never_drops),
+		cmocka_unit_test(test_ws_frame_header),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
