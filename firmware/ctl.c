@@ -140,11 +140,6 @@ ctl_type(struct fw_daemon *d, const struct ctl_req *req, char *resp, size_t len)
 		ctl_reply_error(resp, len, rc == FW_PASTE_EUTF8 ? "type: text is not valid UTF-8" : "type: out of memory");
 		return;
 	}
-	if (plan.n == 0) {
-		fw_paste_plan_free(&plan);
-		snprintf(resp, len, "{\"ok\":true,\"typed\":0}");
-		return;
-	}
 	snprintf(resp, len, "{\"ok\":true,\"typed\":%zu}", plan.n);
 	fw__paste_start(d, &plan, delay_ms);
 }

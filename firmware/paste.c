@@ -133,6 +133,10 @@ fw__paste_left(const struct fw_daemon *d)
 void
 fw__paste_start(struct fw_daemon *d, struct fw_paste_plan *plan, unsigned delay_ms)
 {
+	if (plan->n == 0) {
+		fw_paste_plan_free(plan);
+		return;
+	}
 	/* From nothing pressed: a Shift a viewer holds would change every
 	 * character. */
 	hid_release(d->hid, -1);
