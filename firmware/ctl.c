@@ -60,16 +60,16 @@ hid_state_json(struct fw_daemon *d, char *out, size_t len)
 	for (int i = 0; i < hid_layout_count() && n < len; i++)
 		n += (size_t)snprintf(out + n, len - n, "%s\"%s\"", i ? "," : "", hid_layout_name(i));
 	if (n < len)
-		n += (size_t)snprintf(out + n, len - n,
-				      "],\"mouse\":\"%s\",\"mice\":[%s%s%s],\"profile\":\"%s\","
-				      "\"profiles\":[\"full\",\"absolute\",\"relative\",\"keyboard\"],"
-				      "\"paste\":{\"active\":%s,\"left\":%zu,\"delay_ms\":%d}",
-				      fw__mode_name(hid_get_pointer_mode(d->hid)),
-				      m & 1u << HID_IFACE_POINTER ? "\"absolute\"" : "",
-				      (m & 1u << HID_IFACE_POINTER) && (m & 1u << HID_IFACE_MOUSE) ? "," : "",
-				      m & 1u << HID_IFACE_MOUSE ? "\"relative\"" : "",
-				      hid_profile_name(d->profile), fw__pasting(d) ? "true" : "false",
-				      fw__paste_left(d), d->cfg.paste_delay_ms);
+		snprintf(out + n, len - n,
+			 "],\"mouse\":\"%s\",\"mice\":[%s%s%s],\"profile\":\"%s\","
+			 "\"profiles\":[\"full\",\"absolute\",\"relative\",\"keyboard\"],"
+			 "\"paste\":{\"active\":%s,\"left\":%zu,\"delay_ms\":%d}",
+			 fw__mode_name(hid_get_pointer_mode(d->hid)),
+			 m & 1u << HID_IFACE_POINTER ? "\"absolute\"" : "",
+			 (m & 1u << HID_IFACE_POINTER) && (m & 1u << HID_IFACE_MOUSE) ? "," : "",
+			 m & 1u << HID_IFACE_MOUSE ? "\"relative\"" : "",
+			 hid_profile_name(d->profile), fw__pasting(d) ? "true" : "false",
+			 fw__paste_left(d), d->cfg.paste_delay_ms);
 }
 
 static void
@@ -218,10 +218,11 @@ static void
 ctl_key(struct fw_daemon *d, const struct ctl_req *req, char *resp, size_t len)
 {
 	const struct ctl_value *k = ctl_get(req, "keys");
-	uint32_t ks[CTL_ITEMS_MAX];
+	uint32_t ks[CTL_ITEMS_MAX] = { 0 };
+	int n = k->n_items;	/* 1..CTL_ITEMS_MAX: the table says so */
 	char msg[160];
 
-	for (int i = 0; i < k->n_items; i++) {
+	for (int i = 0; i < n; i++) {
 		if ((ks[i] = fw_key_by_name(k->items[i])) == 0) {
 			snprintf(msg, sizeof(msg), "key: unknown key name \"%.40s\"", k->items[i]);
 			ctl_reply_error(resp, len, msg);
@@ -234,9 +235,9 @@ ctl_key(struct fw_daemon *d, const struct ctl_req *req, char *resp, size_t len)
 	}
 	d->last_input_us = wk_now_us();
 	/* A chord: press in order, release in reverse. */
-	for (int i = 0; i < k->n_items; i++)
+	for (int i = 0; i < n; i++)
 		hid_key_keysym(d->hid, FW_VIEWER_CONTROL, ks[i], true);
-	for (int i = k->n_items - 1; i >= 0; i--)
+	for (int i = n - 1; i >= 0; i--)
 		hid_key_keysym(d->hid, FW_VIEWER_CONTROL, ks[i], false);
 	fw__flush_leds(d);
 	snprintf(resp, len, "{\"ok\":true}");

@@ -13,31 +13,31 @@ const char *const ctl_power_actions[] = { "on", "off", "reset", "reboot", NULL }
 static const char *const mice[] = { "absolute", "relative", NULL };
 
 const struct ctl_cmd_def ctl_cmds[CTL_CMD_COUNT] = {
-	[CTL_STATUS] = { "status", CTL_REST_GET, { { NULL } } },
+	[CTL_STATUS] = { .name = "status", .rest = CTL_REST_GET },
 	/* Without fields it reads the settings; with some it changes them,
 	 * all or none. */
-	[CTL_HID] = { "hid", CTL_REST_GET | CTL_REST_POST, {
+	[CTL_HID] = { .name = "hid", .rest = CTL_REST_GET | CTL_REST_POST, .fields = {
 		{ "layout", CTL_F_NAME, false, 1, NAME_MAX_LEN, NULL },
 		{ "mouse", CTL_F_CHOICE, false, 0, 0, mice },
 		{ "profile", CTL_F_NAME, false, 1, NAME_MAX_LEN, NULL },
 	} },
-	[CTL_TYPE] = { "type", CTL_REST_POST, {
+	[CTL_TYPE] = { .name = "type", .rest = CTL_REST_POST, .fields = {
 		{ "text", CTL_F_STR, true, 1, FW_CONTROL_MAX_LINE, NULL },
 		{ "delay_ms", CTL_F_INT, false, 0, 1000, NULL },
 	} },
-	[CTL_CANCEL] = { "cancel", CTL_REST_POST, { { NULL } } },
+	[CTL_CANCEL] = { .name = "cancel", .rest = CTL_REST_POST },
 	/* A chord: pressed in order, released in reverse. */
-	[CTL_KEY] = { "key", CTL_REST_POST, {
+	[CTL_KEY] = { .name = "key", .rest = CTL_REST_POST, .fields = {
 		{ "keys", CTL_F_STRS, true, 1, CTL_ITEMS_MAX, NULL },
 	} },
-	[CTL_POWER] = { "power", CTL_REST_POST, {
+	[CTL_POWER] = { .name = "power", .rest = CTL_REST_POST, .fields = {
 		{ "action", CTL_F_CHOICE, true, 0, 0, ctl_power_actions },
 	} },
-	[CTL_RELEASE] = { "release", CTL_REST_POST, { { NULL } } },
+	[CTL_RELEASE] = { .name = "release", .rest = CTL_REST_POST },
 	/* What the sim board's virtual target received: for tests. */
-	[CTL_TARGET] = { "target", 0, { { NULL } } },
+	[CTL_TARGET] = { .name = "target", .rest = 0 },
 	/* A layout's character keys (the current one without a name). */
-	[CTL_LAYOUT] = { "layout", 0, { { "name", CTL_F_NAME, false, 1, NAME_MAX_LEN, NULL } } },
+	[CTL_LAYOUT] = { .name = "layout", .rest = 0, .fields = { { "name", CTL_F_NAME, false, 1, NAME_MAX_LEN, NULL } } },
 };
 
 static void say(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
