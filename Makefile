@@ -53,6 +53,9 @@ RFB_OBJ  := $(call obj,$(RFB_SRC))
 SIM_OBJ  := $(call obj,$(SIM_SRC)) $(BUILD)/obj/gen/font_vga16.o
 FW_OBJ   := $(call obj,$(FW_SRC))
 PROXY_OBJ := $(call obj,$(PROXY_SRC))
+# The control protocol's table: the daemon's, and linked alone into the
+# proxy, whose REST layer builds its lines from it.
+CTLPROTO_OBJ := $(BUILD)/obj/firmware/ctlproto.o
 LIB_OBJ  := $(FW_OBJ) $(RFB_OBJ) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 
 BINS     := $(BUILD)/webkvmd $(if $(wildcard proxy/main.c),$(BUILD)/webkvm-proxy) \
@@ -107,7 +110,7 @@ $(BUILD)/tests/test_hid: $(HID_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_sim: $(SIM_OBJ) $(HID_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_firmware: $(LIB_OBJ)
-$(BUILD)/tests/test_proxy: $(PROXY_OBJ) $(COMMON_OBJ)
+$(BUILD)/tests/test_proxy: $(PROXY_OBJ) $(CTLPROTO_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_ring: $(BUILD)/obj/proxy/ring.o
 $(BUILD)/tests/test_proxy: LDLIBS += $(shell pkg-config --libs libwebsockets 2>/dev/null) -largon2
 # The virtual target as its own process, on the far side of real HDMI and
@@ -125,7 +128,8 @@ $(BUILD)/boothost: $(BUILD)/obj/tests/hil/boothost.o
 $(BUILD)/obj/tests/hil/boothost.o: CFLAGS += $(shell pkg-config --cflags libusb-1.0 2>/dev/null)
 
 # The users file tool: argon2id (libargon2).
-$(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth.o $(BUILD)/obj/proxy/rest.o $(COMMON_OBJ)
+$(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth.o $(BUILD)/obj/proxy/rest.o \
+			 $(CTLPROTO_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2 $(shell pkg-config --libs jansson libxxhash 2>/dev/null)
 
@@ -133,7 +137,7 @@ $(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth
 $(BUILD)/obj/proxy/%.o: CFLAGS += -Wshadow
 
 # The network edge: no device code; libwebsockets, and libargon2 for logins.
-$(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ) $(COMMON_OBJ)
+$(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ) $(CTLPROTO_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libwebsockets jansson libxxhash 2>/dev/null) -largon2
 

@@ -205,17 +205,16 @@ static void
 handle_line(struct fw_control *c, struct conn *k, const char *line, size_t len)
 {
 	static char resp[65536];
-	char err[256], q[300];
-	struct fw_json req;
+	char err[512];
+	struct ctl_req req;
 
-	if (fw_json_parse(&req, line, len, err, sizeof(err)) < 0) {
-		fw_json_quote(q, sizeof(q), err);
-		snprintf(resp, sizeof(resp), "{\"ok\":false,\"error\":%s}", q);
+	if (ctl_req_parse(&req, line, len, err, sizeof(err)) < 0) {
+		ctl_reply_error(resp, sizeof(resp), err);
 		fw__log(FW_LOG_WARN, "control: request dropped: %s", err);
 	} else {
 		c->fn(c->ctx, &req, resp, sizeof(resp));
 	}
-	fw_json_free(&req);
+	ctl_req_free(&req);
 	if (send_line(k, resp) < 0)
 		conn_close(k);
 }

@@ -8,15 +8,14 @@
 #include <poll.h>
 #include <stddef.h>
 
-#include "firmware/json.h"
+#include "firmware/ctlproto.h"
 
-/* Longest request line; a longer one is answered with an error and the
- * connection is closed. */
-#define FW_CONTROL_MAX_LINE 65536
 #define FW_CONTROL_MAX_CLIENTS 32
 
-/* Writes the answer to `req` (one JSON object, no newline) into resp. */
-typedef void (*fw_control_fn)(void *ctx, const struct fw_json *req, char *resp, size_t resplen);
+/* Writes the answer to `req` (one JSON object, no newline) into resp.  A
+ * line that is not a request the protocol's table allows is answered by
+ * control.c itself and never reaches it. */
+typedef void (*fw_control_fn)(void *ctx, const struct ctl_req *req, char *resp, size_t resplen);
 
 struct fw_control;
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "firmware/config.h"
-#include "firmware/json.h"
+#include "firmware/ctlproto.h"
 
 struct fw_daemon;
 
@@ -22,8 +22,10 @@ int fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err
 int fw_daemon_run(struct fw_daemon *d);
 void fw_daemon_free(struct fw_daemon *d);
 
-/* Answers one control request (see README: control socket). */
-void fw_daemon_control(void *ctx, const struct fw_json *req, char *resp, size_t resplen);
+/* Answers one control request, already checked against the protocol's
+ * table (firmware/ctlproto.h), with one JSON object (no newline) in resp.
+ * In ctl.c. */
+void fw_daemon_control(void *ctx, const struct ctl_req *req, char *resp, size_t resplen);
 
 /* ---- keys.c ---- */
 /* Keysym of a key name ("ctrl", "alt", "delete", "f1"…"f24", "a"); 0 if none. */
@@ -32,7 +34,7 @@ uint32_t fw_key_by_name(const char *name);
  * others as 0x01000000|cp; 0 for control characters that have no key. */
 uint32_t fw_keysym_of_char(uint32_t cp);
 
-/* ---- paste.c ---- */
+/* ---- paste.c: the plan and the held keys (the engine is internal) ---- */
 enum {
 	FW_PASTE_EUTF8 = -1,		/* the text is not valid UTF-8 */
 	FW_PASTE_EUNTYPABLE = -2,	/* characters the layout cannot type */

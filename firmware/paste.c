@@ -1,14 +1,21 @@
-/* Text typed as keystrokes: the plan made before the first key, and the
- * viewers' own keys held back while it types.
+/* Text typed as keystrokes: the plan made before the first key, the
+ * viewers' own keys held back while it types, and the engine that types it
+ * one keyboard report step at a time, paced.
  *
- * The typing itself (one keyboard report step at a time, paced) is in
- * daemon.c, which owns hid/ and the clock; what is here needs neither. */
+ * It stays in firmware/ rather than hid/ because its pace and its holding
+ * back are wiring between modules: it waits for the USB gadget's queue to
+ * drain and holds back the RFB viewers' keys meanwhile, while hid/ keeps
+ * the part that is its own (keysym → usages on a layout, report state). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "firmware/daemon.h"
-#include "firmware/json.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/utf8.h"
+#include "firmware/daemon_int.h"
+#include "hid/gadget.h"
 #include "hid/hid.h"
 
 int
@@ -23,7 +30,7 @@ fw_paste_plan(int layout, const char *text, size_t len, struct fw_paste_plan *ou
 	if ((out->ks = malloc((len ? len : 1) * sizeof(*out->ks))) == NULL)
 		return FW_PASTE_ENOMEM;
 	out->bad_json[used++] = '[';
-	while ((rc = hid_utf8_next(text, len, &pos, &cp)) > 0) {
+	while ((rc = wk_utf8_next(text, len, &pos, &cp)) > 0) {
 		uint32_t ks = fw_keysym_of_char(cp);
 		struct hid_stroke st[HID_STROKES_MAX];
 
@@ -47,8 +54,8 @@ fw_paste_plan(int layout, const char *text, size_t len, struct fw_paste_plan *ou
 			if (cp < 0x20 || cp == 0x7f)
 				snprintf(ch, sizeof(ch), "^%c", (char)(cp ^ 0x40));
 			else
-				ch[hid_utf8_put(cp, ch)] = '\0';
-			fw_json_quote(q, sizeof(q), ch);
+				ch[wk_utf8_put(cp, ch)] = '\0';
+			wk_json_quote(q, sizeof(q), ch);
 			used += (size_t)snprintf(out->bad_json + used, sizeof(out->bad_json) - used,
 						 "%s{\"char\":%s,\"code\":\"U+%04X\",\"at\":%zu}",
 						 listed ? "," : "", q, cp, out->n + out->n_bad - 1);
@@ -107,4 +114,98 @@ fw_held_drop_viewer(struct fw_held *h, int viewer)
 	}
 	h->n = kept;
 	return n - kept;
+}
+
+/* ---- the engine ---- */
+
+bool
+fw__pasting(const struct fw_daemon *d)
+{
+	return d->paste.ks != NULL;
+}
+
+size_t
+fw__paste_left(const struct fw_daemon *d)
+{
+	return fw__pasting(d) ? d->paste.n - d->paste_i : 0;
+}
+
+void
+fw__paste_start(struct fw_daemon *d, struct fw_paste_plan *plan, unsigned delay_ms)
+{
+	if (plan->n == 0) {
+		fw_paste_plan_free(plan);
+		return;
+	}
+	/* From nothing pressed: a Shift a viewer holds would change every
+	 * character. */
+	hid_release(d->hid, -1);
+	d->paste = *plan;
+	d->paste_i = 0;
+	d->paste_up = false;
+	d->paste_delay_us = delay_ms * 1000u;
+	d->paste_next_us = 0;
+	d->paste_t0_us = d->last_input_us = wk_now_us();
+	wk_log("webkvmd", WK_LOG_INFO, "type: %zu characters, %u ms between reports", plan->n, delay_ms);
+	fw__paste_step(d);
+}
+
+void
+fw__paste_end(struct fw_daemon *d, const char *why)
+{
+	struct fw_held_key k;
+	size_t left;
+	double secs;
+
+	if (!fw__pasting(d))
+		return;
+	left = d->paste.n - d->paste_i;
+	secs = (double)(wk_now_us() - d->paste_t0_us) / 1e6;
+	wk_log("webkvmd", left ? WK_LOG_WARN : WK_LOG_INFO,
+	       "type: %s, %zu of %zu characters typed in %.2f s (%.1f/s)", why, d->paste_i, d->paste.n,
+	       secs, secs > 0 ? (double)d->paste_i / secs : 0.0);
+	fw_paste_plan_free(&d->paste);
+	d->paste_i = 0;
+	d->paste_up = false;
+	hid_release(d->hid, FW_VIEWER_CONTROL);
+	while (fw_held_pop(&d->held, &k))
+		fw__apply_key(d, &k);
+	d->held_full_told = false;
+	fw__flush_leds(d);
+}
+
+int
+fw__paste_wait_ms(const struct fw_daemon *d, uint64_t now)
+{
+	if (!fw__pasting(d))
+		return -1;
+	/* Waiting for the host to read the reports: POLLOUT wakes us. */
+	if (d->gadget != NULL && hid_gadget_queued(d->gadget, HID_IFACE_KEYBOARD) > 0)
+		return -1;
+	return d->paste_next_us <= now ? 0 : (int)((d->paste_next_us - now + 999) / 1000);
+}
+
+/* One step is one key's press or release: the reports it makes leave
+ * before the next step, and the pause comes after them, so a target that
+ * reads slower than the pace sets the pace itself. */
+void
+fw__paste_step(struct fw_daemon *d)
+{
+	uint64_t now = wk_now_us();
+
+	for (int budget = 64; fw__pasting(d) && budget > 0; budget--) {
+		if (fw__paste_wait_ms(d, now) != 0)
+			return;
+		hid_key_keysym(d->hid, FW_VIEWER_CONTROL, d->paste.ks[d->paste_i], !d->paste_up);
+		fw__flush_leds(d);
+		if (d->paste_up)
+			d->paste_i++;
+		d->paste_up = !d->paste_up;
+		d->last_input_us = now;
+		d->paste_next_us = now + d->paste_delay_us;
+		if (d->paste_i == d->paste.n)
+			fw__paste_end(d, "done");
+		else if (d->paste_delay_us > 0 || d->gadget != NULL)
+			return;
+	}
 }

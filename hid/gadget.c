@@ -614,12 +614,6 @@ hid_gadget_set_profile(struct hid_gadget *g, enum hid_profile profile)
 	return 0;
 }
 
-enum hid_profile
-hid_gadget_profile(const struct hid_gadget *g)
-{
-	return g->profile;
-}
-
 void
 hid_gadget_close(struct hid_gadget *g)
 {

@@ -59,7 +59,6 @@ void hid_gadget_close(struct hid_gadget *g);
  * true).  0, HID_EINVAL, or HID_EIO with the reason logged (the gadget is
  * then retried each tick). */
 int hid_gadget_set_profile(struct hid_gadget *g, enum hid_profile profile);
-enum hid_profile hid_gadget_profile(const struct hid_gadget *g);
 
 /* The transport for hid_new(): send() queues and returns 0, or -ESHUTDOWN
  * while no USB host is there (the report is dropped: a host that comes

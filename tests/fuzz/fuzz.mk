@@ -24,7 +24,8 @@ SIM_O    := $(call cobj,$(wildcard board/sim/*.c)) $(FB)/obj/gen/font_vga16.o
 FW_O     := $(call cobj,$(filter-out firmware/main.c,$(wildcard firmware/*.c)))
 # server*.c are the libwebsockets glue; the parsers and the request
 # decisions (http.c) are in the other files.
-PROXY_O  := $(call cobj,$(filter-out proxy/main.c proxy/server%,$(wildcard proxy/*.c)))
+PROXY_O  := $(call cobj,$(filter-out proxy/main.c proxy/server%,$(wildcard proxy/*.c))) \
+            $(FB)/obj/firmware/ctlproto.o
 
 HARNESS  := $(patsubst tests/fuzz/%.c,$(FB)/%,$(wildcard tests/fuzz/fuzz_*.c))
 

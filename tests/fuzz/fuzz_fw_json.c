@@ -1,11 +1,13 @@
-/* The control socket: one JSON line parsed by fw_json_parse and, when it
- * parses, answered by fw_daemon_control of a real daemon on the sim board
- * (so "type" text goes through hid_utf8_next, fw_keysym_of_char and hid/
- * into the virtual target).  First byte 0xff instead fuzzes the UTF-8
- * decoder alone. */
+/* The control socket: one line read by ctl_req_parse (jansson, then the
+ * protocol table's checks) and, when it is a request, written again with
+ * ctl_req_line (which must read back the same) and answered by
+ * fw_daemon_control of a real daemon on the sim board (so "type" text goes
+ * through wk_utf8_next, fw_keysym_of_char and hid/ into the virtual
+ * target).  First byte 0xff instead fuzzes the UTF-8 decoder alone. */
 #include "tests/fuzz/fuzz_common.h"
+#include "common/utf8.h"
+#include "firmware/ctlproto.h"
 #include "firmware/daemon.h"
-#include "firmware/json.h"
 #include "firmware/log.h"
 #include "hid/hid.h"
 
@@ -39,7 +41,7 @@ utf8(const uint8_t *data, size_t size)
 	uint32_t cp;
 	int rc;
 
-	while ((rc = hid_utf8_next(s, size, &pos, &cp)) > 0) {
+	while ((rc = wk_utf8_next(s, size, &pos, &cp)) > 0) {
 		FUZZ_CHECK(pos > last && pos <= size && pos - last <= 4);
 		FUZZ_CHECK(cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff));
 		(void)fw_keysym_of_char(cp);
@@ -51,53 +53,105 @@ utf8(const uint8_t *data, size_t size)
 	free(s);
 }
 
+/* Every value the checks let through is what its field says. */
+static void
+check_values(const struct ctl_req *r)
+{
+	const struct ctl_cmd_def *c;
+
+	FUZZ_CHECK((unsigned)r->cmd < CTL_CMD_COUNT);
+	c = &ctl_cmds[r->cmd];
+	for (int i = 0; i < CTL_FIELDS_MAX && c->fields[i].name != NULL; i++) {
+		const struct ctl_field *f = &c->fields[i];
+		const struct ctl_value *v = &r->v[i];
+
+		if (!v->set) {
+			FUZZ_CHECK(!f->required);
+			continue;
+		}
+		switch (f->type) {
+		case CTL_F_STR:
+		case CTL_F_NAME:
+			FUZZ_CHECK(strlen(v->str) == v->len);
+			FUZZ_CHECK(v->len >= (size_t)f->lo && v->len <= (size_t)f->hi);
+			FUZZ_CHECK(wk_utf8_valid(v->str, v->len));
+			break;
+		case CTL_F_INT:
+			FUZZ_CHECK(v->num >= f->lo && v->num <= f->hi);
+			break;
+		case CTL_F_CHOICE:
+			FUZZ_CHECK(v->num >= 0 && strcmp(f->choices[v->num], v->str) == 0);
+			break;
+		case CTL_F_STRS:
+			FUZZ_CHECK(v->n_items >= f->lo && v->n_items <= f->hi && v->n_items <= CTL_ITEMS_MAX);
+			for (int k = 0; k < v->n_items; k++)
+				FUZZ_CHECK(strlen(v->items[k]) >= 1 && strlen(v->items[k]) <= CTL_ITEM_MAX);
+			break;
+		}
+	}
+}
+
+/* The line a request is written as reads back as the same request, and
+ * writes the same line again. */
+static void
+round_trip(const struct ctl_req *r)
+{
+	static char line[FW_CONTROL_MAX_LINE + 2], again[FW_CONTROL_MAX_LINE + 2];
+	struct ctl_req back;
+	char err[512];
+	int n = ctl_req_line(r, line, sizeof(line)), m;
+
+	if (n < 0)
+		return;	/* longer than a line may be: the proxy answers 413 */
+	FUZZ_CHECK((size_t)n == strlen(line) && n > 0 && line[n - 1] == '\n');
+	FUZZ_CHECK(memchr(line, '\n', (size_t)n - 1) == NULL);
+	FUZZ_CHECK(ctl_req_parse(&back, line, (size_t)n - 1, err, sizeof(err)) == 0);
+	FUZZ_CHECK(back.cmd == r->cmd);
+	m = ctl_req_line(&back, again, sizeof(again));
+	FUZZ_CHECK(m == n && memcmp(line, again, (size_t)n) == 0);
+	ctl_req_free(&back);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fw_json j;
-	char err[256], resp[4096];
+	struct ctl_req r;
+	char err[512], resp[4096];
 	char *buf;
 
 	if (size > 0 && data[0] == 0xff) {
 		utf8(data + 1, size - 1);
 		return 0;
 	}
-	/* Not NUL-terminated: the parser gets a length. */
+	/* Not NUL-terminated: the reader gets a length. */
 	buf = malloc(size ? size : 1);
 	if (buf == NULL)
 		abort();
 	if (size)
 		memcpy(buf, data, size);
 	err[0] = '\0';
-	if (fw_json_parse(&j, buf, size, err, sizeof(err)) == 0) {
-		FUZZ_CHECK(j.n >= 0 && j.n <= FW_JSON_MAX_MEMBERS);
-		for (int i = 0; i < j.n; i++) {
-			const struct fw_json_member *m = &j.m[i];
-
-			FUZZ_CHECK(m->key != NULL);
-			if (m->type == FW_JSON_STRING)
-				FUZZ_CHECK(strlen(m->str) == m->str_len);
-			if (m->type == FW_JSON_ARRAY)
-				FUZZ_CHECK(m->n_items >= 0 && m->n_items <= FW_JSON_MAX_ITEMS);
-		}
+	if (ctl_req_parse(&r, buf, size, err, sizeof(err)) == 0) {
+		check_values(&r);
+		round_trip(&r);
 		resp[0] = '\0';
-		fw_daemon_control(daemon_, &j, resp, sizeof(resp));
+		fw_daemon_control(daemon_, &r, resp, sizeof(resp));
 		FUZZ_CHECK(resp[0] == '{' && strlen(resp) < sizeof(resp));
 		/* "type" starts typing that only the daemon's loop advances;
 		 * cancelled here, so the next input's text is planned too. */
 		{
 			static const char cancel[] = "{\"cmd\":\"cancel\"}";
-			struct fw_json c;
+			struct ctl_req c;
 
-			if (fw_json_parse(&c, cancel, sizeof(cancel) - 1, err, sizeof(err)) == 0) {
-				fw_daemon_control(daemon_, &c, resp, sizeof(resp));
-				fw_json_free(&c);
-			}
+			FUZZ_CHECK(ctl_req_parse(&c, cancel, sizeof(cancel) - 1, err, sizeof(err)) == 0);
+			fw_daemon_control(daemon_, &c, resp, sizeof(resp));
+			ctl_req_free(&c);
 		}
 	} else {
 		FUZZ_CHECK(err[0] != '\0');
+		ctl_reply_error(resp, sizeof(resp), err);
+		FUZZ_CHECK(resp[0] == '{');
 	}
-	fw_json_free(&j);
+	ctl_req_free(&r);
 	free(buf);
 	return 0;
 }

@@ -1,7 +1,8 @@
-/* firmware/ unit tests: options, config file, control-socket JSON, keys,
+/* firmware/ unit tests: options, config file, the control protocol, keys,
  * the paste plan and the held-keys queue. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 #include "firmware/config.h"
 #include "firmware/control.h"
 #include "firmware/daemon.h"
-#include "firmware/json.h"
+#include "firmware/ctlproto.h"
 #include "hid/hid.h"
 
 static char err[512];
@@ -219,53 +220,140 @@ test_config_check(void **state)
 	assert_int_equal(fw_config_check(&c, err, sizeof(err)), -1);
 }
 
-static void
-test_json_good(void **state)
-{
-	struct fw_json j;
-	const char *s = " {\"cmd\":\"type\", \"text\":\"a\\\"b\\n\\u00e9\\ud83d\\ude00\", "
-			"\"n\": -1.5e2, \"on\": true, \"off\":false, \"z\":null, \"keys\":[\"ctrl\" ,\"alt\"]} ";
-	const struct fw_json_member *m;
+/* ---- the control protocol (ctlproto.c) ---- */
 
-	(void)state;
-	assert_int_equal(fw_json_parse(&j, s, strlen(s), err, sizeof(err)), 0);
-	assert_int_equal(j.n, 7);
-	m = fw_json_get(&j, "text");
-	assert_non_null(m);
-	assert_int_equal(m->type, FW_JSON_STRING);
-	assert_string_equal(m->str, "a\"b\n\xc3\xa9\xf0\x9f\x98\x80");
-	m = fw_json_get(&j, "n");
-	assert_int_equal(m->type, FW_JSON_NUMBER);
-	assert_true(m->num == -150.0);
-	assert_true(fw_json_get(&j, "on")->b);
-	assert_false(fw_json_get(&j, "off")->b);
-	assert_int_equal(fw_json_get(&j, "z")->type, FW_JSON_NULL);
-	m = fw_json_get(&j, "keys");
-	assert_int_equal(m->n_items, 2);
-	assert_string_equal(m->items[1], "alt");
-	assert_null(fw_json_get(&j, "missing"));
-	fw_json_free(&j);
+static int
+req(struct ctl_req *r, const char *line)
+{
+	err[0] = '\0';
+	return ctl_req_parse(r, line, strlen(line), err, sizeof(err));
 }
 
 static void
-test_json_bad(void **state)
+test_ctl_good(void **state)
 {
-	static const char *bad[] = {
-		"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1} x", "{\"a\":\"\\x\"}",
-		"{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}", "{\"a\":{\"b\":1}}", "{\"a\":[1]}",
-		"{\"a\":\"x\ny\"}", "{\"a\":1,\"a\":2}", "{\"a\":tru}", "{\"a\":1e999}",
-		"{\"a\":\"\\u0000\"}", "{\"a\":--1}", "{a:1}",
+	struct ctl_req r;
+	const struct ctl_value *v;
+
+	(void)state;
+	assert_int_equal(req(&r, " {\"cmd\":\"type\", \"text\":\"a\\\"b\\n\\u00e9\\ud83d\\ude00\", \"delay_ms\": 20} "), 0);
+	assert_int_equal(r.cmd, CTL_TYPE);
+	v = ctl_get(&r, "text");
+	assert_non_null(v);
+	assert_string_equal(v->str, "a\"b\n\xc3\xa9\xf0\x9f\x98\x80");
+	assert_int_equal(v->len, 10);
+	assert_int_equal(ctl_get(&r, "delay_ms")->num, 20);
+	assert_null(ctl_get(&r, "nosuchfield"));
+	ctl_req_free(&r);
+
+	/* null is absent */
+	assert_int_equal(req(&r, "{\"cmd\":\"type\",\"text\":\"x\",\"delay_ms\":null}"), 0);
+	assert_null(ctl_get(&r, "delay_ms"));
+	ctl_req_free(&r);
+
+	assert_int_equal(req(&r, "{\"keys\":[\"ctrl\" ,\"alt\", \"/\"],\"cmd\":\"key\"}"), 0);
+	v = ctl_get(&r, "keys");
+	assert_int_equal(v->n_items, 3);
+	assert_string_equal(v->items[2], "/");
+	ctl_req_free(&r);
+
+	for (int a = CTL_POWER_ON; a <= CTL_POWER_REBOOT; a++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "{\"cmd\":\"power\",\"action\":\"%s\"}", ctl_power_actions[a]);
+		assert_int_equal(req(&r, line), 0);
+		assert_int_equal(ctl_get(&r, "action")->num, a);
+		ctl_req_free(&r);
+	}
+	assert_int_equal(req(&r, "{\"cmd\":\"hid\",\"mouse\":\"relative\",\"layout\":\"pt-br\"}"), 0);
+	assert_int_equal(ctl_get(&r, "mouse")->num, 1);
+	assert_string_equal(ctl_get(&r, "layout")->str, "pt-br");
+	assert_null(ctl_get(&r, "profile"));
+	ctl_req_free(&r);
+	for (int c = 0; c < CTL_CMD_COUNT; c++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "{\"cmd\":\"%s\"}", ctl_cmds[c].name);
+		if (ctl_cmds[c].fields[0].required) {
+			assert_int_equal(req(&r, line), -1);
+		} else {
+			assert_int_equal(req(&r, line), 0);
+			assert_int_equal(r.cmd, c);
+		}
+		ctl_req_free(&r);
+	}
+}
+
+static void
+test_ctl_bad(void **state)
+{
+	static const struct {
+		const char *line, *want;
+	} bad[] = {
+		{ "", "bad JSON at byte" },
+		{ "{\"cmd\":\"status\"", "bad JSON at byte" },
+		{ "{\"cmd\":\"status\"} x", "bad JSON at byte" },
+		{ "[]", "want a JSON object" },
+		{ "{\"cmd\":\"status\",\"cmd\":\"type\"}", "bad JSON" },
+		{ "{\"cmd\":\"type\",\"text\":\"a\\u0000b\"}", "bad JSON" },
+		{ "{\"cmd\":\"type\",\"text\":\"\\ud800\"}", "bad JSON" },
+		{ "{\"cmd\":\"type\",\"text\":\"\xc0\xaf\"}", "bad JSON" },
+		{ "{\"cmd\":42}", "request needs \"cmd\"" },
+		{ "{\"cmd\":\"launch\"}", "unknown cmd \"launch\"" },
+		{ "{\"cmd\":\"status\",\"x\":1}", "status: unknown member \"x\" (want no members)" },
+		{ "{\"cmd\":\"type\",\"txt\":\"a\"}", "type: unknown member \"txt\" (want \"text\" or \"delay_ms\")" },
+		{ "{\"cmd\":\"type\"}", "type: missing member \"text\"" },
+		{ "{\"cmd\":\"type\",\"text\":5}", "type: \"text\" must be a string" },
+		{ "{\"cmd\":\"type\",\"text\":\"\"}", "type: \"text\" is empty" },
+		{ "{\"cmd\":\"type\",\"text\":\"a\",\"delay_ms\":1001}", "\"delay_ms\" must be an integer from 0 to 1000" },
+		{ "{\"cmd\":\"type\",\"text\":\"a\",\"delay_ms\":-1}", "\"delay_ms\"" },
+		{ "{\"cmd\":\"type\",\"text\":\"a\",\"delay_ms\":2.5}", "\"delay_ms\"" },
+		{ "{\"cmd\":\"type\",\"text\":\"a\",\"delay_ms\":\"10\"}", "\"delay_ms\"" },
+		{ "{\"cmd\":\"key\",\"keys\":\"ctrl\"}", "key: \"keys\" must be an array of 1 to 32 strings" },
+		{ "{\"cmd\":\"key\",\"keys\":[]}", "\"keys\" must be an array" },
+		{ "{\"cmd\":\"key\",\"keys\":[1]}", "\"keys\" item 1 must be a string" },
+		{ "{\"cmd\":\"key\",\"keys\":[\"a\",\"\"]}", "\"keys\" item 2" },
+		{ "{\"cmd\":\"power\"}", "power: missing member \"action\"" },
+		{ "{\"cmd\":\"power\",\"action\":\"explode\"}",
+		  "power: \"action\" must be \"on\", \"off\", \"reset\" or \"reboot\"" },
+		{ "{\"cmd\":\"power\",\"action\":\"on \"}", "\"action\" must be" },
+		{ "{\"cmd\":\"hid\",\"mouse\":\"tablet\"}", "\"mouse\" must be \"absolute\" or \"relative\"" },
+		{ "{\"cmd\":\"hid\",\"layout\":3}", "hid: \"layout\" must be a name" },
+		{ "{\"cmd\":\"hid\",\"layout\":\"de\\\",\\\"x\"}", "\"layout\" must be a name" },
+		{ "{\"cmd\":\"hid\",\"profile\":\"abcdefghijklmnopqrstuvwxyz0123456\"}", "\"profile\" must be a name" },
+		{ "{\"cmd\":\"layout\",\"name\":\"\"}", "layout: \"name\" must be a name" },
 	};
-	struct fw_json j;
+	struct ctl_req r;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (fw_json_parse(&j, bad[i], strlen(bad[i]), err, sizeof(err)) == 0)
-			fail_msg("accepted bad JSON: %s", bad[i]);
-		assert_non_null(strstr(err, "bad JSON at byte"));
-		fw_json_free(&j);
+		if (req(&r, bad[i].line) == 0)
+			fail_msg("accepted %s", bad[i].line);
+		if (strstr(err, bad[i].want) == NULL)
+			fail_msg("%s: said \"%s\", want \"%s\"", bad[i].line, err, bad[i].want);
+		ctl_req_free(&r);
 	}
-	/* Random bytes never crash the parser. */
+	/* The list of commands comes from the table: all of them. */
+	assert_int_equal(req(&r, "{}"), -1);
+	ctl_req_free(&r);
+	for (int c = 0; c < CTL_CMD_COUNT; c++)
+		if (strstr(err, ctl_cmds[c].name) == NULL)
+			fail_msg("\"%s\" does not list %s", err, ctl_cmds[c].name);
+	assert_non_null(strstr(err, "release, target or layout"));
+	/* 33 keys: one over */
+	{
+		char line[512] = "{\"cmd\":\"key\",\"keys\":[";
+
+		for (int i = 0; i < 33; i++)
+			strcat(line, i ? ",\"a\"" : "\"a\"");
+		strcat(line, "]}");
+		assert_int_equal(req(&r, line), -1);
+		ctl_req_free(&r);
+		strcpy(strstr(line, ",\"a\"]"), "]}");
+		assert_int_equal(req(&r, line), 0);
+		ctl_req_free(&r);
+	}
+	/* Random bytes never crash the reader. */
 	srand(1);
 	for (int i = 0; i < 20000; i++) {
 		char buf[64];
@@ -273,30 +361,80 @@ test_json_bad(void **state)
 
 		for (size_t k = 0; k < n; k++)
 			buf[k] = "{}[]\":,\\u0ae tfn1-."[rand() % 20];
-		fw_json_parse(&j, buf, n, err, sizeof(err));
-		fw_json_free(&j);
+		ctl_req_parse(&r, buf, n, err, sizeof(err));
+		ctl_req_free(&r);
 	}
 }
 
+/* The line a request is written as: fields in the table's order, decoded
+ * and written again, so nothing is copied through as text. */
 static void
-test_json_quote(void **state)
+test_ctl_line(void **state)
 {
-	char out[64];
+	struct ctl_req r;
+	char line[128];
 
 	(void)state;
-	assert_int_equal(fw_json_quote(out, sizeof(out), "a\"b\\c\n"), 15);
-	assert_string_equal(out, "\"a\\\"b\\\\c\\u000a\"");
-	assert_int_equal(fw_json_quote(out, 4, "abcdef"), 8);	/* truncated, reports need */
-	assert_string_equal(out, "\"ab");
+	assert_int_equal(req(&r, "{\"delay_ms\":5,\"text\":\"h\\u00e9\\n\\/\",\"cmd\":\"type\"}"), 0);
+	assert_int_equal(ctl_req_line(&r, line, sizeof(line)), 44);
+	assert_string_equal(line, "{\"cmd\":\"type\",\"text\":\"h\xc3\xa9\\n/\",\"delay_ms\":5}\n");
+	/* Too small a buffer: nothing, never a cut line. */
+	assert_int_equal(ctl_req_line(&r, line, 20), -ENOSPC);
+	assert_string_equal(line, "");
+	ctl_req_free(&r);
+
+	assert_int_equal(ctl_req_fields(&r, CTL_HID, "{\"profile\":\"full\",\"layout\":\"de\"}", 32, err,
+					sizeof(err)), 0);
+	assert_int_equal(ctl_req_line(&r, line, sizeof(line)), 45);
+	assert_string_equal(line, "{\"cmd\":\"hid\",\"layout\":\"de\",\"profile\":\"full\"}\n");
+	ctl_req_free(&r);
+	/* In a body, "cmd" is not a field. */
+	assert_int_equal(ctl_req_fields(&r, CTL_HID, "{\"cmd\":\"power\"}", 15, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown member \"cmd\""));
+	ctl_req_free(&r);
+
+	/* Longer than the socket takes. */
+	{
+		size_t n = FW_CONTROL_MAX_LINE + 64;
+		char *body = malloc(n), *big = malloc(n + 64);
+
+		assert_non_null(body);
+		assert_non_null(big);
+		memset(body, 'a', n);
+		memcpy(body, "{\"text\":\"", 9);
+		memcpy(body + FW_CONTROL_MAX_LINE - 12, "\"}", 3);
+		assert_int_equal(ctl_req_fields(&r, CTL_TYPE, body, strlen(body), err, sizeof(err)), 0);
+		assert_int_equal(ctl_req_line(&r, big, n + 64), -ENOSPC);
+		ctl_req_free(&r);
+		free(body);
+		free(big);
+	}
+	ctl_reply_error(line, sizeof(line), "a \"b\"");
+	assert_string_equal(line, "{\"ok\":false,\"error\":\"a \\\"b\\\"\"}");
+}
+
+/* The table itself: names unique, every choice field has its choices, the
+ * power enum in the order of its names. */
+static void
+test_ctl_table(void **state)
+{
+	(void)state;
+	for (int c = 0; c < CTL_CMD_COUNT; c++) {
+		assert_non_null(ctl_cmds[c].name);
+		assert_int_equal(ctl_cmd_find(ctl_cmds[c].name), c);
+		for (int f = 0; f < CTL_FIELDS_MAX && ctl_cmds[c].fields[f].name != NULL; f++)
+			if (ctl_cmds[c].fields[f].type == CTL_F_CHOICE)
+				assert_non_null(ctl_cmds[c].fields[f].choices);
+	}
+	assert_int_equal(ctl_cmd_find("nope"), -1);
+	assert_string_equal(ctl_power_actions[CTL_POWER_ON], "on");
+	assert_string_equal(ctl_power_actions[CTL_POWER_REBOOT], "reboot");
+	assert_null(ctl_power_actions[CTL_POWER_REBOOT + 1]);
 }
 
 static void
 test_keys(void **state)
 {
-	size_t pos = 0;
-	uint32_t cp;
-	const char *s = "a\xc3\xa9\xe2\x82\xac";
-
 	(void)state;
 	assert_int_equal(fw_key_by_name("ctrl"), 0xffe3);
 	assert_int_equal(fw_key_by_name("Delete"), 0xffff);
@@ -307,20 +445,6 @@ test_keys(void **state)
 	assert_int_equal(fw_key_by_name("f01"), 0);
 	assert_int_equal(fw_key_by_name("x"), 'x');
 	assert_int_equal(fw_key_by_name("nope"), 0);
-
-	assert_int_equal(hid_utf8_next(s, strlen(s), &pos, &cp), 1);
-	assert_int_equal(cp, 'a');
-	assert_int_equal(hid_utf8_next(s, strlen(s), &pos, &cp), 1);
-	assert_int_equal(cp, 0xe9);
-	assert_int_equal(hid_utf8_next(s, strlen(s), &pos, &cp), 1);
-	assert_int_equal(cp, 0x20ac);
-	assert_int_equal(hid_utf8_next(s, strlen(s), &pos, &cp), 0);
-	pos = 0;
-	assert_int_equal(hid_utf8_next("\xc0\x80", 2, &pos, &cp), -1);	/* overlong */
-	pos = 0;
-	assert_int_equal(hid_utf8_next("\xed\xa0\x80", 3, &pos, &cp), -1);	/* surrogate */
-	pos = 0;
-	assert_int_equal(hid_utf8_next("\xe2\x82", 2, &pos, &cp), -1);	/* truncated */
 
 	assert_int_equal(fw_keysym_of_char('\n'), 0xff0d);
 	assert_int_equal(fw_keysym_of_char('A'), 'A');
@@ -379,7 +503,7 @@ test_rfb_exposure(void **state)
 }
 
 static void
-no_answer(void *ctx, const struct fw_json *req, char *resp, size_t resplen)
+no_answer(void *ctx, const struct ctl_req *req, char *resp, size_t resplen)
 {
 	(void)ctx, (void)req;
 	snprintf(resp, resplen, "{}");
@@ -737,9 +861,10 @@ main(void)
 		cmocka_unit_test(test_cli_input_options),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_config_check),
-		cmocka_unit_test(test_json_good),
-		cmocka_unit_test(test_json_bad),
-		cmocka_unit_test(test_json_quote),
+		cmocka_unit_test(test_ctl_good),
+		cmocka_unit_test(test_ctl_bad),
+		cmocka_unit_test(test_ctl_line),
+		cmocka_unit_test(test_ctl_table),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_listen_loopback),
 		cmocka_unit_test(test_rfb_exposure),

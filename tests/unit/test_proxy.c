@@ -409,7 +409,8 @@ test_json_check(void **state)
 		if (proxy_json_check(bad[i], strlen(bad[i]), err, sizeof(err)) != -EINVAL)
 			fail_msg("bad JSON \"%s\" accepted", bad[i]);
 	assert_int_equal(proxy_json_check("[1,\0]", 5, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "byte 3"));
+	/* jansson counts the NUL it stopped at. */
+	assert_non_null(strstr(err, "byte 4"));
 }
 
 static int
@@ -430,15 +431,16 @@ test_rest_build(void **state)
 	assert_int_equal(rest("GET", "/api/status", NULL, line, err), 0);
 	assert_string_equal(line, "{\"cmd\":\"status\"}\n");
 	assert_int_equal(rest("POST", "/api/type", "{ \"text\" : \"h\\u00e9llo\\n\" }", line, err), 0);
-	assert_string_equal(line, "{\"cmd\":\"type\",\"text\":\"h\\u00e9llo\\n\"}\n");
+	/* The line is written from the decoded request: UTF-8 as is. */
+	assert_string_equal(line, "{\"cmd\":\"type\",\"text\":\"h\xc3\xa9llo\\n\"}\n");
 	assert_int_equal(rest("POST", "/api/key", "{\"keys\":[\"ctrl\", \"alt\",\"delete\"]}", line, err), 0);
-	assert_string_equal(line, "{\"cmd\":\"key\",\"keys\":[\"ctrl\", \"alt\",\"delete\"]}\n");
+	assert_string_equal(line, "{\"cmd\":\"key\",\"keys\":[\"ctrl\",\"alt\",\"delete\"]}\n");
 	assert_int_equal(rest("POST", "/api/power", "{\"action\":\"reboot\"}", line, err), 0);
 	assert_string_equal(line, "{\"cmd\":\"power\",\"action\":\"reboot\"}\n");
 	/* Newlines between array items stay out of the one control line
 	 * (found by tests/fuzz: regress/proxy/rest-key-newline-in-array). */
 	assert_int_equal(rest("POST", "/api/key", "{\"keys\":[\"ctrl\",\n\"alt\"\r\n,\"f1\"]}", line, err), 0);
-	assert_string_equal(line, "{\"cmd\":\"key\",\"keys\":[\"ctrl\", \"alt\"  ,\"f1\"]}\n");
+	assert_string_equal(line, "{\"cmd\":\"key\",\"keys\":[\"ctrl\",\"alt\",\"f1\"]}\n");
 
 	assert_int_equal(rest("POST", "/api/status", NULL, line, err), 405);
 	assert_int_equal(rest("GET", "/api/type", NULL, line, err), 405);
@@ -492,7 +494,8 @@ test_rest_build_hid(void **state)
 	assert_string_equal(line, "{\"cmd\":\"hid\",\"layout\":\"de\"}\n");
 	assert_int_equal(rest("POST", "/api/hid", " {\"mouse\" : \"relative\",\n\"profile\":\"full\",\"layout\":\"pt-br\"} ",
 			      line, err), 0);
-	assert_string_equal(line, "{\"cmd\":\"hid\",\"mouse\":\"relative\",\"profile\":\"full\",\"layout\":\"pt-br\"}\n");
+	/* Members in the protocol table's order. */
+	assert_string_equal(line, "{\"cmd\":\"hid\",\"layout\":\"pt-br\",\"mouse\":\"relative\",\"profile\":\"full\"}\n");
 	assert_int_equal(rest("POST", "/api/hid", "{\"profile\":\"keyboard\"}", line, err), 0);
 	assert_string_equal(line, "{\"cmd\":\"hid\",\"profile\":\"keyboard\"}\n");
 
@@ -508,7 +511,9 @@ test_rest_build_hid(void **state)
 	assert_int_equal(rest("POST", "/api/hid", "{\"mouse\":\"\"}", line, err), 400);
 	assert_int_equal(rest("POST", "/api/hid", "{\"mouse\":[\"relative\"]}", line, err), 400);
 	assert_int_equal(rest("POST", "/api/hid", "{\"layout\":\"de\\\",\\\"cmd\\\":\\\"x\"}", line, err), 400);
-	assert_int_equal(rest("POST", "/api/hid", "{\"layout\":\"d\\u0065\"}", line, err), 400);
+	/* An escape is read as what it stands for, never copied through. */
+	assert_int_equal(rest("POST", "/api/hid", "{\"layout\":\"d\\u0065\"}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"hid\",\"layout\":\"de\"}\n");
 	assert_int_equal(rest("POST", "/api/hid", "{\"profile\":\"abcdefghijklmnopqrstuvwxyz0123456\"}", line, err), 400);
 	assert_int_equal(rest("POST", "/api/hid", "{\"profile\":\"abcdefghijklmnopqrstuvwxyz012345\"}", line, err), 0);
 	assert_int_equal(rest("POST", "/api/hid", "{\"layout\":\"de\",\"layout\":\"fr\"}", line, err), 400);
@@ -523,8 +528,7 @@ test_rest_build_hid(void **state)
 	assert_int_equal(rest("POST", "/api/type", "{\"text\":\"ab\",\"delay_ms\":1000}", line, err), 0);
 	assert_string_equal(line, "{\"cmd\":\"type\",\"text\":\"ab\",\"delay_ms\":1000}\n");
 	{
-		static const char *const bad[] = { "1001", "-1", "2.5", "1e2", "\"20\"", "null", "true",
-						   "99999999999999999999", "[20]" };
+		static const char *const bad[] = { "1001", "-1", "2.5", "1e2", "\"20\"", "true", "[20]" };
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			char body[128];
@@ -535,6 +539,12 @@ test_rest_build_hid(void **state)
 			assert_non_null(strstr(err, "delay_ms"));
 		}
 	}
+	/* Past what jansson's integers hold: the body itself is refused. */
+	assert_int_equal(rest("POST", "/api/type", "{\"text\":\"ab\",\"delay_ms\":99999999999999999999}", line, err), 400);
+	assert_non_null(strstr(err, "bad JSON"));
+	/* null is an absent optional member. */
+	assert_int_equal(rest("POST", "/api/type", "{\"text\":\"ab\",\"delay_ms\":null}", line, err), 0);
+	assert_string_equal(line, "{\"cmd\":\"type\",\"text\":\"ab\"}\n");
 	assert_int_equal(rest("POST", "/api/type", "{\"delay_ms\":20}", line, err), 400);
 	assert_non_null(strstr(err, "missing member \"text\""));
 	assert_int_equal(rest("POST", "/api/type", "{\"text\":\"a\",\"delay\":20}", line, err), 400);
