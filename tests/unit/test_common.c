@@ -187,6 +187,18 @@ hostport_rules(void **state)
 	assert_int_equal(wk_hostport_parse("host:080", 0, &hp, err, sizeof(err)), 0);
 	assert_int_equal(hp.port, 80);
 	assert_int_equal(wk_hostport_parse(":5900", 0, &hp, err, sizeof(err)), -EINVAL);
+	/* A listener's forms: every address, and a port the kernel picks. */
+	assert_int_equal(wk_hostport_parse(":5900", WK_HOSTPORT_EMPTY_HOST, &hp, err, sizeof(err)), 0);
+	assert_string_equal(hp.host, "");
+	assert_int_equal(hp.port, 5900);
+	assert_int_equal(wk_hostport_parse(":", WK_HOSTPORT_EMPTY_HOST, &hp, err, sizeof(err)), -EINVAL);
+	assert_int_equal(wk_hostport_parse("::1:5900", WK_HOSTPORT_EMPTY_HOST, &hp, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(wk_hostport_parse("5900", WK_HOSTPORT_EMPTY_HOST, &hp, err, sizeof(err)), -EINVAL);
+	assert_int_equal(wk_hostport_parse("127.0.0.1:0", WK_HOSTPORT_PORT_ZERO, &hp, err, sizeof(err)), 0);
+	assert_int_equal(hp.port, 0);
+	assert_int_equal(wk_hostport_parse("[::1]:0", WK_HOSTPORT_PORT_ZERO, &hp, err, sizeof(err)), 0);
+	assert_int_equal(wk_hostport_parse("h:65536", WK_HOSTPORT_PORT_ZERO, &hp, err, sizeof(err)), -EINVAL);
 	assert_int_equal(wk_hostport_parse("a b:5900", 0, &hp, err, sizeof(err)), -EINVAL);
 	assert_int_equal(wk_hostport_parse("[nope]:5900", 0, &hp, err, sizeof(err)), -EINVAL);
 	assert_int_equal(wk_hostport_parse("[::1]5900", 0, &hp, err, sizeof(err)), -EINVAL);
