@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "firmware/daemon.h"
 #include "firmware/json.h"
 #include "hid/hid.h"
@@ -23,7 +24,7 @@ fw_paste_plan(int layout, const char *text, size_t len, struct fw_paste_plan *ou
 	if ((out->ks = malloc((len ? len : 1) * sizeof(*out->ks))) == NULL)
 		return FW_PASTE_ENOMEM;
 	out->bad_json[used++] = '[';
-	while ((rc = hid_utf8_next(text, len, &pos, &cp)) > 0) {
+	while ((rc = wk_utf8_next(text, len, &pos, &cp)) > 0) {
 		uint32_t ks = fw_keysym_of_char(cp);
 		struct hid_stroke st[HID_STROKES_MAX];
 
@@ -47,7 +48,7 @@ fw_paste_plan(int layout, const char *text, size_t len, struct fw_paste_plan *ou
 			if (cp < 0x20 || cp == 0x7f)
 				snprintf(ch, sizeof(ch), "^%c", (char)(cp ^ 0x40));
 			else
-				ch[hid_utf8_put(cp, ch)] = '\0';
+				ch[wk_utf8_put(cp, ch)] = '\0';
 			fw_json_quote(q, sizeof(q), ch);
 			used += (size_t)snprintf(out->bad_json + used, sizeof(out->bad_json) - used,
 						 "%s{\"char\":%s,\"code\":\"U+%04X\",\"at\":%zu}",

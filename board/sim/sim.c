@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "board/sim/sim_priv.h"
+#include "common/utf8.h"
 #include "hid/hid.h"
 
 static const char *const menu_names[SIM__MENU_N] = {
@@ -365,7 +366,7 @@ uint32_t sim__utf8_next(const char **p)
 	size_t pos = 0;
 
 	/* The NUL ends a cut-off sequence: no sequence runs past it. */
-	if (cp < 0x80 || hid_utf8_next(*p, strnlen(*p, 4), &pos, &cp) <= 0) {
+	if (cp < 0x80 || wk_utf8_next(*p, strnlen(*p, 4), &pos, &cp) <= 0) {
 		*p += 1;
 		return cp < 0x80 ? cp : 0xfffd;
 	}
@@ -488,7 +489,7 @@ int sim_row_text(const struct sim_target *s, int row, char *buf, size_t len)
 
 	for (int i = 0; i < s->cols; i++) {
 		char u[4];
-		size_t n = hid_utf8_put(c[i].cp, u);
+		size_t n = wk_utf8_put(c[i].cp, u);
 		/* Truncate at a character boundary. */
 		if (o + n >= len)
 			break;

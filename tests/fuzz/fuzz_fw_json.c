@@ -1,9 +1,10 @@
 /* The control socket: one JSON line parsed by fw_json_parse and, when it
  * parses, answered by fw_daemon_control of a real daemon on the sim board
- * (so "type" text goes through hid_utf8_next, fw_keysym_of_char and hid/
+ * (so "type" text goes through wk_utf8_next, fw_keysym_of_char and hid/
  * into the virtual target).  First byte 0xff instead fuzzes the UTF-8
  * decoder alone. */
 #include "tests/fuzz/fuzz_common.h"
+#include "common/utf8.h"
 #include "firmware/daemon.h"
 #include "firmware/json.h"
 #include "firmware/log.h"
@@ -39,7 +40,7 @@ utf8(const uint8_t *data, size_t size)
 	uint32_t cp;
 	int rc;
 
-	while ((rc = hid_utf8_next(s, size, &pos, &cp)) > 0) {
+	while ((rc = wk_utf8_next(s, size, &pos, &cp)) > 0) {
 		FUZZ_CHECK(pos > last && pos <= size && pos - last <= 4);
 		FUZZ_CHECK(cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff));
 		(void)fw_keysym_of_char(cp);

@@ -250,6 +250,38 @@ utf8_round_trip_and_refusals(void **state)
 	assert_true(wk_utf8_valid("", 0));
 }
 
+/* Both ways, against bytes written out by hand. */
+static void
+utf8_hand_written_bytes(void **state)
+{
+	static const struct { uint32_t cp; const char *bytes; } t[] = {
+		{ 0x41, "A" }, { 0xe9, "\xc3\xa9" }, { 0x20ac, "\xe2\x82\xac" },
+		{ 0xffe5, "\xef\xbf\xa5" }, { 0x1f600, "\xf0\x9f\x98\x80" }, { 0x10ffff, "\xf4\x8f\xbf\xbf" },
+	};
+	char out[4];
+	size_t pos;
+	uint32_t cp;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = strlen(t[i].bytes);
+
+		assert_int_equal(wk_utf8_put(t[i].cp, out), n);
+		assert_memory_equal(out, t[i].bytes, n);
+		pos = 0;
+		assert_int_equal(wk_utf8_next(t[i].bytes, n, &pos, &cp), 1);
+		assert_int_equal(cp, t[i].cp);
+		assert_int_equal(pos, n);
+		assert_int_equal(wk_utf8_next(t[i].bytes, n, &pos, &cp), 0);
+	}
+	pos = 0;
+	assert_int_equal(wk_utf8_next("\xe0\x80\x80", 3, &pos, &cp), -1);	/* overlong */
+	assert_int_equal(wk_utf8_next("\xf4\x90\x80\x80", 4, &pos, &cp), -1);	/* past U+10FFFF */
+	assert_int_equal(wk_utf8_next("\x80", 1, &pos, &cp), -1);		/* stray continuation */
+	assert_int_equal(wk_utf8_next("\xf0\x9f\x98", 3, &pos, &cp), -1);	/* cut off */
+	assert_int_equal(pos, 0);
+}
+
 /* ---- JSON ---- */
 
 static void
@@ -343,6 +375,7 @@ main(void)
 		cmocka_unit_test(parse_numbers),
 		cmocka_unit_test(hostport_rules),
 		cmocka_unit_test(utf8_round_trip_and_refusals),
+		cmocka_unit_test(utf8_hand_written_bytes),
 		cmocka_unit_test(json_object_and_members),
 		cmocka_unit_test(json_refusals),
 		cmocka_unit_test(json_dump_and_quote),

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "common/utf8.h"
 #include "firmware/config.h"
 #include "firmware/control.h"
 #include "firmware/daemon.h"
@@ -308,19 +309,19 @@ test_keys(void **state)
 	assert_int_equal(fw_key_by_name("x"), 'x');
 	assert_int_equal(fw_key_by_name("nope"), 0);
 
-	assert_int_equal(hid_utf8_next(s, strlen(s), &pos, &cp), 1);
+	assert_int_equal(wk_utf8_next(s, strlen(s), &pos, &cp), 1);
 	assert_int_equal(cp, 'a');
-	assert_int_equal(hid_utf8_next(s, strlen(s), &pos, &cp), 1);
+	assert_int_equal(wk_utf8_next(s, strlen(s), &pos, &cp), 1);
 	assert_int_equal(cp, 0xe9);
-	assert_int_equal(hid_utf8_next(s, strlen(s), &pos, &cp), 1);
+	assert_int_equal(wk_utf8_next(s, strlen(s), &pos, &cp), 1);
 	assert_int_equal(cp, 0x20ac);
-	assert_int_equal(hid_utf8_next(s, strlen(s), &pos, &cp), 0);
+	assert_int_equal(wk_utf8_next(s, strlen(s), &pos, &cp), 0);
 	pos = 0;
-	assert_int_equal(hid_utf8_next("\xc0\x80", 2, &pos, &cp), -1);	/* overlong */
+	assert_int_equal(wk_utf8_next("\xc0\x80", 2, &pos, &cp), -1);	/* overlong */
 	pos = 0;
-	assert_int_equal(hid_utf8_next("\xed\xa0\x80", 3, &pos, &cp), -1);	/* surrogate */
+	assert_int_equal(wk_utf8_next("\xed\xa0\x80", 3, &pos, &cp), -1);	/* surrogate */
 	pos = 0;
-	assert_int_equal(hid_utf8_next("\xe2\x82", 2, &pos, &cp), -1);	/* truncated */
+	assert_int_equal(wk_utf8_next("\xe2\x82", 2, &pos, &cp), -1);	/* truncated */
 
 	assert_int_equal(fw_keysym_of_char('\n'), 0xff0d);
 	assert_int_equal(fw_keysym_of_char('A'), 'A');
