@@ -94,11 +94,6 @@ enum {
 };
 const char *rfb_strerror(int err);
 
-/* Splits a listen address "host:port", "[v6]:port" or ":port" (host empty:
- * every address) into its parts; the port is 1 to 5 digits, at most 65535.
- * 0, or -1 when malformed or a part does not fit. */
-int rfb_listen_split(const char *spec, char *host, size_t hostlen, char *port, size_t portlen);
-
 struct rfb_server;
 
 /* Creates the server and starts listening.  Returns NULL and sets *err. */

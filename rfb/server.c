@@ -41,6 +41,8 @@
 #include <rfb/rfbregion.h>
 #include <turbojpeg.h>
 
+#include "common/clock.h"
+#include "common/hostport.h"
 #include "rfb/framing.h"
 #include "rfb/log.h"
 #include "rfb/rfb_server.h"
@@ -73,8 +75,6 @@
 /* Not in libvncserver's header, but exported: the iterator that also
  * returns closed clients, which rfbProcessEvents uses to reap them. */
 extern rfbClientIteratorPtr rfbGetClientIteratorWithClosed(rfbScreenInfoPtr screen);
-
-int rfb_log_level = RFB_LOG_INFO;
 
 struct rfb_viewer {
 	struct rfb_server *srv;
@@ -131,21 +131,6 @@ struct rfb_server {
 static rfbProtocolExtension qemu_ext;
 static int qemu_ext_registered;
 
-void
-rfb__log(int level, const char *fmt, ...)
-{
-	static const char *names[] = { "error", "warn", "info", "debug" };
-	va_list ap;
-
-	if (level > rfb_log_level)
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "rfb: %s: ", names[level]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 /* libvncserver's own messages: they end in '\n' already, and its chatty
  * per-client lines are debug for us; its errors are warnings. */
 static void
@@ -154,7 +139,7 @@ lib_log(int level, const char *fmt, va_list ap)
 	char buf[512];
 	size_t n;
 
-	if (level > rfb_log_level)
+	if (!wk_log_on(level))
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
@@ -165,7 +150,7 @@ lib_log(int level, const char *fmt, va_list ap)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
 			buf[i] = '?';
-	fprintf(stderr, "rfb: libvncserver: %s\n", buf);
+	rfb__log(level, "libvncserver: %s", buf);
 }
 
 static void
@@ -174,7 +159,7 @@ lib_log_info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	lib_log(RFB_LOG_DEBUG, fmt, ap);
+	lib_log(WK_LOG_DEBUG, fmt, ap);
 	va_end(ap);
 }
 
@@ -184,7 +169,7 @@ lib_log_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	lib_log(RFB_LOG_WARN, fmt, ap);
+	lib_log(WK_LOG_WARN, fmt, ap);
 	va_end(ap);
 }
 
@@ -203,76 +188,47 @@ rfb_strerror(int err)
 
 /* ---- listening ---- */
 
-int
-rfb_listen_split(const char *spec, char *host, size_t hostlen, char *port, size_t portlen)
-{
-	const char *colon, *h = spec;
-	size_t hl;
-
-	if (spec[0] == '[') {
-		const char *end = strchr(spec, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		h = spec + 1;
-		hl = (size_t)(end - h);
-		colon = end + 1;
-	} else {
-		colon = strrchr(spec, ':');
-		if (colon == NULL)
-			return -1;
-		hl = (size_t)(colon - spec);
-	}
-	if (hl >= hostlen || strlen(colon + 1) >= portlen || colon[1] == '\0')
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	strcpy(port, colon + 1);
-	for (const char *p = port; *p; p++)
-		if (*p < '0' || *p > '9')
-			return -1;
-	if (strtol(port, NULL, 10) > 65535)
-		return -1;
-	return 0;
-}
-
 static int
 listen_on(struct rfb_server *s, const char *spec)
 {
-	char host[256], port[16];
+	struct wk_hostport hp;
+	char port[8], why[320];
 	struct addrinfo hints = { 0 }, *res = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	int fd = -1, one = 1, rc;
 
-	if (rfb_listen_split(spec, host, sizeof(host), port, sizeof(port)) < 0) {
-		rfb__log(RFB_LOG_ERROR, "bad listen address \"%s\" (want host:port, [v6]:port or :port)", spec);
+	/* ":port" is every address; port 0 lets the kernel choose (tests). */
+	if (wk_hostport_parse(spec, WK_HOSTPORT_EMPTY_HOST | WK_HOSTPORT_PORT_ZERO, &hp, why,
+			      sizeof(why)) < 0) {
+		rfb__log(WK_LOG_ERROR, "listen: %s (want host:port, [v6]:port or :port)", why);
 		return RFB_EINVAL;
 	}
+	snprintf(port, sizeof(port), "%d", hp.port);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
-		rfb__log(RFB_LOG_ERROR, "listen address \"%s\": %s", spec, gai_strerror(rc));
+	if ((rc = getaddrinfo(hp.host[0] ? hp.host : NULL, port, &hints, &res)) != 0) {
+		rfb__log(WK_LOG_ERROR, "listen address \"%s\": %s", spec, gai_strerror(rc));
 		return RFB_EINVAL;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		rfb__log(RFB_LOG_ERROR, "%s: socket: %s", spec, strerror(errno));
+		rfb__log(WK_LOG_ERROR, "%s: socket: %s", spec, strerror(errno));
 		goto fail;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (res->ai_family == AF_INET6 && host[0] == '\0') {
+	if (res->ai_family == AF_INET6 && hp.host[0] == '\0') {
 		int zero = 0;
 
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	}
 	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
-		rfb__log(RFB_LOG_ERROR, "%s: bind: %s", spec, strerror(errno));
+		rfb__log(WK_LOG_ERROR, "%s: bind: %s", spec, strerror(errno));
 		goto fail;
 	}
 	if (listen(fd, 16) < 0) {
-		rfb__log(RFB_LOG_ERROR, "%s: listen: %s", spec, strerror(errno));
+		rfb__log(WK_LOG_ERROR, "%s: listen: %s", spec, strerror(errno));
 		goto fail;
 	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
@@ -281,7 +237,7 @@ listen_on(struct rfb_server *s, const char *spec)
 				((struct sockaddr_in *)&ss)->sin_port);
 	freeaddrinfo(res);
 	s->listen_fd = fd;
-	rfb__log(RFB_LOG_INFO, "listening for viewers on %s (port %d)", spec, s->port);
+	rfb__log(WK_LOG_INFO, "listening for viewers on %s (port %d)", spec, s->port);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -311,15 +267,6 @@ webSocketsCheck(rfbClientPtr cl)
 
 /* ---- viewers ---- */
 
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static struct rfb_viewer *
 viewer_of(rfbClientPtr cl)
 {
@@ -340,7 +287,7 @@ client_gone(rfbClientPtr cl)
 		s->in.release(s->in.ctx, v->id);
 	s->viewer_ids &= ~(1ULL << v->id);
 	s->n_viewers--;
-	rfb__log(RFB_LOG_INFO, "viewer %d (%s) left; %d viewer(s)", v->id, v->addr, s->n_viewers);
+	rfb__log(WK_LOG_INFO, "viewer %d (%s) left; %d viewer(s)", v->id, v->addr, s->n_viewers);
 	if (s->in.viewers != NULL)
 		s->in.viewers(s->in.ctx, s->n_viewers);
 	/* libvncserver 0.9.14 never frees a client's extension list; the
@@ -363,7 +310,7 @@ client_new(rfbClientPtr cl)
 	int id;
 
 	if (s->n_viewers >= MAX_VIEWERS) {
-		rfb__log(RFB_LOG_WARN, "viewer refused: %d viewers already", s->n_viewers);
+		rfb__log(WK_LOG_WARN, "viewer refused: %d viewers already", s->n_viewers);
 		return RFB_CLIENT_REFUSE;
 	}
 	if ((v = calloc(1, sizeof(*v))) == NULL)
@@ -374,14 +321,14 @@ client_new(rfbClientPtr cl)
 	v->cl = cl;
 	v->id = id;
 	v->led_sent = -1;
-	v->connected_us = now_us();
+	v->connected_us = wk_now_us();
 	snprintf(v->addr, sizeof(v->addr), "%s", cl->host ? cl->host : "?");
 	s->viewer_ids |= 1ULL << id;
 	s->n_viewers++;
 	cl->clientData = v;
 	cl->clientGoneHook = client_gone;
 	cl->viewOnly = s->view_only;
-	rfb__log(RFB_LOG_INFO, "viewer %d (%s) connected; %d viewer(s)", id, v->addr, s->n_viewers);
+	rfb__log(WK_LOG_INFO, "viewer %d (%s) connected; %d viewer(s)", id, v->addr, s->n_viewers);
 	if (s->in.viewers != NULL)
 		s->in.viewers(s->in.ctx, s->n_viewers);
 	return RFB_CLIENT_ACCEPT;
@@ -399,12 +346,12 @@ accept_viewers(struct rfb_server *s)
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				rfb__log(RFB_LOG_WARN, "accept: %s", strerror(errno));
+				rfb__log(WK_LOG_WARN, "accept: %s", strerror(errno));
 			return;
 		}
 		/* libvncserver keeps its sockets in an fd_set. */
 		if (fd >= FD_SETSIZE) {
-			rfb__log(RFB_LOG_WARN, "viewer refused: descriptor %d too high for libvncserver", fd);
+			rfb__log(WK_LOG_WARN, "viewer refused: descriptor %d too high for libvncserver", fd);
 			close(fd);
 			continue;
 		}
@@ -414,7 +361,7 @@ accept_viewers(struct rfb_server *s)
 		/* rfbNewClient makes the socket non-blocking, sends the protocol
 		 * version and calls client_new(); on refusal it closes fd. */
 		if (rfbNewClient(s->scr, fd) == NULL)
-			rfb__log(RFB_LOG_WARN, "viewer connection dropped during setup");
+			rfb__log(WK_LOG_WARN, "viewer connection dropped during setup");
 	}
 }
 
@@ -431,7 +378,7 @@ on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 		return;
 	s = v->srv;
 	if ((rc = s->in.key_sym(s->in.ctx, v->id, keysym, down)) < 0)
-		rfb__log(RFB_LOG_DEBUG, "viewer %d: keysym 0x%x not sent (%d)", v->id, (unsigned)keysym, rc);
+		rfb__log(WK_LOG_DEBUG, "viewer %d: keysym 0x%x not sent (%d)", v->id, (unsigned)keysym, rc);
 }
 
 static void
@@ -465,10 +412,10 @@ on_xvp(rfbClientPtr cl, uint8_t version, uint8_t code)
 	case rfbXvp_Reboot: act = RFB_POWER_REBOOT; break;
 	case rfbXvp_Reset: act = RFB_POWER_RESET; break;
 	default:
-		rfb__log(RFB_LOG_WARN, "viewer %d: unknown XVP operation %u", v->id, code);
+		rfb__log(WK_LOG_WARN, "viewer %d: unknown XVP operation %u", v->id, code);
 		return FALSE;
 	}
-	rfb__log(RFB_LOG_INFO, "viewer %d: XVP %s", v->id,
+	rfb__log(WK_LOG_INFO, "viewer %d: XVP %s", v->id,
 		 act == RFB_POWER_OFF ? "shutdown" : act == RFB_POWER_REBOOT ? "reboot" : "reset");
 	return s->in.power(s->in.ctx, act) == 0;
 }
@@ -524,7 +471,7 @@ qemu_enable(rfbClientPtr cl, void **data, int enc)
 	case ENC_QEMU_EXT_KEY:
 		if (!v->ext_key) {
 			v->ext_key = true;
-			rfb__log(RFB_LOG_DEBUG, "viewer %d: QEMU extended key events on", v->id);
+			rfb__log(WK_LOG_DEBUG, "viewer %d: QEMU extended key events on", v->id);
 			send_pseudo_rect(cl, ENC_QEMU_EXT_KEY, NULL, 0);
 		}
 		return TRUE;
@@ -565,7 +512,7 @@ qemu_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *msg)
 	if ((n = rfbReadExact(cl, (char *)&sub, 1)) <= 0)
 		goto gone;
 	if (sub != QEMU_SUB_EXT_KEY || !v->ext_key) {
-		rfb__log(RFB_LOG_WARN, "viewer %d (%s): unsupported QEMU message subtype %u; closing",
+		rfb__log(WK_LOG_WARN, "viewer %d (%s): unsupported QEMU message subtype %u; closing",
 			 v->id, v->addr, sub);
 		rfbCloseClient(cl);
 		return TRUE;
@@ -579,15 +526,15 @@ qemu_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *msg)
 	if (code == 0 || code > 0xff) {
 		/* No usable scancode: fall back to the keysym, as QEMU does. */
 		if (s->in.key_sym(s->in.ctx, v->id, keysym, b[1] != 0) < 0)
-			rfb__log(RFB_LOG_DEBUG, "viewer %d: keysym 0x%x not sent", v->id, (unsigned)keysym);
+			rfb__log(WK_LOG_DEBUG, "viewer %d: keysym 0x%x not sent", v->id, (unsigned)keysym);
 		return TRUE;
 	}
 	if (s->in.key_xt(s->in.ctx, v->id, qnum_to_xt(code), keysym, b[1] != 0) < 0)
-		rfb__log(RFB_LOG_DEBUG, "viewer %d: scancode 0x%x not sent", v->id, (unsigned)code);
+		rfb__log(WK_LOG_DEBUG, "viewer %d: scancode 0x%x not sent", v->id, (unsigned)code);
 	return TRUE;
 gone:
 	if (n < 0)
-		rfb__log(RFB_LOG_INFO, "viewer %d (%s): read: %s", v->id, v->addr, strerror(errno));
+		rfb__log(WK_LOG_INFO, "viewer %d (%s): read: %s", v->id, v->addr, strerror(errno));
 	rfbCloseClient(cl);
 	return TRUE;
 }
@@ -654,7 +601,7 @@ resize_fb(struct rfb_server *s, int w, int h, const uint8_t *alias)
 		while ((cl = rfbClientIteratorNext(it)) != NULL)
 			s->scr->setTranslateFunction(cl);
 		rfbReleaseClientIterator(it);
-		rfb__log(RFB_LOG_INFO, "framebuffer now %dx%d", w, h);
+		rfb__log(WK_LOG_INFO, "framebuffer now %dx%d", w, h);
 	}
 	free(old);
 	rfb_tilediff_invalidate(s->td);
@@ -831,7 +778,7 @@ read_password(struct rfb_server *s, const char *path)
 	size_t n;
 
 	if (fp == NULL) {
-		rfb__log(RFB_LOG_ERROR, "password file %s: %s", path, strerror(errno));
+		rfb__log(WK_LOG_ERROR, "password file %s: %s", path, strerror(errno));
 		return RFB_EPASSWORD;
 	}
 	if (fgets(s->password, sizeof(s->password), fp) == NULL)
@@ -840,11 +787,11 @@ read_password(struct rfb_server *s, const char *path)
 	n = strcspn(s->password, "\r\n");
 	s->password[n] = '\0';
 	if (n == 0) {
-		rfb__log(RFB_LOG_ERROR, "password file %s: empty", path);
+		rfb__log(WK_LOG_ERROR, "password file %s: empty", path);
 		return RFB_EPASSWORD;
 	}
 	if (n > 8)
-		rfb__log(RFB_LOG_WARN, "password file %s: VNC uses only the first 8 characters", path);
+		rfb__log(WK_LOG_WARN, "password file %s: VNC uses only the first 8 characters", path);
 	s->passwords[0] = s->password;
 	s->passwords[1] = NULL;
 	return 0;
@@ -991,20 +938,20 @@ viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 		long m;
 
 		if (n == 0) {
-			rfb__log(RFB_LOG_DEBUG, "viewer %d (%s): closed the connection", v->id, v->addr);
+			rfb__log(WK_LOG_DEBUG, "viewer %d (%s): closed the connection", v->id, v->addr);
 			rfbCloseClient(cl);
 			return;
 		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
-			rfb__log(RFB_LOG_INFO, "viewer %d (%s): recv: %s", v->id, v->addr, strerror(errno));
+			rfb__log(WK_LOG_INFO, "viewer %d (%s): recv: %s", v->id, v->addr, strerror(errno));
 			rfbCloseClient(cl);
 			return;
 		}
 		m = rfb__msg_len(phase_of(cl), s->peek, (size_t)n, &why);
 		if (m == RFB__BAD) {
-			rfb__log(RFB_LOG_WARN, "viewer %d (%s): %s (message type %u); closing",
+			rfb__log(WK_LOG_WARN, "viewer %d (%s): %s (message type %u); closing",
 				 v->id, v->addr, why, s->peek[0]);
 			rfbCloseClient(cl);
 			return;
@@ -1016,7 +963,7 @@ viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 			 * a peer that sent part of a message and hung up would
 			 * otherwise hold its slot until the stall timeout. */
 			if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-				rfb__log(RFB_LOG_DEBUG, "viewer %d (%s): closed in the middle of a message",
+				rfb__log(WK_LOG_DEBUG, "viewer %d (%s): closed in the middle of a message",
 					 v->id, v->addr);
 				rfbCloseClient(cl);
 				return;
@@ -1036,11 +983,11 @@ viewer_check_stall(rfbClientPtr cl, uint64_t now)
 	struct rfb_viewer *v = viewer_of(cl);
 
 	if (cl->state != RFB_NORMAL && now - v->connected_us > STALL_US) {
-		rfb__log(RFB_LOG_WARN, "viewer %d (%s): handshake not finished in %llu s; closing",
+		rfb__log(WK_LOG_WARN, "viewer %d (%s): handshake not finished in %llu s; closing",
 			 v->id, v->addr, STALL_US / 1000000ull);
 		rfbCloseClient(cl);
 	} else if (v->partial_since_us != 0 && now - v->partial_since_us > STALL_US) {
-		rfb__log(RFB_LOG_WARN, "viewer %d (%s): stopped in the middle of a message; closing",
+		rfb__log(WK_LOG_WARN, "viewer %d (%s): stopped in the middle of a message; closing",
 			 v->id, v->addr);
 		rfbCloseClient(cl);
 	}
@@ -1127,7 +1074,7 @@ shared_update(struct rfb_server *s, rfbClientPtr cl)
 	    rfb__upd_get(s->upd, s->fb, s->width * 4, s->urects, (int)n, &o,
 			 cl->enableLastRectEncoding, &msg, &len, &raw) < 0) {
 		if (!s->upd_failed_logged)
-			rfb__log(RFB_LOG_WARN, "viewer %d: shared Tight update failed (out of memory, "
+			rfb__log(WK_LOG_WARN, "viewer %d: shared Tight update failed (out of memory, "
 				 "or over 65535 rectangles without LastRect); libvncserver encodes "
 				 "such updates (logged once)", v->id);
 		s->upd_failed_logged = true;
@@ -1142,11 +1089,11 @@ shared_update(struct rfb_server *s, rfbClientPtr cl)
 	rfbStatRecordMessageSent(cl, rfbFramebufferUpdate, 4, 4);
 	rfbStatRecordEncodingSent(cl, rfbEncodingTight, (int)(len - 4), (int)raw);
 	if (!v->shared)
-		rfb__log(RFB_LOG_DEBUG, "viewer %d: shared Tight updates, JPEG quality %d", v->id,
+		rfb__log(WK_LOG_DEBUG, "viewer %d: shared Tight updates, JPEG quality %d", v->id,
 			 o.jpeg_quality);
 	v->shared = true;
 	if (rfbWriteExact(cl, (const char *)msg, (int)len) <= 0) {
-		rfb__log(RFB_LOG_INFO, "viewer %d (%s): write: %s", v->id, v->addr, strerror(errno));
+		rfb__log(WK_LOG_INFO, "viewer %d (%s): write: %s", v->id, v->addr, strerror(errno));
 		rfbCloseClient(cl);
 	}
 	return true;
@@ -1165,7 +1112,7 @@ viewer_update(struct rfb_server *s, rfbClientPtr cl)
 		return;
 	if (rfbUpdateClient(cl) && viewer_of(cl)->shared) {
 		viewer_of(cl)->shared = false;
-		rfb__log(RFB_LOG_DEBUG, "viewer %d: updates from libvncserver", viewer_of(cl)->id);
+		rfb__log(WK_LOG_DEBUG, "viewer %d: updates from libvncserver", viewer_of(cl)->id);
 	}
 }
 
@@ -1177,7 +1124,7 @@ rfb_process(struct rfb_server *s)
 	uint64_t now;
 
 	accept_viewers(s);
-	now = now_us();	/* after accept: no viewer is newer than now */
+	now = wk_now_us();	/* after accept: no viewer is newer than now */
 	/* What rfbProcessEvents does, minus its blocking reads: read whole
 	 * messages, send each viewer that asked for one an update of what
 	 * was marked modified, then reap the viewers that were closed. */
