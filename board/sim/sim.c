@@ -1,15 +1,15 @@
 /* board/sim: the virtual target's life cycle, power, console text and
  * commands.  The console is composed as text into a cell grid whenever the
  * state or the shown time changes; render.c turns changed cells into pixels. */
-#include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "board/sim/sim_priv.h"
+#include "common/parse.h"
 #include "common/utf8.h"
 #include "hid/hid.h"
 
@@ -249,23 +249,13 @@ static void set_output(struct sim_target *s, const char *prefix, const char *tex
 		s->output[0] = '\0';
 }
 
-/* Parses a decimal without sign or spaces. */
-static int parse_dim(const char *p, char **end, long *v)
-{
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	errno = 0;
-	*v = strtol(p, end, 10);
-	return errno ? -1 : 0;
-}
-
 static void cmd_res(struct sim_target *s, const char *arg)
 {
-	char *end;
+	const char *x = strpbrk(arg, "xX");
 	long w, h;
 
-	if (parse_dim(arg, &end, &w) < 0 || (*end != 'x' && *end != 'X') ||
-	    parse_dim(end + 1, &end, &h) < 0 || *end) {
+	if (x == NULL || wk_parse_long_n(arg, (size_t)(x - arg), 0, LONG_MAX, &w) < 0 ||
+	    wk_parse_long(x + 1, 0, LONG_MAX, &h) < 0) {
 		set_output(s, "res: expected WxH, got: ", arg);
 		return;
 	}
@@ -339,13 +329,13 @@ void sim__enter(struct sim_target *s)
 struct sim_target *sim_new(int width, int height)
 {
 	if (!size_ok(width, height)) {
-		fprintf(stderr, "sim: screen %dx%d out of range (%dx%d to %dx%d)\n",
+		sim__log(WK_LOG_ERROR, "screen %dx%d out of range (%dx%d to %dx%d)",
 			width, height, SIM__MIN_W, SIM__MIN_H, SIM__MAX_W, SIM__MAX_H);
 		return NULL;
 	}
 	struct sim_target *s = calloc(1, sizeof(*s));
 	if (!s) {
-		fprintf(stderr, "sim: out of memory\n");
+		sim__log(WK_LOG_ERROR, "out of memory");
 		return NULL;
 	}
 	if (sim__screen_alloc(s, width, height) < 0) {
@@ -426,7 +416,7 @@ void sim_power(struct sim_target *s, enum sim_power p)
 		start_boot(s);
 		return;
 	}
-	fprintf(stderr, "sim: unknown power action %d ignored\n", (int)p);
+	sim__log(WK_LOG_WARN, "unknown power action %d ignored", (int)p);
 }
 
 int sim_resize(struct sim_target *s, int width, int height)

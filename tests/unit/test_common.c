@@ -149,6 +149,18 @@ parse_numbers(void **state)
 	assert_int_equal(wk_parse_size("2M", 1u << 20, &sz), -ERANGE);
 	assert_int_equal(wk_parse_size("99999999999999999999G", UINT64_MAX, &sz), -ERANGE);
 
+	assert_int_equal(wk_parse_hex("0x00980900", UINT32_MAX, &sz), 0);
+	assert_true(sz == 0x980900);
+	assert_int_equal(wk_parse_hex("0XfF", 255, &sz), 0);
+	assert_true(sz == 255);
+	assert_int_equal(wk_parse_hex("0x100", 255, &sz), -ERANGE);
+	assert_int_equal(wk_parse_hex("0x1ffffffffffffffff", UINT64_MAX, &sz), -ERANGE);
+	assert_int_equal(wk_parse_hex("0x", UINT64_MAX, &sz), -EINVAL);
+	assert_int_equal(wk_parse_hex("ff", UINT64_MAX, &sz), -EINVAL);
+	assert_int_equal(wk_parse_hex("0x1g", UINT64_MAX, &sz), -EINVAL);
+	assert_int_equal(wk_parse_hex("-0x1", UINT64_MAX, &sz), -EINVAL);
+	assert_int_equal(wk_parse_hex(NULL, UINT64_MAX, &sz), -EINVAL);
+
 	assert_int_equal(wk_parse_dims("1920x1080", 64, 8192, &w, &h), 0);
 	assert_int_equal(w, 1920);
 	assert_int_equal(h, 1080);
