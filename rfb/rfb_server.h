@@ -59,7 +59,8 @@ enum rfb_power {
 	RFB_POWER_RESET,
 };
 
-/* Where viewers' input goes.  `viewer` is a small id unique per connected
+/* Where viewers' input goes.  A connection is a viewer once its RFB
+ * handshake is done.  `viewer` is a small id unique per connected
  * viewer; release(viewer) is called when it disconnects.  xt is an XT
  * scancode with extended keys as 0xe0XX (0xe11d for Pause).  buttons is the
  * RFB button mask.  Return values are errors to log; they never close the
@@ -118,13 +119,15 @@ int rfb_frame(struct rfb_server *s, const struct cap_frame *f);
  * to every viewer that asked for QEMU LED state. */
 void rfb_set_leds(struct rfb_server *s, uint8_t hid_leds);
 
-/* Fills up to max pollfds with the sockets to watch; returns the count. */
+/* Fills up to max pollfds with the sockets to watch, viewers before
+ * connections still in the handshake; returns the count. */
 int rfb_pollfds(struct rfb_server *s, struct pollfd *pfd, int max);
 /* Accepts viewers, reads their messages, sends pending updates.  Call after
  * poll() (any of the fds ready or not).  Never blocks longer than the time
  * it takes to write one update (bounded by the client wait time). */
 void rfb_process(struct rfb_server *s);
 
+/* Viewers that finished the handshake. */
 int rfb_viewer_count(const struct rfb_server *s);
 void rfb_size(const struct rfb_server *s, int *w, int *h);
 /* The framebuffer (XRGB32), for tests and benchmarks. */

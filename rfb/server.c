@@ -59,6 +59,18 @@
 #define PAR_DIFF_PIXELS		(512 * 1024)
 #define MAX_DIFF_JOBS		8
 #define MAX_VIEWERS		64
+/* A connection is a viewer once its RFB handshake is done; before that it
+ * takes no viewer slot.  At most this many wait in the handshake from one
+ * client address, and this many in all: a new connection past either bound
+ * closes the oldest waiting one (of that address, or of all).  A real
+ * viewer's handshake takes a round trip or two, so a flood of idle
+ * connections cannot keep it out, and costs bounded memory. */
+#define PENDING_PER_ADDR	16
+#define PENDING_MAX		64
+/* Connections accepted per rfb_process() call, and the kernel's queue of
+ * connections not yet accepted. */
+#define ACCEPT_BATCH		32
+#define LISTEN_BACKLOG		64
 /* A viewer that has not finished the handshake, or has sent part of a
  * message and then nothing, for this long is dropped. */
 #define STALL_US		(10 * 1000000ull)
@@ -79,7 +91,8 @@ extern rfbClientIteratorPtr rfbGetClientIteratorWithClosed(rfbScreenInfoPtr scre
 struct rfb_viewer {
 	struct rfb_server *srv;
 	rfbClientPtr cl;
-	int id;
+	bool pending;		/* still in the handshake: no id, no input */
+	int id;			/* -1 while pending */
 	bool ext_key;		/* asked for -258 */
 	bool led;		/* asked for -261 */
 	int led_sent;		/* QEMU LED bits last sent, -1 = none yet */
@@ -87,6 +100,7 @@ struct rfb_viewer {
 	uint64_t connected_us;
 	uint64_t partial_since_us;	/* part of a message waiting, 0 = none */
 	char addr[INET6_ADDRSTRLEN + 8];
+	char name[INET6_ADDRSTRLEN + 32];	/* for the log: "viewer 3 (addr)" */
 };
 
 struct rfb_server {
@@ -114,6 +128,7 @@ struct rfb_server {
 	struct rfb_rect *urects;	/* a viewer's update region, as rectangles */
 	size_t urects_cap;
 	bool upd_failed_logged;
+	struct wk_log_once crowd;	/* handshake bounds reached */
 	uint8_t peek[RFB__MAX_MSG];	/* what a viewer's socket holds */
 	/* One frame's diff in bands: each job's rows, output and scratch. */
 	struct diff_job {
@@ -227,7 +242,7 @@ listen_on(struct rfb_server *s, const char *spec)
 		rfb__log(WK_LOG_ERROR, "%s: bind: %s", spec, strerror(errno));
 		goto fail;
 	}
-	if (listen(fd, 16) < 0) {
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
 		rfb__log(WK_LOG_ERROR, "%s: listen: %s", spec, strerror(errno));
 		goto fail;
 	}
@@ -283,13 +298,17 @@ client_gone(rfbClientPtr cl)
 		return;
 	s = v->srv;
 	s->bytes_gone += (uint64_t)rfbStatGetSentBytes(cl);
-	if (s->in.release != NULL)
-		s->in.release(s->in.ctx, v->id);
-	s->viewer_ids &= ~(1ULL << v->id);
-	s->n_viewers--;
-	rfb__log(WK_LOG_INFO, "viewer %d (%s) left; %d viewer(s)", v->id, v->addr, s->n_viewers);
-	if (s->in.viewers != NULL)
-		s->in.viewers(s->in.ctx, s->n_viewers);
+	if (v->pending) {
+		rfb__log(WK_LOG_DEBUG, "%s: gone during the handshake", v->name);
+	} else {
+		if (s->in.release != NULL)
+			s->in.release(s->in.ctx, v->id);
+		s->viewer_ids &= ~(1ULL << v->id);
+		s->n_viewers--;
+		rfb__log(WK_LOG_INFO, "%s left; %d viewer(s)", v->name, s->n_viewers);
+		if (s->in.viewers != NULL)
+			s->in.viewers(s->in.ctx, s->n_viewers);
+	}
 	/* libvncserver 0.9.14 never frees a client's extension list; the
 	 * only extension is ours and its data is this viewer. */
 	while (cl->extensions != NULL) {
@@ -302,12 +321,53 @@ client_gone(rfbClientPtr cl)
 	free(v);
 }
 
+/* Keeps the connections waiting in the handshake within the bounds, for
+ * one more from addr: closes the oldest of addr's, or of all. */
+static void
+make_room(struct rfb_server *s, const char *addr)
+{
+	struct rfb_viewer *oldest_addr = NULL, *oldest_all = NULL, *victim = NULL;
+	int n_addr = 0, n_all = 0;
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl;
+
+	/* Newest first: on equal times the later one met is the older. */
+	it = rfbGetClientIterator(s->scr);
+	while ((cl = rfbClientIteratorNext(it)) != NULL) {
+		struct rfb_viewer *v = viewer_of(cl);
+
+		if (v == NULL || !v->pending || cl->sock == RFB_INVALID_SOCKET)
+			continue;
+		n_all++;
+		if (oldest_all == NULL || v->connected_us <= oldest_all->connected_us)
+			oldest_all = v;
+		if (strcmp(v->addr, addr) == 0) {
+			n_addr++;
+			if (oldest_addr == NULL || v->connected_us <= oldest_addr->connected_us)
+				oldest_addr = v;
+		}
+	}
+	rfbReleaseClientIterator(it);
+	if (n_addr >= PENDING_PER_ADDR) {
+		victim = oldest_addr;
+		wk_log_once(&s->crowd, "rfb", WK_LOG_WARN, "%d connections from %s wait in the "
+			    "handshake: each new one closes the oldest", n_addr, addr);
+	} else if (n_all >= PENDING_MAX) {
+		victim = oldest_all;
+		wk_log_once(&s->crowd, "rfb", WK_LOG_WARN, "%d connections wait in the handshake: "
+			    "each new one closes the oldest", n_all);
+	}
+	if (victim != NULL) {
+		rfb__log(WK_LOG_DEBUG, "%s: closed for a newer connection", victim->name);
+		rfbCloseClient(victim->cl);
+	}
+}
+
 static enum rfbNewClientAction
 client_new(rfbClientPtr cl)
 {
 	struct rfb_server *s = cl->screen->screenData;
 	struct rfb_viewer *v;
-	int id;
 
 	if (s->n_viewers >= MAX_VIEWERS) {
 		rfb__log(WK_LOG_WARN, "viewer refused: %d viewers already", s->n_viewers);
@@ -315,29 +375,51 @@ client_new(rfbClientPtr cl)
 	}
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return RFB_CLIENT_REFUSE;
-	for (id = 0; id < MAX_VIEWERS && (s->viewer_ids & (1ULL << id)); id++)
-		;
 	v->srv = s;
 	v->cl = cl;
-	v->id = id;
+	v->pending = true;
+	v->id = -1;
 	v->led_sent = -1;
 	v->connected_us = wk_now_us();
 	snprintf(v->addr, sizeof(v->addr), "%s", cl->host ? cl->host : "?");
-	s->viewer_ids |= 1ULL << id;
-	s->n_viewers++;
+	snprintf(v->name, sizeof(v->name), "connection from %s", v->addr);
+	make_room(s, v->addr);
 	cl->clientData = v;
 	cl->clientGoneHook = client_gone;
 	cl->viewOnly = s->view_only;
-	rfb__log(WK_LOG_INFO, "viewer %d (%s) connected; %d viewer(s)", id, v->addr, s->n_viewers);
+	rfb__log(WK_LOG_DEBUG, "%s: handshake", v->name);
+	return RFB_CLIENT_ACCEPT;
+}
+
+/* The handshake is done: the connection becomes a viewer, if there is
+ * room.  False when it was closed instead. */
+static bool
+promote(struct rfb_server *s, struct rfb_viewer *v)
+{
+	int id;
+
+	if (s->n_viewers >= MAX_VIEWERS) {
+		rfb__log(WK_LOG_WARN, "%s: viewer refused: %d viewers already", v->name, s->n_viewers);
+		rfbCloseClient(v->cl);
+		return false;
+	}
+	for (id = 0; id < MAX_VIEWERS && (s->viewer_ids & (1ULL << id)); id++)
+		;
+	v->pending = false;
+	v->id = id;
+	snprintf(v->name, sizeof(v->name), "viewer %d (%s)", id, v->addr);
+	s->viewer_ids |= 1ULL << id;
+	s->n_viewers++;
+	rfb__log(WK_LOG_INFO, "%s connected; %d viewer(s)", v->name, s->n_viewers);
 	if (s->in.viewers != NULL)
 		s->in.viewers(s->in.ctx, s->n_viewers);
-	return RFB_CLIENT_ACCEPT;
+	return true;
 }
 
 static void
 accept_viewers(struct rfb_server *s)
 {
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
@@ -374,7 +456,7 @@ on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 	struct rfb_server *s;
 	int rc;
 
-	if (v == NULL || cl->viewOnly)
+	if (v == NULL || v->pending || cl->viewOnly)
 		return;
 	s = v->srv;
 	if ((rc = s->in.key_sym(s->in.ctx, v->id, keysym, down)) < 0)
@@ -387,7 +469,7 @@ on_pointer(int mask, int x, int y, rfbClientPtr cl)
 	struct rfb_viewer *v = viewer_of(cl);
 	struct rfb_server *s;
 
-	if (v == NULL || cl->viewOnly)
+	if (v == NULL || v->pending || cl->viewOnly)
 		return;
 	s = v->srv;
 	if (x >= s->width)
@@ -404,7 +486,7 @@ on_xvp(rfbClientPtr cl, uint8_t version, uint8_t code)
 	struct rfb_server *s;
 	enum rfb_power act;
 
-	if (v == NULL || cl->viewOnly || version != 1)
+	if (v == NULL || v->pending || cl->viewOnly || version != 1)
 		return FALSE;
 	s = v->srv;
 	switch (code) {
@@ -506,7 +588,7 @@ qemu_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *msg)
 	uint32_t keysym, code;
 	int n;
 
-	if (msg->type != MSG_QEMU || v == NULL)
+	if (msg->type != MSG_QEMU || v == NULL || v->pending)
 		return FALSE;
 	s = v->srv;
 	if ((n = rfbReadExact(cl, (char *)&sub, 1)) <= 0)
@@ -905,11 +987,18 @@ rfb_pollfds(struct rfb_server *s, struct pollfd *pfd, int max)
 
 	if (max > 0 && s->listen_fd >= 0)
 		pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
-	it = rfbGetClientIterator(s->scr);
-	while ((cl = rfbClientIteratorNext(it)) != NULL && n < max)
-		if (cl->sock != RFB_INVALID_SOCKET)
-			pfd[n++] = (struct pollfd){ .fd = cl->sock, .events = POLLIN };
-	rfbReleaseClientIterator(it);
+	/* Viewers first: when the caller's room runs out, connections still
+	 * in the handshake wait for the next wakeup, not the viewers. */
+	for (int pass = 0; pass < 2; pass++) {
+		it = rfbGetClientIterator(s->scr);
+		while ((cl = rfbClientIteratorNext(it)) != NULL && n < max) {
+			struct rfb_viewer *v = viewer_of(cl);
+
+			if (cl->sock != RFB_INVALID_SOCKET && v != NULL && v->pending == (pass == 1))
+				pfd[n++] = (struct pollfd){ .fd = cl->sock, .events = POLLIN };
+		}
+		rfbReleaseClientIterator(it);
+	}
 	return n;
 }
 
@@ -938,21 +1027,21 @@ viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 		long m;
 
 		if (n == 0) {
-			rfb__log(WK_LOG_DEBUG, "viewer %d (%s): closed the connection", v->id, v->addr);
+			rfb__log(WK_LOG_DEBUG, "%s: closed the connection", v->name);
 			rfbCloseClient(cl);
 			return;
 		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
-			rfb__log(WK_LOG_INFO, "viewer %d (%s): recv: %s", v->id, v->addr, strerror(errno));
+			rfb__log(WK_LOG_INFO, "%s: recv: %s", v->name, strerror(errno));
 			rfbCloseClient(cl);
 			return;
 		}
 		m = rfb__msg_len(phase_of(cl), s->peek, (size_t)n, &why);
 		if (m == RFB__BAD) {
-			rfb__log(WK_LOG_WARN, "viewer %d (%s): %s (message type %u); closing",
-				 v->id, v->addr, why, s->peek[0]);
+			rfb__log(WK_LOG_WARN, "%s: %s (message type %u); closing", v->name, why,
+				 s->peek[0]);
 			rfbCloseClient(cl);
 			return;
 		}
@@ -963,8 +1052,7 @@ viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 			 * a peer that sent part of a message and hung up would
 			 * otherwise hold its slot until the stall timeout. */
 			if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-				rfb__log(WK_LOG_DEBUG, "viewer %d (%s): closed in the middle of a message",
-					 v->id, v->addr);
+				rfb__log(WK_LOG_DEBUG, "%s: closed in the middle of a message", v->name);
 				rfbCloseClient(cl);
 				return;
 			}
@@ -974,6 +1062,10 @@ viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 		}
 		v->partial_since_us = 0;
 		rfbProcessClientMessage(cl);
+		/* Before the next message: it may be input, which needs an id. */
+		if (v->pending && cl->state == RFB_NORMAL && cl->sock != RFB_INVALID_SOCKET &&
+		    !promote(s, v))
+			return;
 	}
 }
 
@@ -983,12 +1075,11 @@ viewer_check_stall(rfbClientPtr cl, uint64_t now)
 	struct rfb_viewer *v = viewer_of(cl);
 
 	if (cl->state != RFB_NORMAL && now - v->connected_us > STALL_US) {
-		rfb__log(WK_LOG_WARN, "viewer %d (%s): handshake not finished in %llu s; closing",
-			 v->id, v->addr, STALL_US / 1000000ull);
+		rfb__log(WK_LOG_WARN, "%s: handshake not finished in %llu s; closing", v->name,
+			 STALL_US / 1000000ull);
 		rfbCloseClient(cl);
 	} else if (v->partial_since_us != 0 && now - v->partial_since_us > STALL_US) {
-		rfb__log(WK_LOG_WARN, "viewer %d (%s): stopped in the middle of a message; closing",
-			 v->id, v->addr);
+		rfb__log(WK_LOG_WARN, "%s: stopped in the middle of a message; closing", v->name);
 		rfbCloseClient(cl);
 	}
 }
@@ -1122,6 +1213,7 @@ rfb_process(struct rfb_server *s)
 	rfbClientIteratorPtr it;
 	rfbClientPtr cl, prev;
 	uint64_t now;
+	int n_pending = 0;
 
 	accept_viewers(s);
 	now = wk_now_us();	/* after accept: no viewer is newer than now */
@@ -1135,7 +1227,10 @@ rfb_process(struct rfb_server *s)
 			viewer_read(s, cl, now);
 			if (cl->sock != RFB_INVALID_SOCKET)
 				viewer_check_stall(cl, now);
-			viewer_update(s, cl);
+			if (!viewer_of(cl)->pending)
+				viewer_update(s, cl);
+			else if (cl->sock != RFB_INVALID_SOCKET)
+				n_pending++;
 		}
 		prev = cl;
 		cl = rfbClientIteratorNext(it);
@@ -1143,6 +1238,8 @@ rfb_process(struct rfb_server *s)
 			rfbClientConnectionGone(prev);
 	}
 	rfbReleaseClientIterator(it);
+	if (n_pending == 0)
+		wk_log_recovered(&s->crowd, "rfb", "no connection waits in the handshake any more");
 }
 
 int
