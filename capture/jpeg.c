@@ -77,7 +77,7 @@ struct cap_jpeg {
 	bool prev_valid;
 	const uint8_t *prev_dst;
 	int prev_stride, prev_w, prev_h;
-	char last_err[160];	/* last error logged, to log a repeat once */
+	struct wk_log_once bad;	/* a stream of bad frames says so once */
 };
 
 struct cap_jpeg *
@@ -108,23 +108,21 @@ cap_jpeg_free(struct cap_jpeg *j)
 	free(j);
 }
 
-/* A stream of bad frames logs its error once; a good frame re-arms it. */
+/* A stream of bad frames logs its error once; a good frame says so and
+ * re-arms it. */
 static void
 jpeg_fail(struct cap_jpeg *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 jpeg_fail(struct cap_jpeg *j, const char *fmt, ...)
 {
-	char msg[sizeof(j->last_err)];
+	char msg[160];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (strcmp(msg, j->last_err) != 0) {
-		cap__log(WK_LOG_WARN, "jpeg: %s", msg);
-		memcpy(j->last_err, msg, sizeof(msg));
-	}
+	wk_log_once(&j->bad, "cap", WK_LOG_WARN, "jpeg: %s", msg);
 }
 
 int
@@ -225,7 +223,7 @@ cap_jpeg_decode(struct cap_jpeg *j, const uint8_t *buf, size_t len,
 			  tj.get_error_str2(j->tj));
 		return CAP_EFORMAT;
 	}
-	j->last_err[0] = '\0';
+	wk_log_recovered(&j->bad, "cap", "jpeg: frames decode again");
 	remember(j, buf, len, hash, dst, dst_stride, w, h);
 	return 1;
 }

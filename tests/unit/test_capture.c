@@ -387,7 +387,7 @@ test_jpeg(void **state)
 	struct cap_jpeg *j = cap_jpeg_new();
 	unsigned long len, len2;
 	uint8_t *jpg, *jpg2, *copy, *bad;
-	int w = 0, h = 0, worst = 0;
+	int w = 0, h = 0, worst = 0, lines;
 
 	(void)state;
 	assert_non_null(j);
@@ -438,6 +438,14 @@ test_jpeg(void **state)
 	memset(bad + 2, 0x5a, 40);
 	assert_int_equal(cap_jpeg_decode(j, bad, len, out, W * 4, W, H), CAP_EFORMAT);
 	assert_non_null(strstr(logbuf, "jpeg:"));
+	/* the same bad frame again is not news; a good one is, once */
+	lines = log_lines;
+	assert_int_equal(cap_jpeg_decode(j, bad, len, out, W * 4, W, H), CAP_EFORMAT);
+	assert_int_equal(log_lines, lines);
+	assert_int_equal(cap_jpeg_decode(j, jpg2, len2, out, W * 4, W, H), 1);
+	assert_int_equal(cap_jpeg_decode(j, jpg, len, out, W * 4, W, H), 1);
+	assert_int_equal(log_lines, lines + 1);
+	assert_non_null(strstr(logbuf, "jpeg: frames decode again"));
 	memcpy(bad, jpg, len);
 	bad[0] = 0;
 	assert_int_equal(cap_jpeg_decode(j, bad, len, out, W * 4, W, H), CAP_EFORMAT);
