@@ -128,7 +128,8 @@ struct rfb_server {
 	struct rfb_rect *urects;	/* a viewer's update region, as rectangles */
 	size_t urects_cap;
 	bool upd_failed_logged;
-	struct wk_log_once crowd;	/* handshake bounds reached */
+	struct wk_log_once crowd;	/* handshake bounds reached ... */
+	uint64_t crowd_at_us;		/* ... last at this time */
 	uint8_t peek[RFB__MAX_MSG];	/* what a viewer's socket holds */
 	/* One frame's diff in bands: each job's rows, output and scratch. */
 	struct diff_job {
@@ -322,22 +323,41 @@ client_gone(rfbClientPtr cl)
 }
 
 /* Keeps the connections waiting in the handshake within the bounds, for
- * one more from addr: closes the oldest of addr's, or of all. */
+ * one more from addr: first drops those whose peer hung up already (many
+ * at once under churn, before their close is read), then closes the
+ * oldest of addr's, or of all. */
 static void
 make_room(struct rfb_server *s, const char *addr)
 {
 	struct rfb_viewer *oldest_addr = NULL, *oldest_all = NULL, *victim = NULL;
-	int n_addr = 0, n_all = 0;
+	struct rfb_viewer *pv[PENDING_MAX + 1];
+	struct pollfd pfd[PENDING_MAX + 1];
+	int n_addr = 0, n_all = 0, np = 0;
 	rfbClientIteratorPtr it;
 	rfbClientPtr cl;
 
-	/* Newest first: on equal times the later one met is the older. */
+	/* There are never more than PENDING_MAX: each new one makes room. */
 	it = rfbGetClientIterator(s->scr);
-	while ((cl = rfbClientIteratorNext(it)) != NULL) {
+	while ((cl = rfbClientIteratorNext(it)) != NULL && np < PENDING_MAX + 1) {
 		struct rfb_viewer *v = viewer_of(cl);
 
-		if (v == NULL || !v->pending || cl->sock == RFB_INVALID_SOCKET)
+		if (v != NULL && v->pending && cl->sock != RFB_INVALID_SOCKET) {
+			pv[np] = v;
+			pfd[np++] = (struct pollfd){ .fd = cl->sock, .events = POLLRDHUP };
+		}
+	}
+	rfbReleaseClientIterator(it);
+	if (np > 0 && poll(pfd, (nfds_t)np, 0) < 0)
+		np = 0;
+	/* The list is newest first: on equal times the later one is older. */
+	for (int i = 0; i < np; i++) {
+		struct rfb_viewer *v = pv[i];
+
+		if (pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+			rfb__log(WK_LOG_DEBUG, "%s: hung up during the handshake", v->name);
+			rfbCloseClient(v->cl);
 			continue;
+		}
 		n_all++;
 		if (oldest_all == NULL || v->connected_us <= oldest_all->connected_us)
 			oldest_all = v;
@@ -347,7 +367,6 @@ make_room(struct rfb_server *s, const char *addr)
 				oldest_addr = v;
 		}
 	}
-	rfbReleaseClientIterator(it);
 	if (n_addr >= PENDING_PER_ADDR) {
 		victim = oldest_addr;
 		wk_log_once(&s->crowd, "rfb", WK_LOG_WARN, "%d connections from %s wait in the "
@@ -360,6 +379,7 @@ make_room(struct rfb_server *s, const char *addr)
 	if (victim != NULL) {
 		rfb__log(WK_LOG_DEBUG, "%s: closed for a newer connection", victim->name);
 		rfbCloseClient(victim->cl);
+		s->crowd_at_us = wk_now_us();
 	}
 }
 
@@ -1213,7 +1233,6 @@ rfb_process(struct rfb_server *s)
 	rfbClientIteratorPtr it;
 	rfbClientPtr cl, prev;
 	uint64_t now;
-	int n_pending = 0;
 
 	accept_viewers(s);
 	now = wk_now_us();	/* after accept: no viewer is newer than now */
@@ -1229,8 +1248,6 @@ rfb_process(struct rfb_server *s)
 				viewer_check_stall(cl, now);
 			if (!viewer_of(cl)->pending)
 				viewer_update(s, cl);
-			else if (cl->sock != RFB_INVALID_SOCKET)
-				n_pending++;
 		}
 		prev = cl;
 		cl = rfbClientIteratorNext(it);
@@ -1238,8 +1255,11 @@ rfb_process(struct rfb_server *s)
 			rfbClientConnectionGone(prev);
 	}
 	rfbReleaseClientIterator(it);
-	if (n_pending == 0)
-		wk_log_recovered(&s->crowd, "rfb", "no connection waits in the handshake any more");
+	if (s->crowd_at_us != 0 && now - s->crowd_at_us > STALL_US) {
+		wk_log_recovered(&s->crowd, "rfb", "no connection closed for a newer one in %llu s",
+				 STALL_US / 1000000ull);
+		s->crowd_at_us = 0;
+	}
 }
 
 int
