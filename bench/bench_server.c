@@ -39,10 +39,8 @@
 
 #include "bench/bench.h"
 #include "capture/capture.h"
+#include "common/log.h"
 #include "rfb/rfb_server.h"
-
-/* rfb/'s log filter (rfb/log.h levels): viewers coming and going are not news here. */
-extern int rfb_log_level;
 
 #define MAX_VIEWERS 4
 #define ENC_TIGHT 7
@@ -585,7 +583,7 @@ main(int argc, char **argv)
 	enum bench_mode m = bench_mode(argc, argv);
 	int w = m == BENCH_SMOKE ? 320 : 1920, h = m == BENCH_SMOKE ? 200 : 1080;
 
-	rfb_log_level = 1;
+	wk_log_set_level(WK_LOG_WARN);	/* viewers coming and going are not news here */
 	bench_encode(m, w, h, 0, "encode_1080p_tight", "encode_1080p_tight_bytes");
 	bench_encode(m, w, h, 1, "encode_1080p_tight_1t", NULL);
 	bench_latency(m, w, h, 1, "latency_server_p50", "latency_server_p99",

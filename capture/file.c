@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 
 #include "capture/internal.h"
-#include "capture/log.h"
 
 /* All frames of one source together. */
 #define FILE_MAX_BYTES ((size_t)512 << 20)
@@ -52,14 +51,14 @@ file_wait_ms(struct cap_source *src)
 {
 	struct cap__file *f = (struct cap__file *)src;
 
-	return cap__pace_wait_ms(&f->pace, cap__now_us());
+	return cap__pace_wait_ms(&f->pace, wk_now_us());
 }
 
 static int
 file_grab(struct cap_source *src, struct cap_frame *out)
 {
 	struct cap__file *f = (struct cap__file *)src;
-	uint64_t now = cap__now_us();
+	uint64_t now = wk_now_us();
 
 	if (!cap__pace_take(&f->pace, now))
 		return CAP_EAGAIN;
@@ -226,7 +225,7 @@ list_images(const char *dir, char ***namesp, size_t *np)
 	size_t n = 0, cap = 0;
 
 	if ((d = opendir(dir)) == NULL) {
-		cap__log(CAP_LOG_ERROR, "%s: opendir: %s", dir, strerror(errno));
+		cap__log(WK_LOG_ERROR, "%s: opendir: %s", dir, strerror(errno));
 		return CAP_EIO;
 	}
 	for (;;) {
@@ -252,7 +251,7 @@ list_images(const char *dir, char ***namesp, size_t *np)
 		n++;
 	}
 	if (errno != 0) {
-		cap__log(CAP_LOG_ERROR, "%s: readdir: %s", dir, strerror(errno));
+		cap__log(WK_LOG_ERROR, "%s: readdir: %s", dir, strerror(errno));
 		closedir(d);
 		free_names(names, n);
 		return CAP_EIO;
@@ -264,7 +263,7 @@ list_images(const char *dir, char ***namesp, size_t *np)
 	*np = n;
 	return 0;
 nomem:
-	cap__log(CAP_LOG_ERROR, "%s: out of memory listing the folder", dir);
+	cap__log(WK_LOG_ERROR, "%s: out of memory listing the folder", dir);
 	closedir(d);
 	free_names(names, n);
 	return CAP_ENOMEM;
@@ -284,7 +283,7 @@ load_image(struct cap_jpeg *jpeg, const char *path, size_t budget, struct file_i
 		return rc == CAP_ENOMEM ? rc : CAP_EFORMAT;
 	if (has_suffix(path, ".ppm")) {
 		if (cap__ppm_parse(buf, len, &w, &h, &off, why, sizeof(why)) < 0) {
-			cap__log(CAP_LOG_ERROR, "%s: %s; skipped", path, why);
+			cap__log(WK_LOG_ERROR, "%s: %s; skipped", path, why);
 			free(buf);
 			return CAP_EFORMAT;
 		}
@@ -294,13 +293,13 @@ load_image(struct cap_jpeg *jpeg, const char *path, size_t budget, struct file_i
 		im->data = buf + off;
 	} else {
 		if (cap_jpeg_size(jpeg, buf, len, &w, &h) < 0) {
-			cap__log(CAP_LOG_ERROR, "%s: not a readable JPEG (%s); skipped",
+			cap__log(WK_LOG_ERROR, "%s: not a readable JPEG (%s); skipped",
 				 path, cap__jpeg_error(jpeg));
 			free(buf);
 			return CAP_EFORMAT;
 		}
 		if (w > CAP__MAX_DIM || h > CAP__MAX_DIM) {
-			cap__log(CAP_LOG_ERROR, "%s: JPEG size %dx%d above %d; skipped",
+			cap__log(WK_LOG_ERROR, "%s: JPEG size %dx%d above %d; skipped",
 				 path, w, h, CAP__MAX_DIM);
 			free(buf);
 			return CAP_EFORMAT;
@@ -339,7 +338,7 @@ open_folder(struct cap__file *f, const char *dir)
 		struct file_img *im = &f->imgs[f->n_imgs];
 
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path)) {
-			cap__log(CAP_LOG_ERROR, "%s/%s: path too long; skipped", dir, names[i]);
+			cap__log(WK_LOG_ERROR, "%s/%s: path too long; skipped", dir, names[i]);
 			skipped++;
 			continue;
 		}
@@ -354,7 +353,7 @@ open_folder(struct cap__file *f, const char *dir)
 		f->n_imgs++;
 	}
 	if (f->n_imgs == 0) {
-		cap__log(CAP_LOG_ERROR, "%s: no usable .ppm/.jpg images (%zu skipped)", dir, skipped);
+		cap__log(WK_LOG_ERROR, "%s: no usable .ppm/.jpg images (%zu skipped)", dir, skipped);
 		rc = CAP_EINVAL;
 		goto out;
 	}
@@ -378,18 +377,18 @@ open_raw(struct cap__file *f, const struct cap_options *opt, const struct stat *
 	int rc;
 
 	if (bpp == 0) {
-		cap__log(CAP_LOG_ERROR, "%s: a raw frame file needs a pixel format "
+		cap__log(WK_LOG_ERROR, "%s: a raw frame file needs a pixel format "
 			 "(yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32)", path);
 		return CAP_EINVAL;
 	}
 	if (opt->width < 1 || opt->width > CAP__MAX_DIM ||
 	    opt->height < 1 || opt->height > CAP__MAX_DIM) {
-		cap__log(CAP_LOG_ERROR, "%s: raw frame size %dx%d out of range 1..%d",
+		cap__log(WK_LOG_ERROR, "%s: raw frame size %dx%d out of range 1..%d",
 			 path, opt->width, opt->height, CAP__MAX_DIM);
 		return CAP_EINVAL;
 	}
 	if ((opt->file_fmt == CAP_FMT_YUYV || opt->file_fmt == CAP_FMT_UYVY) && (opt->width & 1)) {
-		cap__log(CAP_LOG_ERROR, "%s: %s needs an even width, not %d",
+		cap__log(WK_LOG_ERROR, "%s: %s needs an even width, not %d",
 			 path, cap_fmt_name(opt->file_fmt), opt->width);
 		return CAP_EINVAL;
 	}
@@ -400,7 +399,7 @@ open_raw(struct cap__file *f, const struct cap_options *opt, const struct stat *
 	f->frame_size = (size_t)f->stride * (size_t)f->height;
 	/* Checked before reading so a wrong size fails without reading it all. */
 	if (st->st_size <= 0 || (uint64_t)st->st_size % f->frame_size != 0) {
-		cap__log(CAP_LOG_ERROR, "%s: file size %lld is not a multiple of the frame size "
+		cap__log(WK_LOG_ERROR, "%s: file size %lld is not a multiple of the frame size "
 			 "%zu (%dx%d %s)", path, (long long)st->st_size, f->frame_size,
 			 f->width, f->height, cap_fmt_name(f->fmt));
 		return CAP_EINVAL;
@@ -408,7 +407,7 @@ open_raw(struct cap__file *f, const struct cap_options *opt, const struct stat *
 	if ((rc = cap__read_file(path, FILE_MAX_BYTES, &f->raw, &len)) < 0)
 		return rc;
 	if (len == 0 || len % f->frame_size != 0) {
-		cap__log(CAP_LOG_ERROR, "%s: file size %zu is not a multiple of the frame size "
+		cap__log(WK_LOG_ERROR, "%s: file size %zu is not a multiple of the frame size "
 			 "%zu (%dx%d %s)", path, len, f->frame_size,
 			 f->width, f->height, cap_fmt_name(f->fmt));
 		return CAP_EINVAL;
@@ -427,13 +426,13 @@ cap__file_open(const struct cap_options *opt, struct cap_source **out)
 	int rc, fps;
 
 	if (opt->path == NULL || opt->path[0] == '\0') {
-		cap__log(CAP_LOG_ERROR, "file source: no path given");
+		cap__log(WK_LOG_ERROR, "file source: no path given");
 		return CAP_EINVAL;
 	}
 	if ((fps = cap__fps_or_default(opt->fps, opt->path)) < 0)
 		return fps;
 	if (stat(opt->path, &st) < 0) {
-		cap__log(CAP_LOG_ERROR, "%s: %s", opt->path, strerror(errno));
+		cap__log(WK_LOG_ERROR, "%s: %s", opt->path, strerror(errno));
 		return CAP_EIO;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL)
@@ -449,7 +448,7 @@ cap__file_open(const struct cap_options *opt, struct cap_source **out)
 		file_close(&f->base);
 		return rc;
 	}
-	cap__pace_init(&f->pace, fps, cap__now_us());
+	cap__pace_init(&f->pace, fps, wk_now_us());
 	*out = &f->base;
 	return 0;
 }

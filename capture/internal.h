@@ -7,6 +7,11 @@
 #include <stdint.h>
 
 #include "capture/capture.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+/* Every line of the module reads "cap: ...". */
+#define cap__log(level, ...) wk_log("cap", (level), __VA_ARGS__)
 
 /* Largest width or height any source accepts (8K is 7680×4320). */
 #define CAP__MAX_DIM 8192
@@ -29,8 +34,6 @@ struct cap_source {
 	uint64_t seq;		/* seq of the next delivered frame */
 	char desc[192];
 };
-
-uint64_t cap__now_us(void);
 
 /* Paces a source at a fixed rate on CLOCK_MONOTONIC.  A consumer that falls
  * behind gets the next frame at once and then the normal rate again, not a

@@ -15,7 +15,6 @@
 #include <xxhash.h>
 
 #include "capture/internal.h"
-#include "capture/log.h"
 
 /* A 4K MJPEG frame is a few MiB; anything far above is not a frame. */
 #define JPEG_MAX_BYTES ((size_t)64 << 20)
@@ -44,7 +43,7 @@ tj_sym(void *lib, const char *name, void *fn_ptr)
 	void *p = dlsym(lib, name);
 
 	if (p == NULL) {
-		cap__log(CAP_LOG_ERROR, "jpeg: %s: no %s: %s", TURBOJPEG_SONAME, name, dlerror());
+		cap__log(WK_LOG_ERROR, "jpeg: %s: no %s: %s", TURBOJPEG_SONAME, name, dlerror());
 		return false;
 	}
 	memcpy(fn_ptr, &p, sizeof(p));	/* POSIX: data and function pointers convert */
@@ -58,7 +57,7 @@ tj_bind(void)
 	void *lib = dlopen(TURBOJPEG_SONAME, RTLD_NOW | RTLD_LOCAL);
 
 	if (lib == NULL) {
-		cap__log(CAP_LOG_ERROR, "jpeg: dlopen %s: %s", TURBOJPEG_SONAME, dlerror());
+		cap__log(WK_LOG_ERROR, "jpeg: dlopen %s: %s", TURBOJPEG_SONAME, dlerror());
 		return;
 	}
 	tj_bound = tj_sym(lib, "tjInitDecompress", &tj.init_decompress) &&
@@ -78,7 +77,7 @@ struct cap_jpeg {
 	bool prev_valid;
 	const uint8_t *prev_dst;
 	int prev_stride, prev_w, prev_h;
-	char last_err[160];	/* last error logged, to log a repeat once */
+	struct wk_log_once bad;	/* a stream of bad frames says so once */
 };
 
 struct cap_jpeg *
@@ -92,7 +91,7 @@ cap_jpeg_new(void)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
 	if ((j->tj = tj.init_decompress()) == NULL) {
-		cap__log(CAP_LOG_ERROR, "jpeg: tjInitDecompress: %s", tj.get_error_str2(NULL));
+		cap__log(WK_LOG_ERROR, "jpeg: tjInitDecompress: %s", tj.get_error_str2(NULL));
 		free(j);
 		return NULL;
 	}
@@ -109,23 +108,21 @@ cap_jpeg_free(struct cap_jpeg *j)
 	free(j);
 }
 
-/* A stream of bad frames logs its error once; a good frame re-arms it. */
+/* A stream of bad frames logs its error once; a good frame says so and
+ * re-arms it. */
 static void
 jpeg_fail(struct cap_jpeg *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 jpeg_fail(struct cap_jpeg *j, const char *fmt, ...)
 {
-	char msg[sizeof(j->last_err)];
+	char msg[160];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (strcmp(msg, j->last_err) != 0) {
-		cap__log(CAP_LOG_WARN, "jpeg: %s", msg);
-		memcpy(j->last_err, msg, sizeof(msg));
-	}
+	wk_log_once(&j->bad, "cap", WK_LOG_WARN, "jpeg: %s", msg);
 }
 
 int
@@ -226,7 +223,7 @@ cap_jpeg_decode(struct cap_jpeg *j, const uint8_t *buf, size_t len,
 			  tj.get_error_str2(j->tj));
 		return CAP_EFORMAT;
 	}
-	j->last_err[0] = '\0';
+	wk_log_recovered(&j->bad, "cap", "jpeg: frames decode again");
 	remember(j, buf, len, hash, dst, dst_stride, w, h);
 	return 1;
 }

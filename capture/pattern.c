@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "capture/internal.h"
-#include "capture/log.h"
 
 #define PATTERN_MIN_DIM 16
 #define COUNTER_BITS 16
@@ -185,14 +184,14 @@ pattern_wait_ms(struct cap_source *src)
 {
 	struct cap__pattern *p = (struct cap__pattern *)src;
 
-	return cap__pace_wait_ms(&p->pace, cap__now_us());
+	return cap__pace_wait_ms(&p->pace, wk_now_us());
 }
 
 static int
 pattern_grab(struct cap_source *src, struct cap_frame *out)
 {
 	struct cap__pattern *p = (struct cap__pattern *)src;
-	uint64_t now = cap__now_us();
+	uint64_t now = wk_now_us();
 
 	if (!cap__pace_take(&p->pace, now))
 		return CAP_EAGAIN;
@@ -236,17 +235,17 @@ cap__pattern_open(const struct cap_options *opt, struct cap_source **out)
 
 	if (opt->file_fmt != CAP_FMT_NONE && opt->file_fmt != CAP_FMT_YUYV &&
 	    opt->file_fmt != CAP_FMT_XRGB32) {
-		cap__log(CAP_LOG_ERROR, "pattern: format %s not offered (XRGB32 or YUYV)",
+		cap__log(WK_LOG_ERROR, "pattern: format %s not offered (XRGB32 or YUYV)",
 			 cap_fmt_name(opt->file_fmt));
 		return CAP_EINVAL;
 	}
 	if (w < PATTERN_MIN_DIM || w > CAP__MAX_DIM || h < PATTERN_MIN_DIM || h > CAP__MAX_DIM) {
-		cap__log(CAP_LOG_ERROR, "pattern: size %dx%d out of range %d..%d",
+		cap__log(WK_LOG_ERROR, "pattern: size %dx%d out of range %d..%d",
 			 w, h, PATTERN_MIN_DIM, CAP__MAX_DIM);
 		return CAP_EINVAL;
 	}
 	if (fmt == CAP_FMT_YUYV && (w & 1)) {
-		cap__log(CAP_LOG_ERROR, "pattern: YUYV needs an even width, not %d", w);
+		cap__log(WK_LOG_ERROR, "pattern: YUYV needs an even width, not %d", w);
 		return CAP_EINVAL;
 	}
 	if ((fps = cap__fps_or_default(opt->fps, "pattern")) < 0)
@@ -260,7 +259,7 @@ cap__pattern_open(const struct cap_options *opt, struct cap_source **out)
 	p->stride = w * p->bpp;
 	p->fps = fps;
 	if ((p->buf = malloc((size_t)p->stride * (size_t)h)) == NULL) {
-		cap__log(CAP_LOG_ERROR, "pattern: out of memory for %dx%d", w, h);
+		cap__log(WK_LOG_ERROR, "pattern: out of memory for %dx%d", w, h);
 		free(p);
 		return CAP_ENOMEM;
 	}
@@ -273,7 +272,7 @@ cap__pattern_open(const struct cap_options *opt, struct cap_source **out)
 	p->base.state = CAP_STATE_OK;
 	snprintf(p->base.desc, sizeof(p->base.desc), "pattern %dx%d %s %d fps",
 		 w, h, cap_fmt_name(fmt), fps);
-	cap__pace_init(&p->pace, fps, cap__now_us());
+	cap__pace_init(&p->pace, fps, wk_now_us());
 	*out = &p->base;
 	return 0;
 }

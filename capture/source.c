@@ -1,50 +1,15 @@
 /* Frame source dispatch, the callback source, and the small helpers every
- * source kind shares (formats, error text, pacing, logging). */
+ * source kind shares (formats, error text, pacing). */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "capture/internal.h"
-#include "capture/log.h"
-
-int cap_log_level = CAP_LOG_INFO;
-void (*cap_log_hook)(int level, const char *line);
-
-void
-cap__log(int level, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	if (level > cap_log_level)
-		return;
-	n = snprintf(line, sizeof(line), "cap: ");
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (cap_log_hook != NULL)
-		cap_log_hook(level, line);
-	else
-		fprintf(stderr, "%s\n", line);
-}
-
-uint64_t
-cap__now_us(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC cannot fail with a valid pointer on Linux. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* ---- formats, names, codes ---- */
 
@@ -166,7 +131,7 @@ cap__fps_or_default(int fps, const char *what)
 	if (fps == 0)
 		return CAP__DEFAULT_FPS;
 	if (fps < 0 || fps > CAP__MAX_FPS) {
-		cap__log(CAP_LOG_ERROR, "%s: fps %d out of range 1..%d", what, fps, CAP__MAX_FPS);
+		cap__log(WK_LOG_ERROR, "%s: fps %d out of range 1..%d", what, fps, CAP__MAX_FPS);
 		return CAP_EINVAL;
 	}
 	return fps;
@@ -183,28 +148,28 @@ cap__read_file(const char *path, size_t max, uint8_t **bufp, size_t *lenp)
 	int fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		cap__log(CAP_LOG_ERROR, "%s: open: %s", path, strerror(errno));
+		cap__log(WK_LOG_ERROR, "%s: open: %s", path, strerror(errno));
 		return CAP_EIO;
 	}
 	if (fstat(fd, &st) < 0) {
-		cap__log(CAP_LOG_ERROR, "%s: stat: %s", path, strerror(errno));
+		cap__log(WK_LOG_ERROR, "%s: stat: %s", path, strerror(errno));
 		rc = CAP_EIO;
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		cap__log(CAP_LOG_ERROR, "%s: not a regular file", path);
+		cap__log(WK_LOG_ERROR, "%s: not a regular file", path);
 		rc = CAP_EINVAL;
 		goto out;
 	}
 	if (st.st_size < 0 || (uint64_t)st.st_size > max) {
-		cap__log(CAP_LOG_ERROR, "%s: %lld bytes, more than the %zu allowed",
+		cap__log(WK_LOG_ERROR, "%s: %lld bytes, more than the %zu allowed",
 			 path, (long long)st.st_size, max);
 		rc = CAP_EINVAL;
 		goto out;
 	}
 	len = (size_t)st.st_size;
 	if ((buf = malloc(len ? len : 1)) == NULL) {
-		cap__log(CAP_LOG_ERROR, "%s: out of memory for %zu bytes", path, len);
+		cap__log(WK_LOG_ERROR, "%s: out of memory for %zu bytes", path, len);
 		rc = CAP_ENOMEM;
 		goto out;
 	}
@@ -214,12 +179,12 @@ cap__read_file(const char *path, size_t max, uint8_t **bufp, size_t *lenp)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			cap__log(CAP_LOG_ERROR, "%s: read: %s", path, strerror(errno));
+			cap__log(WK_LOG_ERROR, "%s: read: %s", path, strerror(errno));
 			rc = CAP_EIO;
 			goto out;
 		}
 		if (n == 0) {
-			cap__log(CAP_LOG_ERROR, "%s: file shrank while reading: got %zu of %zu bytes",
+			cap__log(WK_LOG_ERROR, "%s: file shrank while reading: got %zu of %zu bytes",
 				 path, got, len);
 			rc = CAP_EIO;
 			goto out;
@@ -254,7 +219,7 @@ cap_open(const struct cap_options *opt, int *err)
 	case CAP_SRC_FILE:	rc = cap__file_open(opt, &src); break;
 	case CAP_SRC_V4L2:	rc = cap__v4l2_open(opt, &src); break;
 	default:
-		cap__log(CAP_LOG_ERROR, "unknown source kind %d", (int)opt->kind);
+		cap__log(WK_LOG_ERROR, "unknown source kind %d", (int)opt->kind);
 		rc = CAP_EINVAL;
 		break;
 	}
@@ -297,7 +262,7 @@ cap_grab(struct cap_source *src, struct cap_frame *out)
 	}
 	out->seq = src->seq++;
 	if (out->ts_us == 0)
-		out->ts_us = cap__now_us();
+		out->ts_us = wk_now_us();
 	return 0;
 }
 
@@ -362,7 +327,7 @@ cb_wait_ms(struct cap_source *src)
 {
 	struct cap__cb *cb = (struct cap__cb *)src;
 
-	return cap__pace_wait_ms(&cb->pace, cap__now_us());
+	return cap__pace_wait_ms(&cb->pace, wk_now_us());
 }
 
 static void
@@ -379,7 +344,7 @@ static int
 cb_grab(struct cap_source *src, struct cap_frame *out)
 {
 	struct cap__cb *cb = (struct cap__cb *)src;
-	uint64_t now = cap__now_us();
+	uint64_t now = wk_now_us();
 	int rc;
 
 	if (!cap__pace_take(&cb->pace, now))
@@ -393,7 +358,7 @@ cb_grab(struct cap_source *src, struct cap_frame *out)
 		if (rc > 0 || rc < CAP_EAGAIN)
 			rc = CAP_EIO;	/* not one of ours: keep the contract */
 		if (rc != cb->last_err) {
-			cap__log(rc == CAP_ENOSIGNAL ? CAP_LOG_INFO : CAP_LOG_WARN,
+			cap__log(rc == CAP_ENOSIGNAL ? WK_LOG_INFO : WK_LOG_WARN,
 				 "callback source: %s", cap_strerror(rc));
 			cb->last_err = rc;
 		}
@@ -401,7 +366,7 @@ cb_grab(struct cap_source *src, struct cap_frame *out)
 		return rc;
 	}
 	if (cb->last_err != 0) {
-		cap__log(CAP_LOG_INFO, "callback source: frames again");
+		cap__log(WK_LOG_INFO, "callback source: frames again");
 		cb->last_err = 0;
 	}
 	cb->base.state = CAP_STATE_OK;
@@ -436,7 +401,7 @@ cap__callback_open(const struct cap_options *opt, struct cap_source **out)
 	int fps;
 
 	if (opt->render == NULL) {
-		cap__log(CAP_LOG_ERROR, "callback source: no render function");
+		cap__log(WK_LOG_ERROR, "callback source: no render function");
 		return CAP_EINVAL;
 	}
 	if ((fps = cap__fps_or_default(opt->fps, "callback source")) < 0)
@@ -449,7 +414,7 @@ cap__callback_open(const struct cap_options *opt, struct cap_source **out)
 	cb->ctx = opt->render_ctx;
 	cb->stable = opt->render_stable;
 	cb->fps = fps;
-	cap__pace_init(&cb->pace, fps, cap__now_us());
+	cap__pace_init(&cb->pace, fps, wk_now_us());
 	cb_describe(cb);
 	*out = &cb->base;
 	return 0;

@@ -20,10 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-
 #include "capture/internal.h"
-#include "capture/log.h"
 #include "capture/v4l2_policy.h"
 #include "capture/v4l2_sys.h"
 
@@ -36,7 +33,6 @@
  * the answer ("no frame yet"). */
 #define XIOCTL_EINTR_TRIES 32
 #define XIOCTL_BUSY_TRIES 4
-#define NOTE_MEMORY 4
 
 /* open(2) and ioctl(2) are variadic: wrapped, not cast. */
 static int
@@ -57,7 +53,7 @@ static const struct cap__v4l2_sys real_sys = {
 	.ioctl = sys_ioctl,
 	.mmap = mmap,
 	.munmap = munmap,
-	.now_us = cap__now_us,
+	.now_us = wk_now_us,
 };
 static const struct cap__v4l2_sys *sys = &real_sys;
 
@@ -106,10 +102,10 @@ struct cap__v4l2 {
 	uint64_t stream_start_us, last_frame_us;
 	bool got_frame;
 
-	/* Hashes of the recent problems logged: a device failing the same way
-	 * every second is logged once, until it works again. */
-	uint64_t noted[NOTE_MEMORY];
-	unsigned n_noted;
+	/* A device failing the same way every second says so once, until it
+	 * streams again; facts about it (opened, EDID loaded) once per
+	 * stream too, apart, so that only problems make a recovery line. */
+	struct wk_log_once problems, facts;
 	int logged_w, logged_h;	/* the mode last logged as "capturing" */
 	enum cap_pixfmt logged_fmt;
 };
@@ -139,22 +135,12 @@ note(struct cap__v4l2 *v, int level, const char *fmt, ...)
 {
 	char msg[400];
 	va_list ap;
-	uint64_t h;
-	unsigned n;
 
-	if (level > cap_log_level)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	h = XXH3_64bits(msg, strlen(msg));
-	n = v->n_noted < NOTE_MEMORY ? v->n_noted : NOTE_MEMORY;
-	for (unsigned i = 0; i < n; i++)
-		if (v->noted[i] == h)
-			return;
-	v->noted[v->n_noted % NOTE_MEMORY] = h;
-	v->n_noted++;
-	cap__log(level, "%s: %s", v->path, msg);
+	wk_log_once(level <= WK_LOG_WARN ? &v->problems : &v->facts, "cap", level, "%s: %s",
+		    v->path, msg);
 }
 
 static void
@@ -180,12 +166,12 @@ stream_stop(struct cap__v4l2 *v)
 		uint32_t type = v->buf_type;
 
 		if ((r = xioctl(v->fd, VIDIOC_STREAMOFF, &type)) < 0)
-			cap__log(CAP_LOG_DEBUG, "%s: VIDIOC_STREAMOFF: %s", v->path, strerror(-r));
+			cap__log(WK_LOG_DEBUG, "%s: VIDIOC_STREAMOFF: %s", v->path, strerror(-r));
 		v->streaming = false;
 	}
 	for (unsigned i = 0; i < v->n_bufs; i++)
 		if (sys->munmap(v->bufs[i].start, v->bufs[i].length) < 0)
-			cap__log(CAP_LOG_WARN, "%s: munmap: %s", v->path, strerror(errno));
+			cap__log(WK_LOG_WARN, "%s: munmap: %s", v->path, strerror(errno));
 	v->n_bufs = 0;
 	if (v->bufs_requested) {
 		struct v4l2_requestbuffers rb = {
@@ -193,7 +179,7 @@ stream_stop(struct cap__v4l2 *v)
 		};
 
 		if ((r = xioctl(v->fd, VIDIOC_REQBUFS, &rb)) < 0)
-			cap__log(CAP_LOG_DEBUG, "%s: VIDIOC_REQBUFS 0: %s", v->path, strerror(-r));
+			cap__log(WK_LOG_DEBUG, "%s: VIDIOC_REQBUFS 0: %s", v->path, strerror(-r));
 		v->bufs_requested = false;
 	}
 	v->held = -1;
@@ -236,18 +222,18 @@ map_buffers(struct cap__v4l2 *v)
 	int r;
 
 	if ((r = xioctl(v->fd, VIDIOC_REQBUFS, &rb)) < 0) {
-		note(v, CAP_LOG_WARN, "VIDIOC_REQBUFS %u: %s", v->n_buffers, strerror(-r));
+		note(v, WK_LOG_WARN, "VIDIOC_REQBUFS %u: %s", v->n_buffers, strerror(-r));
 		return r;
 	}
 	v->bufs_requested = true;
 	/* The driver may grant more (its minimum) or fewer (memory). */
 	if (rb.count < 2 || rb.count > V4L2_MAX_BUFS) {
-		note(v, CAP_LOG_WARN, "VIDIOC_REQBUFS: driver granted %u buffers, need 2..%d",
+		note(v, WK_LOG_WARN, "VIDIOC_REQBUFS: driver granted %u buffers, need 2..%d",
 		     rb.count, V4L2_MAX_BUFS);
 		return -ENOMEM;
 	}
 	if (rb.count < v->n_buffers)
-		note(v, CAP_LOG_INFO, "driver granted %u of %u buffers", rb.count, v->n_buffers);
+		note(v, WK_LOG_INFO, "driver granted %u of %u buffers", rb.count, v->n_buffers);
 	for (unsigned i = 0; i < rb.count; i++) {
 		struct v4l2_plane planes[VIDEO_MAX_PLANES];
 		struct v4l2_buffer b;
@@ -265,33 +251,33 @@ map_buffers(struct cap__v4l2 *v)
 			b.length = VIDEO_MAX_PLANES;
 		}
 		if ((r = xioctl(v->fd, VIDIOC_QUERYBUF, &b)) < 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_QUERYBUF %u: %s", i, strerror(-r));
+			note(v, WK_LOG_WARN, "VIDIOC_QUERYBUF %u: %s", i, strerror(-r));
 			return r;
 		}
 		length = v->mplane ? planes[0].length : b.length;
 		offset = v->mplane ? (off_t)planes[0].m.mem_offset : (off_t)b.m.offset;
 		if (length == 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_QUERYBUF %u: driver gave an empty buffer", i);
+			note(v, WK_LOG_WARN, "VIDIOC_QUERYBUF %u: driver gave an empty buffer", i);
 			return -EINVAL;
 		}
 		p = sys->mmap(NULL, length, PROT_READ, MAP_SHARED, v->fd, offset);
 		if (p == MAP_FAILED) {
 			r = -errno;
-			note(v, CAP_LOG_WARN, "mmap buffer %u (%zu bytes): %s", i, length, strerror(-r));
+			note(v, WK_LOG_WARN, "mmap buffer %u (%zu bytes): %s", i, length, strerror(-r));
 			return r;
 		}
 		v->bufs[i].start = p;
 		v->bufs[i].length = length;
 		v->n_bufs = i + 1;
 		if (v->fmt != CAP_FMT_MJPEG && length < v->min_bytes) {
-			note(v, CAP_LOG_WARN, "buffer %u holds %zu bytes, a frame needs %zu",
+			note(v, WK_LOG_WARN, "buffer %u holds %zu bytes, a frame needs %zu",
 			     i, length, v->min_bytes);
 			return -EINVAL;
 		}
 	}
 	for (unsigned i = 0; i < v->n_bufs; i++) {
 		if ((r = queue_buf(v, i)) < 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_QBUF %u: %s", i, strerror(-r));
+			note(v, WK_LOG_WARN, "VIDIOC_QBUF %u: %s", i, strerror(-r));
 			return r;
 		}
 	}
@@ -330,7 +316,7 @@ choose_format(struct cap__v4l2 *v, uint32_t *fourcc)
 		if ((r = xioctl(v->fd, VIDIOC_ENUM_FMT, &d)) == -EINVAL)
 			break;
 		if (r < 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_ENUM_FMT: %s", strerror(-r));
+			note(v, WK_LOG_WARN, "VIDIOC_ENUM_FMT: %s", strerror(-r));
 			return r;
 		}
 		if (strlen(offered) + 6 < sizeof(offered)) {
@@ -350,7 +336,7 @@ choose_format(struct cap__v4l2 *v, uint32_t *fourcc)
 			strcat(asked, i ? " " : "");
 			strcat(asked, cap_fmt_name(v->wanted[i]));
 		}
-		note(v, CAP_LOG_ERROR, "no usable pixel format: device offers [%s], %s%s%s",
+		note(v, WK_LOG_ERROR, "no usable pixel format: device offers [%s], %s%s%s",
 		     offered, asked[0] ? "asked for [" : "none of ours", asked,
 		     asked[0] ? "]" : "");
 		return -EINVAL;
@@ -387,19 +373,19 @@ apply_dv_timings(struct cap__v4l2 *v, int *w, int *h)
 	memset(&t, 0, sizeof(t));
 	if ((r = xioctl(v->fd, VIDIOC_QUERY_DV_TIMINGS, &t)) < 0) {
 		if (cap__v4l2_errno_state(-r) == CAP_STATE_NO_SIGNAL)
-			note(v, CAP_LOG_INFO, "%s (VIDIOC_QUERY_DV_TIMINGS: %s)",
+			note(v, WK_LOG_INFO, "%s (VIDIOC_QUERY_DV_TIMINGS: %s)",
 			     no_signal_text(-r), strerror(-r));
 		else
-			note(v, CAP_LOG_WARN, "VIDIOC_QUERY_DV_TIMINGS: %s", strerror(-r));
+			note(v, WK_LOG_WARN, "VIDIOC_QUERY_DV_TIMINGS: %s", strerror(-r));
 		return r;
 	}
 	if (cap__v4l2_dv_mode(&t, &mode) < 0) {
-		note(v, CAP_LOG_INFO, "signal %ux%u%s cannot be captured (interlaced or out of range)",
+		note(v, WK_LOG_INFO, "signal %ux%u%s cannot be captured (interlaced or out of range)",
 		     t.bt.width, t.bt.height, t.bt.interlaced ? "i" : "p");
 		return -ERANGE;
 	}
 	if ((r = xioctl(v->fd, VIDIOC_S_DV_TIMINGS, &t)) < 0) {
-		note(v, CAP_LOG_WARN, "VIDIOC_S_DV_TIMINGS %dx%d: %s", mode.width, mode.height,
+		note(v, WK_LOG_WARN, "VIDIOC_S_DV_TIMINGS %dx%d: %s", mode.width, mode.height,
 		     strerror(-r));
 		return r;
 	}
@@ -421,7 +407,7 @@ apply_fps(struct cap__v4l2 *v)
 		p.parm.capture.timeperframe.numerator = 1;
 		p.parm.capture.timeperframe.denominator = (uint32_t)v->want_fps;
 		if ((r = xioctl(v->fd, VIDIOC_S_PARM, &p)) < 0)
-			note(v, CAP_LOG_WARN, "VIDIOC_S_PARM %d fps: %s; using the device's rate",
+			note(v, WK_LOG_WARN, "VIDIOC_S_PARM %d fps: %s; using the device's rate",
 			     v->want_fps, strerror(-r));
 	}
 	memset(&p, 0, sizeof(p));
@@ -453,7 +439,7 @@ set_format(struct cap__v4l2 *v, uint32_t fourcc, int w, int h)
 	if (w == 0 || h == 0) {
 		/* No size wished and no timings: keep the device's current one. */
 		if ((r = xioctl(v->fd, VIDIOC_G_FMT, &f)) < 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_G_FMT: %s", strerror(-r));
+			note(v, WK_LOG_WARN, "VIDIOC_G_FMT: %s", strerror(-r));
 			return r;
 		}
 		w = v->mplane ? (int)f.fmt.pix_mp.width : (int)f.fmt.pix.width;
@@ -474,13 +460,13 @@ set_format(struct cap__v4l2 *v, uint32_t fourcc, int w, int h)
 		f.fmt.pix.field = V4L2_FIELD_ANY;
 	}
 	if ((r = xioctl(v->fd, VIDIOC_S_FMT, &f)) < 0) {
-		note(v, CAP_LOG_WARN, "VIDIOC_S_FMT %dx%d %s: %s", w, h, fourcc_str(fourcc, cc),
+		note(v, WK_LOG_WARN, "VIDIOC_S_FMT %dx%d %s: %s", w, h, fourcc_str(fourcc, cc),
 		     strerror(-r));
 		return r;
 	}
 	if (v->mplane) {
 		if (f.fmt.pix_mp.num_planes != 1) {
-			note(v, CAP_LOG_ERROR, "format %s needs %u planes; only 1 is supported",
+			note(v, WK_LOG_ERROR, "format %s needs %u planes; only 1 is supported",
 			     fourcc_str(f.fmt.pix_mp.pixelformat, cc), f.fmt.pix_mp.num_planes);
 			return -EINVAL;
 		}
@@ -499,19 +485,19 @@ set_format(struct cap__v4l2 *v, uint32_t fourcc, int w, int h)
 		sizeimage = f.fmt.pix.sizeimage;
 	}
 	if ((got = cap__v4l2_fmt_from_fourcc(got_cc)) == CAP_FMT_NONE) {
-		note(v, CAP_LOG_ERROR, "driver chose format %s, which we cannot use",
+		note(v, WK_LOG_ERROR, "driver chose format %s, which we cannot use",
 		     fourcc_str(got_cc, cc));
 		return -EINVAL;
 	}
 	if (got != v->fmt)
-		note(v, CAP_LOG_INFO, "driver chose %s instead of %s", cap_fmt_name(got),
+		note(v, WK_LOG_INFO, "driver chose %s instead of %s", cap_fmt_name(got),
 		     cap_fmt_name(v->fmt));
 	if (w < 1 || h < 1 || w > CAP__MAX_DIM || h > CAP__MAX_DIM) {
-		note(v, CAP_LOG_ERROR, "driver set a frame size of %dx%d", w, h);
+		note(v, WK_LOG_ERROR, "driver set a frame size of %dx%d", w, h);
 		return -EINVAL;
 	}
 	if (field != V4L2_FIELD_NONE && field != V4L2_FIELD_ANY) {
-		note(v, CAP_LOG_ERROR, "driver delivers interlaced fields (%u); not supported", field);
+		note(v, WK_LOG_ERROR, "driver delivers interlaced fields (%u); not supported", field);
 		return -EINVAL;
 	}
 	v->fmt = got;
@@ -529,14 +515,14 @@ set_format(struct cap__v4l2 *v, uint32_t fourcc, int w, int h)
 	if (bpl == 0)
 		bpl = (uint32_t)row;
 	if (bpl < row || bpl > INT32_MAX / 4) {
-		note(v, CAP_LOG_ERROR, "driver set %u bytes per line for %d pixels of %s",
+		note(v, WK_LOG_ERROR, "driver set %u bytes per line for %d pixels of %s",
 		     bpl, w, cap_fmt_name(got));
 		return -EINVAL;
 	}
 	v->stride = (int)bpl;
 	v->min_bytes = (size_t)bpl * (size_t)(h - 1) + row;
 	if (sizeimage != 0 && sizeimage < v->min_bytes) {
-		note(v, CAP_LOG_ERROR, "driver's frame size %u is less than %zu bytes",
+		note(v, WK_LOG_ERROR, "driver's frame size %u is less than %zu bytes",
 		     sizeimage, v->min_bytes);
 		return -EINVAL;
 	}
@@ -559,7 +545,7 @@ drain_events(struct cap__v4l2 *v)
 		if ((r = xioctl(v->fd, VIDIOC_DQEVENT, &ev)) == -ENOENT)
 			break;
 		if (r < 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_DQEVENT: %s", strerror(-r));
+			note(v, WK_LOG_WARN, "VIDIOC_DQEVENT: %s", strerror(-r));
 			return r;
 		}
 		if (ev.type == V4L2_EVENT_SOURCE_CHANGE &&
@@ -596,7 +582,7 @@ stream_start(struct cap__v4l2 *v)
 		uint32_t type = v->buf_type;
 
 		if ((r = xioctl(v->fd, VIDIOC_STREAMON, &type)) < 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_STREAMON: %s", strerror(-r));
+			note(v, WK_LOG_WARN, "VIDIOC_STREAMON: %s", strerror(-r));
 			goto fail;
 		}
 	}
@@ -604,7 +590,7 @@ stream_start(struct cap__v4l2 *v)
 	v->held = -1;
 	v->got_frame = false;
 	v->stream_start_us = sys->now_us();
-	cap__log(CAP_LOG_DEBUG, "%s: streaming %dx%d %s, %u buffers", v->path, v->width,
+	cap__log(WK_LOG_DEBUG, "%s: streaming %dx%d %s, %u buffers", v->path, v->width,
 		 v->height, cap_fmt_name(v->fmt), v->n_bufs);
 	return 0;
 fail:
@@ -644,11 +630,11 @@ select_input(struct cap__v4l2 *v)
 			int idx = (int)i;
 
 			if ((r = xioctl(v->fd, VIDIOC_S_INPUT, &idx)) < 0) {
-				note(v, CAP_LOG_WARN, "VIDIOC_S_INPUT %u: %s", i, strerror(-r));
+				note(v, WK_LOG_WARN, "VIDIOC_S_INPUT %u: %s", i, strerror(-r));
 				return;
 			}
 			in.name[sizeof(in.name) - 1] = '\0';
-			note(v, CAP_LOG_INFO, "using input %u (%s), which has DV timings",
+			note(v, WK_LOG_INFO, "using input %u (%s), which has DV timings",
 			     i, (const char *)in.name);
 			v->input = i;
 			v->has_dv = true;
@@ -678,17 +664,17 @@ load_edid(struct cap__v4l2 *v)
 	e.blocks = (uint32_t)(v->edid_len / 128);
 	e.edid = v->edid;
 	if ((r = xioctl(v->fd, VIDIOC_S_EDID, &e)) == 0) {
-		note(v, CAP_LOG_INFO, "EDID loaded (%zu blocks)", v->edid_len / 128);
+		note(v, WK_LOG_INFO, "EDID loaded (%zu blocks)", v->edid_len / 128);
 		return;
 	}
 	if (r == -E2BIG)
-		note(v, CAP_LOG_WARN, "VIDIOC_S_EDID: device takes at most %u blocks, EDID has %zu",
+		note(v, WK_LOG_WARN, "VIDIOC_S_EDID: device takes at most %u blocks, EDID has %zu",
 		     e.blocks, v->edid_len / 128);
 	else if (r == -ENOTTY || r == -EINVAL)
-		note(v, CAP_LOG_WARN, "device does not accept an EDID (VIDIOC_S_EDID: %s)",
+		note(v, WK_LOG_WARN, "device does not accept an EDID (VIDIOC_S_EDID: %s)",
 		     strerror(-r));
 	else
-		note(v, CAP_LOG_WARN, "VIDIOC_S_EDID: %s", strerror(-r));
+		note(v, WK_LOG_WARN, "VIDIOC_S_EDID: %s", strerror(-r));
 }
 
 static void
@@ -710,12 +696,12 @@ dev_open(struct cap__v4l2 *v)
 
 	if ((v->fd = sys->open(v->path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		r = -errno;
-		note(v, CAP_LOG_WARN, "open: %s", strerror(-r));
+		note(v, WK_LOG_WARN, "open: %s", strerror(-r));
 		return r;
 	}
 	memset(&cap, 0, sizeof(cap));
 	if ((r = xioctl(v->fd, VIDIOC_QUERYCAP, &cap)) < 0) {
-		note(v, CAP_LOG_ERROR, "VIDIOC_QUERYCAP: %s (not a V4L2 device?)", strerror(-r));
+		note(v, WK_LOG_ERROR, "VIDIOC_QUERYCAP: %s (not a V4L2 device?)", strerror(-r));
 		goto fail;
 	}
 	caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps : cap.capabilities;
@@ -728,12 +714,12 @@ dev_open(struct cap__v4l2 *v)
 		v->mplane = true;
 		v->buf_type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
 	} else {
-		note(v, CAP_LOG_ERROR, "%s (%s) is not a video capture device", v->card, v->driver);
+		note(v, WK_LOG_ERROR, "%s (%s) is not a video capture device", v->card, v->driver);
 		r = -EINVAL;
 		goto fail;
 	}
 	if (!(caps & V4L2_CAP_STREAMING)) {
-		note(v, CAP_LOG_ERROR, "%s (%s) cannot stream (no V4L2_CAP_STREAMING)",
+		note(v, WK_LOG_ERROR, "%s (%s) cannot stream (no V4L2_CAP_STREAMING)",
 		     v->card, v->driver);
 		r = -EINVAL;
 		goto fail;
@@ -746,11 +732,11 @@ dev_open(struct cap__v4l2 *v)
 	r = xioctl(v->fd, VIDIOC_SUBSCRIBE_EVENT, &sub);
 	v->events = r == 0;
 	if (r < 0)
-		cap__log(CAP_LOG_DEBUG, "%s: no source-change events (%s); relying on timeouts",
+		cap__log(WK_LOG_DEBUG, "%s: no source-change events (%s); relying on timeouts",
 			 v->path, strerror(-r));
 	if (v->edid != NULL)
 		load_edid(v);
-	note(v, CAP_LOG_INFO, "opened %s (%s)%s%s", v->card, v->driver,
+	note(v, WK_LOG_INFO, "opened %s (%s)%s%s", v->card, v->driver,
 	     v->mplane ? ", multi-planar API" : "", v->has_dv ? ", DV timings" : "");
 	return 0;
 fail:
@@ -779,13 +765,15 @@ apply(struct cap__v4l2 *v, enum cap__v4l2_event ev, int err)
 		v->retry_at_us = sys->now_us() + (uint64_t)s.retry_ms * 1000;
 	if (s.state == CAP_STATE_OK && (old_state != CAP_STATE_OK || v->width != v->logged_w ||
 					v->height != v->logged_h || v->fmt != v->logged_fmt)) {
-		cap__log(CAP_LOG_INFO, "%s: capturing %dx%d %s at %d.%02d fps", v->path,
+		/* Problems and facts from now on are news again. */
+		wk_log_recovered(&v->problems, "cap", "%s: the device works again", v->path);
+		v->facts = (struct wk_log_once){ 0 };
+		cap__log(WK_LOG_INFO, "%s: capturing %dx%d %s at %d.%02d fps", v->path,
 			 v->width, v->height, cap_fmt_name(v->fmt),
 			 v->fps_milli / 1000, v->fps_milli % 1000 / 10);
 		v->logged_w = v->width;
 		v->logged_h = v->height;
 		v->logged_fmt = v->fmt;
-		v->n_noted = 0;	/* problems from now on are news again */
 	}
 	if (s.state != old_state || s.phase != old_phase)
 		set_desc(v);
@@ -868,11 +856,11 @@ dequeue_newest(struct cap__v4l2 *v, struct cap_frame *frame)
 		if ((r = xioctl(v->fd, VIDIOC_DQBUF, &b)) == -EAGAIN)
 			break;
 		if (r < 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_DQBUF: %s", strerror(-r));
+			note(v, WK_LOG_WARN, "VIDIOC_DQBUF: %s", strerror(-r));
 			goto fail;
 		}
 		if (b.index >= v->n_bufs) {
-			note(v, CAP_LOG_ERROR, "VIDIOC_DQBUF: driver returned buffer %u of %u",
+			note(v, WK_LOG_ERROR, "VIDIOC_DQBUF: driver returned buffer %u of %u",
 			     b.index, v->n_bufs);
 			r = -EIO;
 			goto fail;
@@ -880,15 +868,15 @@ dequeue_newest(struct cap__v4l2 *v, struct cap_frame *frame)
 		used = v->mplane ? planes[0].bytesused : b.bytesused;
 		off = v->mplane ? planes[0].data_offset : 0;
 		if ((why = bad_buffer(v, &b, used, off)) != NULL) {
-			note(v, CAP_LOG_WARN, "skipping frames: %s", why);
+			note(v, WK_LOG_WARN, "skipping frames: %s", why);
 			if ((r = queue_buf(v, b.index)) < 0) {
-				note(v, CAP_LOG_WARN, "VIDIOC_QBUF: %s", strerror(-r));
+				note(v, WK_LOG_WARN, "VIDIOC_QBUF: %s", strerror(-r));
 				goto fail;
 			}
 			continue;
 		}
 		if (newest >= 0 && (r = queue_buf(v, (unsigned)newest)) < 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_QBUF: %s", strerror(-r));
+			note(v, WK_LOG_WARN, "VIDIOC_QBUF: %s", strerror(-r));
 			goto fail;
 		}
 		newest = (int)b.index;
@@ -926,7 +914,7 @@ v4l2_grab(struct cap_source *src, struct cap_frame *out)
 		return cap__state_code(v->base.state);
 	}
 	if (r > 0) {
-		note(v, CAP_LOG_INFO, "source changed; restarting the stream");
+		note(v, WK_LOG_INFO, "source changed; restarting the stream");
 		apply(v, CAP__V4L2_EV_SOURCE_CHANGE, 0);
 		run_pending(v);
 		if (v->phase != CAP__V4L2_STREAMING)
@@ -937,7 +925,7 @@ v4l2_grab(struct cap_source *src, struct cap_frame *out)
 		r = queue_buf(v, (unsigned)v->held);
 		v->held = -1;
 		if (r < 0) {
-			note(v, CAP_LOG_WARN, "VIDIOC_QBUF: %s", strerror(-r));
+			note(v, WK_LOG_WARN, "VIDIOC_QBUF: %s", strerror(-r));
 			apply(v, CAP__V4L2_EV_FAILED, -r);
 			return cap__state_code(v->base.state);
 		}
@@ -956,7 +944,7 @@ v4l2_grab(struct cap_source *src, struct cap_frame *out)
 	since = v->got_frame ? v->last_frame_us : v->stream_start_us;
 	limit = (uint64_t)cap__v4l2_frame_timeout_ms(v->fps_milli, !v->got_frame) * 1000;
 	if (now - since >= limit) {
-		note(v, CAP_LOG_INFO, "no frame for %llu ms; restarting the stream",
+		note(v, WK_LOG_INFO, "no frame for %llu ms; restarting the stream",
 		     (unsigned long long)(limit / 1000));
 		apply(v, CAP__V4L2_EV_TIMEOUT, 0);
 		run_pending(v);
@@ -1026,7 +1014,7 @@ read_edid(struct cap__v4l2 *v, const char *path)
 	if ((rc = cap__read_file(path, EDID_FILE_MAX, &v->edid, &v->edid_len)) < 0)
 		return rc == CAP_ENOMEM ? rc : CAP_EINVAL;
 	if (cap__edid_check(v->edid, v->edid_len, why, sizeof(why)) < 0) {
-		cap__log(CAP_LOG_ERROR, "%s: %s", path, why);
+		cap__log(WK_LOG_ERROR, "%s: %s", path, why);
 		return CAP_EINVAL;
 	}
 	return 0;
@@ -1037,23 +1025,23 @@ check_options(const struct cap_options *opt, const char *path)
 {
 	if ((opt->width == 0) != (opt->height == 0) || opt->width < 0 || opt->height < 0 ||
 	    opt->width > CAP__MAX_DIM || opt->height > CAP__MAX_DIM) {
-		cap__log(CAP_LOG_ERROR, "%s: size %dx%d: give both, each 1..%d, or neither",
+		cap__log(WK_LOG_ERROR, "%s: size %dx%d: give both, each 1..%d, or neither",
 			 path, opt->width, opt->height, CAP__MAX_DIM);
 		return CAP_EINVAL;
 	}
 	if (opt->fps < 0 || opt->fps > CAP__MAX_FPS) {
-		cap__log(CAP_LOG_ERROR, "%s: fps %d out of range 1..%d", path, opt->fps,
+		cap__log(WK_LOG_ERROR, "%s: fps %d out of range 1..%d", path, opt->fps,
 			 CAP__MAX_FPS);
 		return CAP_EINVAL;
 	}
 	if (opt->n_buffers != 0 && (opt->n_buffers < 3 || opt->n_buffers > V4L2_MAX_BUFS)) {
-		cap__log(CAP_LOG_ERROR, "%s: %d buffers out of range 3..%d", path,
+		cap__log(WK_LOG_ERROR, "%s: %d buffers out of range 3..%d", path,
 			 opt->n_buffers, V4L2_MAX_BUFS);
 		return CAP_EINVAL;
 	}
 	for (size_t i = 0; i < 8 && opt->formats[i] != CAP_FMT_NONE; i++) {
 		if (cap_fmt_bpp(opt->formats[i]) == 0 && opt->formats[i] != CAP_FMT_MJPEG) {
-			cap__log(CAP_LOG_ERROR, "%s: unknown pixel format %d in the list",
+			cap__log(WK_LOG_ERROR, "%s: unknown pixel format %d in the list",
 				 path, (int)opt->formats[i]);
 			return CAP_EINVAL;
 		}

@@ -16,12 +16,17 @@ bad(char *err, size_t errlen, const char *s, const char *why)
 }
 
 static int
-take_port(const char *p, const char *s, struct wk_hostport *hp, char *err, size_t errlen)
+take_port(const char *p, const char *s, unsigned flags, struct wk_hostport *hp, char *err,
+	  size_t errlen)
 {
 	long v;
 
-	if (wk_parse_long(p, 1, 65535, &v) < 0)
+	if (flags & WK_HOSTPORT_PORT_ZERO) {
+		if (wk_parse_long(p, 0, 65535, &v) < 0)
+			return bad(err, errlen, s, "want a port 0..65535");
+	} else if (wk_parse_long(p, 1, 65535, &v) < 0) {
 		return bad(err, errlen, s, "want a port 1..65535");
+	}
 	hp->port = (int)v;
 	return 0;
 }
@@ -48,19 +53,22 @@ wk_hostport_parse(const char *s, unsigned flags, struct wk_hostport *hp, char *e
 		if (inet_pton(AF_INET6, hp->host, &a6) != 1)
 			return bad(err, errlen, s, "not an IPv6 address");
 		hp->ipv6 = true;
-		return take_port(close + 2, s, hp, err, errlen);
+		return take_port(close + 2, s, flags, hp, err, errlen);
 	}
 	colon = strrchr(s, ':');
 	if (colon == NULL) {
 		if (!(flags & WK_HOSTPORT_BARE_PORT))
 			return bad(err, errlen, s, "want host:port");
-		return take_port(s, s, hp, err, errlen);
+		return take_port(s, s, flags, hp, err, errlen);
 	}
 	if (strchr(s, ':') != colon)
 		return bad(err, errlen, s, "IPv6 addresses need brackets, e.g. [::1]:6080");
 	hostlen = (size_t)(colon - s);
-	if (hostlen == 0)
-		return bad(err, errlen, s, "empty host");
+	if (hostlen == 0) {
+		if (!(flags & WK_HOSTPORT_EMPTY_HOST))
+			return bad(err, errlen, s, "empty host");
+		return take_port(colon + 1, s, flags, hp, err, errlen);
+	}
 	if (hostlen >= sizeof(hp->host))
 		return bad(err, errlen, s, "host name too long");
 	for (size_t i = 0; i < hostlen; i++) {
@@ -71,7 +79,7 @@ wk_hostport_parse(const char *s, unsigned flags, struct wk_hostport *hp, char *e
 			return bad(err, errlen, s, "bad character in host");
 	}
 	memcpy(hp->host, s, hostlen);
-	return take_port(colon + 1, s, hp, err, errlen);
+	return take_port(colon + 1, s, flags, hp, err, errlen);
 }
 
 int

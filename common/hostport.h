@@ -5,7 +5,8 @@
  *   [ipv6]:port    IPv6 needs brackets: "::1:5900" is refused, since it
  *                  cannot be told apart from an address without a port
  *   port           only when the caller allows a bare port (host left "")
- * port is decimal 1..65535.
+ *   :port          only when the caller allows an empty host (host left "")
+ * port is decimal 1..65535, or 0..65535 when the caller allows port 0.
  */
 #ifndef WEBKVM_COMMON_HOSTPORT_H
 #define WEBKVM_COMMON_HOSTPORT_H
@@ -23,6 +24,8 @@ struct wk_hostport {
 
 enum {
 	WK_HOSTPORT_BARE_PORT = 1,	/* "6080" alone is allowed */
+	WK_HOSTPORT_EMPTY_HOST = 2,	/* ":5900" is allowed: a listener's every address */
+	WK_HOSTPORT_PORT_ZERO = 4,	/* port 0 is allowed: a listener the kernel gives a port */
 };
 
 /* Returns 0, or -EINVAL with what was wrong (quoting s) in err. */

@@ -97,6 +97,36 @@ wk_parse_size(const char *s, uint64_t max, uint64_t *out)
 }
 
 int
+wk_parse_hex(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (s == NULL || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || s[2] == '\0')
+		return -EINVAL;
+	for (i = 2; s[i] != '\0'; i++) {
+		char c = s[i];
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return -EINVAL;
+		if (v > (UINT64_MAX - d) / 16)
+			return -ERANGE;
+		v = v * 16 + d;
+	}
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int
 wk_parse_dims(const char *s, long lo, long hi, long *w, long *h)
 {
 	const char *x;

@@ -20,6 +20,10 @@ int wk_parse_long_n(const char *s, size_t len, long lo, long hi, long *out);
  * or lower case, "KiB"/"MiB"/"GiB" too).  -ERANGE past max. */
 int wk_parse_size(const char *s, uint64_t max, uint64_t *out);
 
+/* "0x" (or "0X") and hex digits, as ioctl and control numbers are written;
+ * -ERANGE past max. */
+int wk_parse_hex(const char *s, uint64_t max, uint64_t *out);
+
 /* "WxH" (e.g. "1920x1080") with each side in lo..hi. */
 int wk_parse_dims(const char *s, long lo, long hi, long *w, long *h);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hostport.h"
 #include "firmware/config.h"
 #include "hid/hid.h"
 #include "rfb/rfb_server.h"
@@ -460,20 +461,20 @@ int
 fw_config_listen_loopback(const char *spec)
 {
 	struct addrinfo hints = { 0 }, *res = NULL, *ai;
-	char host[128], port[16];
+	struct wk_hostport hp;
 	int loop = 1;
 
 	/* The shapes rfb/ listens on: "host:port", "[v6]:port", ":port". */
-	if (rfb_listen_split(spec, host, sizeof(host), port, sizeof(port)) < 0)
+	if (wk_hostport_parse(spec, WK_HOSTPORT_EMPTY_HOST | WK_HOSTPORT_PORT_ZERO, &hp, NULL, 0) < 0)
 		return -1;
-	if (host[0] == '\0')
+	if (hp.host[0] == '\0')
 		return 0;	/* every address */
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
 	/* A name is not resolved here: what it resolves to can change after
 	 * this check, so it counts as exposed. */
-	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+	if (getaddrinfo(hp.host, NULL, &hints, &res) != 0)
 		return 0;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (ai->ai_family == AF_INET) {

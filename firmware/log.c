@@ -1,47 +1,23 @@
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
+#include <stddef.h>
 
 #include "firmware/log.h"
 
-extern int cap_log_level;
-extern int hid_log_level;
-extern int rfb_log_level;
-
-int fw_log_level = FW_LOG_INFO;
-
-void
-fw__log(int level, const char *fmt, ...)
+static void
+sink_nowhere(int level, const char *line)
 {
-	static const char *names[] = { "error", "warn", "info", "debug" };
-	va_list ap;
-
-	if (level > fw_log_level)
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "webkvmd: %s: ", names[level]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
+	(void)level;
+	(void)line;
 }
 
 void
 fw_set_log_level(int level)
 {
-	/* The modules number their levels the same way: 0 error … 3 debug. */
-	fw_log_level = level;
-	cap_log_level = level;
-	hid_log_level = level;
-	rfb_log_level = level;
+	wk_log_set_sink(level < WK_LOG_ERROR ? sink_nowhere : NULL);
+	wk_log_set_level(level);
 }
 
 int
 fw_log_level_parse(const char *s)
 {
-	static const char *names[] = { "error", "warn", "info", "debug" };
-
-	for (int i = 0; i < 4; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i;
-	return -1;
+	return wk_log_level_parse(s);
 }

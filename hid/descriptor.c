@@ -219,7 +219,7 @@ struct parser {
 static int add_usage_range(struct parser *p, uint16_t page, uint16_t min, uint16_t max)
 {
 	if (p->n_usages >= DESC_MAX_USAGES) {
-		hid__log(HID__LOG_DEBUG, "descriptor: more than %d usages on one item", DESC_MAX_USAGES);
+		hid__log(WK_LOG_DEBUG, "descriptor: more than %d usages on one item", DESC_MAX_USAGES);
 		return HID_EINVAL;
 	}
 	p->usages[p->n_usages++] = (struct usage_range){ page, min, max };
@@ -304,7 +304,7 @@ static int add_field(struct parser *p, bool output, uint16_t page, uint16_t umin
 	int max = (int)(sizeof(out->fields) / sizeof(out->fields[0]));
 
 	if (out->n_fields >= max) {
-		hid__log(HID__LOG_DEBUG, "descriptor: more than %d fields", max);
+		hid__log(WK_LOG_DEBUG, "descriptor: more than %d fields", max);
 		return HID_EINVAL;
 	}
 	out->fields[out->n_fields++] = (struct hid_field){
@@ -389,12 +389,12 @@ static int report_item(struct parser *p, int tag, uint32_t flags)
 	uint64_t bits = (uint64_t)p->report_size * p->report_count;
 
 	if (p->logical_min > p->logical_max) {
-		hid__log(HID__LOG_DEBUG, "descriptor: logical minimum %d above maximum %d",
+		hid__log(WK_LOG_DEBUG, "descriptor: logical minimum %d above maximum %d",
 			 (int)p->logical_min, (int)p->logical_max);
 		return HID_EINVAL;
 	}
 	if (bits > (uint64_t)(DESC_MAX_REPORT_BITS - *total)) {
-		hid__log(HID__LOG_DEBUG, "descriptor: report longer than %d bits", DESC_MAX_REPORT_BITS);
+		hid__log(WK_LOG_DEBUG, "descriptor: report longer than %d bits", DESC_MAX_REPORT_BITS);
 		return HID_EINVAL;
 	}
 	int offset = *total;
@@ -430,7 +430,7 @@ static int main_item(struct parser *p, int tag, uint32_t udata)
 		break;
 	case MAIN_END_COLLECTION:
 		if (p->depth == 0) {
-			hid__log(HID__LOG_DEBUG, "descriptor: End Collection without Collection");
+			hid__log(WK_LOG_DEBUG, "descriptor: End Collection without Collection");
 			return HID_EINVAL;
 		}
 		p->depth--;
@@ -459,7 +459,7 @@ int hid_parse_descriptor(const uint8_t *desc, size_t len, struct hid_report_layo
 		uint8_t prefix = desc[i++];
 		/* 0xFE opens a long item; none are defined by the spec. */
 		if (prefix == 0xfe) {
-			hid__log(HID__LOG_DEBUG, "descriptor: long item at byte %zu", i - 1);
+			hid__log(WK_LOG_DEBUG, "descriptor: long item at byte %zu", i - 1);
 			rc = HID_EINVAL;
 			goto out;
 		}
@@ -469,7 +469,7 @@ int hid_parse_descriptor(const uint8_t *desc, size_t len, struct hid_report_layo
 		int type = (prefix >> 2) & 0x3;
 		int tag = prefix >> 4;
 		if ((size_t)size > len - i) {
-			hid__log(HID__LOG_DEBUG, "descriptor: item at byte %zu truncated", i - 1);
+			hid__log(WK_LOG_DEBUG, "descriptor: item at byte %zu truncated", i - 1);
 			rc = HID_EINVAL;
 			goto out;
 		}
@@ -500,16 +500,16 @@ int hid_parse_descriptor(const uint8_t *desc, size_t len, struct hid_report_layo
 			break;
 		}
 		if (rc < 0) {
-			hid__log(HID__LOG_DEBUG, "descriptor: bad item 0x%02x at byte %zu",
+			hid__log(WK_LOG_DEBUG, "descriptor: bad item 0x%02x at byte %zu",
 				 prefix, i - 1 - (size_t)size);
 			goto out;
 		}
 	}
 	if (p.depth != 0) {
-		hid__log(HID__LOG_DEBUG, "descriptor: %d collection(s) left open", p.depth);
+		hid__log(WK_LOG_DEBUG, "descriptor: %d collection(s) left open", p.depth);
 		rc = HID_EINVAL;
 	} else if (p.n_main == 0) {
-		hid__log(HID__LOG_DEBUG, "descriptor: no Input, Output or Feature item");
+		hid__log(WK_LOG_DEBUG, "descriptor: no Input, Output or Feature item");
 		rc = HID_EINVAL;
 	}
 out:

@@ -60,14 +60,14 @@ put_file(const char *dir, const char *name, const void *data, size_t len)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
 		err = errno;
-		hid__log(HID__LOG_ERROR, "gadget: %s: open: %s", path, strerror(err));
+		hid__log(WK_LOG_ERROR, "gadget: %s: open: %s", path, strerror(err));
 		return -err;
 	}
 	n = write(fd, data, len);
 	err = errno;
 	close(fd);
 	if (n != (ssize_t)len) {
-		hid__log(HID__LOG_ERROR, "gadget: %s: write: %s", path,
+		hid__log(WK_LOG_ERROR, "gadget: %s: write: %s", path,
 			 n < 0 ? strerror(err) : "short write");
 		return n < 0 ? -err : -EIO;
 	}
@@ -106,7 +106,7 @@ make_dir(const char *path)
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		int err = errno;
 
-		hid__log(HID__LOG_ERROR, "gadget: mkdir %s: %s", path, strerror(err));
+		hid__log(WK_LOG_ERROR, "gadget: mkdir %s: %s", path, strerror(err));
 		return -err;
 	}
 	return 0;
@@ -145,14 +145,14 @@ remove_gadget(const char *dir)
 				while ((ce = readdir(cd)) != NULL) {
 					snprintf(sub, sizeof(sub), "%s/%s", cfg, ce->d_name);
 					if (lstat(sub, &st) == 0 && S_ISLNK(st.st_mode) && unlink(sub) < 0)
-						hid__log(HID__LOG_WARN, "gadget: unlink %s: %s", sub, strerror(errno));
+						hid__log(WK_LOG_WARN, "gadget: unlink %s: %s", sub, strerror(errno));
 				}
 				closedir(cd);
 			}
 			snprintf(sub, sizeof(sub), "%s/strings/0x409", cfg);
 			rmdir(sub);
 			if (rmdir(cfg) < 0)
-				hid__log(HID__LOG_WARN, "gadget: rmdir %s: %s", cfg, strerror(errno));
+				hid__log(WK_LOG_WARN, "gadget: rmdir %s: %s", cfg, strerror(errno));
 		}
 		closedir(d);
 	}
@@ -165,14 +165,14 @@ remove_gadget(const char *dir)
 				continue;
 			snprintf(fn, sizeof(fn), "%s/functions/%s", dir, e->d_name);
 			if (rmdir(fn) < 0)
-				hid__log(HID__LOG_WARN, "gadget: rmdir %s: %s", fn, strerror(errno));
+				hid__log(WK_LOG_WARN, "gadget: rmdir %s: %s", fn, strerror(errno));
 		}
 		closedir(d);
 	}
 	snprintf(path, sizeof(path), "%s/strings/0x409", dir);
 	rmdir(path);
 	if (rmdir(dir) < 0)
-		hid__log(HID__LOG_WARN, "gadget: rmdir %s: %s", dir, strerror(errno));
+		hid__log(WK_LOG_WARN, "gadget: rmdir %s: %s", dir, strerror(errno));
 }
 
 static int
@@ -183,7 +183,7 @@ first_udc(char *buf, size_t len)
 	int rc = -ENODEV;
 
 	if (d == NULL) {
-		hid__log(HID__LOG_ERROR, "gadget: /sys/class/udc: %s (no USB device controller driver?)",
+		hid__log(WK_LOG_ERROR, "gadget: /sys/class/udc: %s (no USB device controller driver?)",
 			 strerror(errno));
 		return -ENODEV;
 	}
@@ -198,7 +198,7 @@ first_udc(char *buf, size_t len)
 	}
 	closedir(d);
 	if (rc < 0)
-		hid__log(HID__LOG_ERROR, "gadget: no UDC in /sys/class/udc");
+		hid__log(WK_LOG_ERROR, "gadget: no UDC in /sys/class/udc");
 	return rc;
 }
 
@@ -232,7 +232,7 @@ make_function(struct hid_gadget *g, int iface)
 	snprintf(link, sizeof(link), "%s/configs/c.1/%s", g->dir, fn_name[iface]);
 	if (symlink(fdir, link) < 0) {
 		rc = -errno;
-		hid__log(HID__LOG_ERROR, "gadget: symlink %s: %s", link, strerror(-rc));
+		hid__log(WK_LOG_ERROR, "gadget: symlink %s: %s", link, strerror(-rc));
 		return rc;
 	}
 	return 0;
@@ -275,16 +275,16 @@ build_gadget(struct hid_gadget *g)
 	else if ((rc = first_udc(g->udc, sizeof(g->udc))) < 0)
 		return rc;
 	if ((rc = put_str(g->dir, "UDC", g->udc)) < 0) {
-		hid__log(HID__LOG_ERROR, "gadget: cannot bind to UDC %s", g->udc);
+		hid__log(WK_LOG_ERROR, "gadget: cannot bind to UDC %s", g->udc);
 		return rc;
 	}
-	hid__log(HID__LOG_INFO, "gadget: %s (%s) bound to %s", g->dir, hid_profile_name(g->profile), g->udc);
+	hid__log(WK_LOG_INFO, "gadget: %s (%s) bound to %s", g->dir, hid_profile_name(g->profile), g->udc);
 	return 0;
 }
 
 #define fail_log(g, iface, ...) do {				\
 	if (!(g)->reopen_failing[iface])				\
-		hid__log(HID__LOG_ERROR, "gadget: " __VA_ARGS__);	\
+		hid__log(WK_LOG_ERROR, "gadget: " __VA_ARGS__);	\
 	(g)->reopen_failing[iface] = true;				\
 } while (0)
 
@@ -316,7 +316,7 @@ open_function(struct hid_gadget *g, int iface)
 		fail_log(g, iface, "%s: open: %s", node, strerror(-rc));
 		return rc;
 	}
-	hid__log(HID__LOG_INFO, "gadget: %s is %s", if_name[iface], node);
+	hid__log(WK_LOG_INFO, "gadget: %s is %s", if_name[iface], node);
 	g->reopen_failing[iface] = false;
 	return 0;
 }
@@ -375,7 +375,7 @@ enqueue(struct hid_gadget *g, enum hid_iface iface, const uint8_t *buf, size_t l
 		uint8_t *tail = q_at(q, q->count - 1);
 
 		if (g->dropped[iface]++ == 0 || tail[0] != buf[0])
-			hid__log(HID__LOG_WARN, "gadget: mouse: host not reading, %d reports queued; a move is lost",
+			hid__log(WK_LOG_WARN, "gadget: mouse: host not reading, %d reports queued; a move is lost",
 				 q->count);
 		tail[0] = buf[0];
 		return 0;
@@ -385,7 +385,7 @@ enqueue(struct hid_gadget *g, enum hid_iface iface, const uint8_t *buf, size_t l
 		 * so the newest alone leaves the host right; the edges in
 		 * between (typed characters) are lost. */
 		g->dropped[iface] += (unsigned long)q->count;
-		hid__log(HID__LOG_WARN, "gadget: %s: host not reading, %d queued reports replaced by the newest",
+		hid__log(WK_LOG_WARN, "gadget: %s: host not reading, %d queued reports replaced by the newest",
 			 if_name[iface], q->count);
 		q_clear(q);
 	}
@@ -424,7 +424,7 @@ flush(struct hid_gadget *g, int iface)
 			host_gone(g, why);
 			return;
 		}
-		hid__log(HID__LOG_ERROR, "gadget: %s write: %s", if_name[iface],
+		hid__log(WK_LOG_ERROR, "gadget: %s write: %s", if_name[iface],
 			 n < 0 ? strerror(errno) : "short write");
 		q->head = (q->head + 1) % QUEUE_LEN;	/* drop it, keep going */
 		q->count--;
@@ -441,7 +441,7 @@ host_gone(struct hid_gadget *g, const char *why)
 	if (!g->present)
 		return;
 	g->present = false;
-	hid__log(HID__LOG_WARN, "gadget: USB host gone (%s)", why);
+	hid__log(WK_LOG_WARN, "gadget: USB host gone (%s)", why);
 	if (g->opt.on_host != NULL)
 		g->opt.on_host(g->opt.ctx, false);
 }
@@ -479,7 +479,7 @@ host_check(struct hid_gadget *g)
 	if (n != HID_KBD_REPORT_LEN && !(n < 0 && errno == EAGAIN))
 		return;
 	g->present = true;
-	hid__log(HID__LOG_INFO, "gadget: USB host present on %s", g->udc);
+	hid__log(WK_LOG_INFO, "gadget: USB host present on %s", g->udc);
 	if (n < 0)
 		enqueue(g, HID_IFACE_KEYBOARD, zero, HID_KBD_REPORT_LEN);
 	/* Buttons up where the pointer was; the mouse still. */
@@ -538,7 +538,7 @@ hid_gadget_open(const struct hid_gadget_options *opt, struct hid_gadget **out)
 	g->opt = *opt;
 	g->fd[0] = g->fd[1] = g->fd[2] = g->tfd = -1;
 	if (hid_profile_ifaces(opt->profile) == 0) {
-		hid__log(HID__LOG_ERROR, "gadget: bad profile %d", (int)opt->profile);
+		hid__log(WK_LOG_ERROR, "gadget: bad profile %d", (int)opt->profile);
 		free(g);
 		return HID_EINVAL;
 	}
@@ -546,7 +546,7 @@ hid_gadget_open(const struct hid_gadget_options *opt, struct hid_gadget **out)
 	g->ifaces = hid_profile_ifaces(opt->profile);
 	if (g->opt.name == NULL || g->opt.name[0] == '\0' || strchr(g->opt.name, '/') != NULL) {
 		if (g->opt.name != NULL) {
-			hid__log(HID__LOG_ERROR, "gadget: bad name \"%s\"", g->opt.name);
+			hid__log(WK_LOG_ERROR, "gadget: bad name \"%s\"", g->opt.name);
 			free(g);
 			return HID_EINVAL;
 		}
@@ -557,7 +557,7 @@ hid_gadget_open(const struct hid_gadget_options *opt, struct hid_gadget **out)
 	base = g->opt.configfs ? g->opt.configfs : "/sys/kernel/config/usb_gadget";
 	snprintf(g->dir, sizeof(g->dir), "%s/%s", base, g->opt.name);
 	if (access(base, F_OK) < 0) {
-		hid__log(HID__LOG_ERROR, "gadget: %s: %s (configfs mounted? libcomposite loaded?)",
+		hid__log(WK_LOG_ERROR, "gadget: %s: %s (configfs mounted? libcomposite loaded?)",
 			 base, strerror(errno));
 		free(g);
 		return HID_EIO;
@@ -566,7 +566,7 @@ hid_gadget_open(const struct hid_gadget_options *opt, struct hid_gadget **out)
 		goto fail;
 	if ((g->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
 	    timerfd_settime(g->tfd, 0, &its, NULL) < 0) {
-		hid__log(HID__LOG_ERROR, "gadget: timerfd: %s", strerror(errno));
+		hid__log(WK_LOG_ERROR, "gadget: timerfd: %s", strerror(errno));
 		goto fail;
 	}
 	host_check(g);
@@ -598,7 +598,7 @@ hid_gadget_set_profile(struct hid_gadget *g, enum hid_profile profile)
 		return HID_EINVAL;
 	if (profile == g->profile)
 		return 0;
-	hid__log(HID__LOG_INFO, "gadget: profile %s -> %s: the host sees the device unplugged and plugged again",
+	hid__log(WK_LOG_INFO, "gadget: profile %s -> %s: the host sees the device unplugged and plugged again",
 		 hid_profile_name(g->profile), hid_profile_name(profile));
 	close_functions(g);
 	host_gone(g, "profile change");
@@ -664,7 +664,7 @@ hid_gadget_process(struct hid_gadget *g)
 			if (g->opt.on_led != NULL)
 				g->opt.on_led(g->opt.ctx, buf, (size_t)n);
 		if (n < 0 && errno != EAGAIN && errno != EINTR && errno != ESHUTDOWN) {
-			hid__log(HID__LOG_WARN, "gadget: keyboard read: %s; reopening", strerror(errno));
+			hid__log(WK_LOG_WARN, "gadget: keyboard read: %s; reopening", strerror(errno));
 			close(g->fd[HID_IFACE_KEYBOARD]);
 			g->fd[HID_IFACE_KEYBOARD] = -1;
 		}

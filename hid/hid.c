@@ -16,28 +16,12 @@
  * A character that only exists as dead key + base key is typed as a tap of
  * the dead key, then the base key held as long as the keysym. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hid/hid.h"
 #include "hid/hid_int.h"
-
-int hid_log_level = HID__LOG_INFO;
-
-void hid__log(int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (level > hid_log_level)
-		return;
-	va_start(ap, fmt);
-	fputs("hid: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
 
 const char *hid_strerror(int err)
 {
@@ -136,12 +120,12 @@ struct hid_dev *hid_new(const struct hid_transport *tr, hid_led_fn on_led, void 
 	struct hid_dev *h;
 
 	if (!tr || !tr->send) {
-		hid__log(HID__LOG_ERROR, "new: no transport");
+		hid__log(WK_LOG_ERROR, "new: no transport");
 		return NULL;
 	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
-		hid__log(HID__LOG_ERROR, "new: %s", strerror(errno));
+		hid__log(WK_LOG_ERROR, "new: %s", strerror(errno));
 		return NULL;
 	}
 	h->tr = *tr;
@@ -180,7 +164,7 @@ static struct hid_viewer *viewer_get(struct hid_dev *h, int id)
 		int cap = h->cap_viewers ? h->cap_viewers * 2 : 4;
 		struct hid_viewer *nv = realloc(h->viewers, (size_t)cap * sizeof(*nv));
 		if (!nv) {
-			hid__log(HID__LOG_ERROR, "viewer %d: %s", id, strerror(errno));
+			hid__log(WK_LOG_ERROR, "viewer %d: %s", id, strerror(errno));
 			return NULL;
 		}
 		h->viewers = nv;
@@ -209,13 +193,13 @@ static int send_report(struct hid_dev *h, enum hid_iface iface, const uint8_t *b
 
 	if (rc < 0) {
 		/* Transports return negative errno values. */
-		hid__log(h->failing[iface] ? HID__LOG_DEBUG : HID__LOG_ERROR,
+		hid__log(h->failing[iface] ? WK_LOG_DEBUG : WK_LOG_ERROR,
 			 "%s report: %s", names[iface], strerror(-rc));
 		h->failing[iface] = true;
 		return HID_EIO;
 	}
 	if (h->failing[iface]) {
-		hid__log(HID__LOG_INFO, "%s report: transport works again", names[iface]);
+		hid__log(WK_LOG_INFO, "%s report: transport works again", names[iface]);
 		h->failing[iface] = false;
 	}
 	return 0;
@@ -402,7 +386,7 @@ int hid_key_keysym(struct hid_dev *h, int viewer, uint32_t keysym, bool down)
 		return key_up(h, v, st[n - 1].usage);
 	}
 	if (n <= 0) {
-		hid__log(HID__LOG_DEBUG, "viewer %d: keysym 0x%x not on layout %s", viewer,
+		hid__log(WK_LOG_DEBUG, "viewer %d: keysym 0x%x not on layout %s", viewer,
 			 keysym, hid_layout_name(h->layout));
 		return HID_EUNMAPPED;
 	}
@@ -438,7 +422,7 @@ int hid_key_xt(struct hid_dev *h, int viewer, uint32_t xt, bool down)
 		return HID_EINVAL;
 	uint8_t usage = hid_usage_from_xt(xt);
 	if (!usage) {
-		hid__log(HID__LOG_DEBUG, "viewer %d: scancode 0x%x has no usage", viewer, xt);
+		hid__log(WK_LOG_DEBUG, "viewer %d: scancode 0x%x has no usage", viewer, xt);
 		return HID_EUNMAPPED;
 	}
 	if (down)
@@ -553,7 +537,7 @@ static bool have_iface(struct hid_dev *h, enum hid_iface iface)
 	if (h->ifaces & 1u << iface)
 		return true;
 	if (!h->told_no_iface)
-		hid__log(HID__LOG_INFO, "pointer input dropped: the target has no %s now (gadget profile)",
+		hid__log(WK_LOG_INFO, "pointer input dropped: the target has no %s now (gadget profile)",
 			 iface == HID_IFACE_MOUSE ? "relative mouse" : "absolute pointer");
 	h->told_no_iface = true;
 	return false;
@@ -653,7 +637,7 @@ int hid_set_pointer_mode(struct hid_dev *h, enum hid_pointer_mode mode)
 		h->viewers[i].has_pos = false;
 		h->viewers[i].rest_x = h->viewers[i].rest_y = 0;
 	}
-	hid__log(HID__LOG_INFO, "pointer mode: %s", mode == HID_POINTER_RELATIVE ? "relative" : "absolute");
+	hid__log(WK_LOG_INFO, "pointer mode: %s", mode == HID_POINTER_RELATIVE ? "relative" : "absolute");
 	return 0;
 }
 
@@ -724,7 +708,7 @@ int hid_led_report(struct hid_dev *h, const uint8_t *buf, size_t len)
 	if (!h || !buf)
 		return HID_EINVAL;
 	if (len != 1) {
-		hid__log(HID__LOG_WARN, "LED report: %zu bytes, expected 1; dropped", len);
+		hid__log(WK_LOG_WARN, "LED report: %zu bytes, expected 1; dropped", len);
 		return HID_EINVAL;
 	}
 	/* Bits 5-7 are the descriptor's constant padding. */
@@ -732,7 +716,7 @@ int hid_led_report(struct hid_dev *h, const uint8_t *buf, size_t len)
 	if (leds == h->leds)
 		return 0;
 	h->leds = leds;
-	hid__log(HID__LOG_DEBUG, "LEDs now 0x%02x", leds);
+	hid__log(WK_LOG_DEBUG, "LEDs now 0x%02x", leds);
 	if (h->on_led)
 		h->on_led(h->led_ctx, leds);
 	return 0;

@@ -246,14 +246,6 @@ uint32_t hid_compose(uint32_t dead_keysym, uint32_t cp);
 int hid_set_layout(struct hid_dev *h, int layout);
 int hid_get_layout(const struct hid_dev *h);
 
-/* ---- UTF-8 (hid/utf8.c) ---- */
-
-/* The code point at s[*pos] of s[0..len): 1 and *pos moved past it, 0 at
- * the end, -1 for a bad sequence (overlong, surrogate, cut off, > U+10FFFF). */
-int hid_utf8_next(const char *s, size_t len, size_t *pos, uint32_t *cp);
-/* cp's UTF-8 into out (4 bytes; no NUL); its length. */
-size_t hid_utf8_put(uint32_t cp, char *out);
-
 /* ---- descriptor check (hid/descriptor.c), used by tests ---- */
 
 struct hid_report_layout {

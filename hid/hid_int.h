@@ -6,19 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum hid__log_level {
-	HID__LOG_ERROR = 0,
-	HID__LOG_WARN = 1,
-	HID__LOG_INFO = 2,
-	HID__LOG_DEBUG = 3,
-};
+#include "common/log.h"
 
-/* Messages above this level are dropped; HID__LOG_INFO by default.  The
- * daemon sets it from --log-level. */
-extern int hid_log_level;
-
-/* Writes "hid: <message>\n" to stderr when level <= hid_log_level. */
-void hid__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Every line of the module reads "hid: ...". */
+#define hid__log(level, ...) wk_log("hid", (level), __VA_ARGS__)
 
 /* What a keysym asks of the Shift state on a US layout.  Characters have a
  * definite level; keys such as Return or the arrows keep whatever Shift the

@@ -1,9 +1,9 @@
-/* rfb/ internal logging: "rfb: " prefix, level filter. */
+/* rfb/ internal logging: every line of the module reads "rfb: ...". */
 #ifndef WEBKVM_RFB_LOG_H
 #define WEBKVM_RFB_LOG_H
 
-enum { RFB_LOG_ERROR = 0, RFB_LOG_WARN, RFB_LOG_INFO, RFB_LOG_DEBUG };
+#include "common/log.h"
 
-void rfb__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define rfb__log(level, ...) wk_log("rfb", (level), __VA_ARGS__)
 
 #endif

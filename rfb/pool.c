@@ -99,7 +99,7 @@ rfb__pool_new(int threads)
 			break;
 		*a = (struct worker_arg){ .p = p, .index = i };
 		if ((rc = pthread_create(&p->th[p->started], NULL, worker, a)) != 0) {
-			rfb__log(RFB_LOG_WARN, "encoder: pthread_create: %s; %d encoder thread(s)",
+			rfb__log(WK_LOG_WARN, "encoder: pthread_create: %s; %d encoder thread(s)",
 				 strerror(rc), p->started + 1);
 			free(a);
 			break;

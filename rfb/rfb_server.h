@@ -59,7 +59,8 @@ enum rfb_power {
 	RFB_POWER_RESET,
 };
 
-/* Where viewers' input goes.  `viewer` is a small id unique per connected
+/* Where viewers' input goes.  A connection is a viewer once its RFB
+ * handshake is done.  `viewer` is a small id unique per connected
  * viewer; release(viewer) is called when it disconnects.  xt is an XT
  * scancode with extended keys as 0xe0XX (0xe11d for Pause).  buttons is the
  * RFB button mask.  Return values are errors to log; they never close the
@@ -94,11 +95,6 @@ enum {
 };
 const char *rfb_strerror(int err);
 
-/* Splits a listen address "host:port", "[v6]:port" or ":port" (host empty:
- * every address) into its parts; the port is 1 to 5 digits, at most 65535.
- * 0, or -1 when malformed or a part does not fit. */
-int rfb_listen_split(const char *spec, char *host, size_t hostlen, char *port, size_t portlen);
-
 struct rfb_server;
 
 /* Creates the server and starts listening.  Returns NULL and sets *err. */
@@ -123,13 +119,15 @@ int rfb_frame(struct rfb_server *s, const struct cap_frame *f);
  * to every viewer that asked for QEMU LED state. */
 void rfb_set_leds(struct rfb_server *s, uint8_t hid_leds);
 
-/* Fills up to max pollfds with the sockets to watch; returns the count. */
+/* Fills up to max pollfds with the sockets to watch, viewers before
+ * connections still in the handshake; returns the count. */
 int rfb_pollfds(struct rfb_server *s, struct pollfd *pfd, int max);
 /* Accepts viewers, reads their messages, sends pending updates.  Call after
  * poll() (any of the fds ready or not).  Never blocks longer than the time
  * it takes to write one update (bounded by the client wait time). */
 void rfb_process(struct rfb_server *s);
 
+/* Viewers that finished the handshake. */
 int rfb_viewer_count(const struct rfb_server *s);
 void rfb_size(const struct rfb_server *s, int *w, int *h);
 /* The framebuffer (XRGB32), for tests and benchmarks. */

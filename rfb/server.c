@@ -41,6 +41,8 @@
 #include <rfb/rfbregion.h>
 #include <turbojpeg.h>
 
+#include "common/clock.h"
+#include "common/hostport.h"
 #include "rfb/framing.h"
 #include "rfb/log.h"
 #include "rfb/rfb_server.h"
@@ -57,6 +59,18 @@
 #define PAR_DIFF_PIXELS		(512 * 1024)
 #define MAX_DIFF_JOBS		8
 #define MAX_VIEWERS		64
+/* A connection is a viewer once its RFB handshake is done; before that it
+ * takes no viewer slot.  At most this many wait in the handshake from one
+ * client address, and this many in all: a new connection past either bound
+ * closes the oldest waiting one (of that address, or of all).  A real
+ * viewer's handshake takes a round trip or two, so a flood of idle
+ * connections cannot keep it out, and costs bounded memory. */
+#define PENDING_PER_ADDR	16
+#define PENDING_MAX		64
+/* Connections accepted per rfb_process() call, and the kernel's queue of
+ * connections not yet accepted. */
+#define ACCEPT_BATCH		32
+#define LISTEN_BACKLOG		64
 /* A viewer that has not finished the handshake, or has sent part of a
  * message and then nothing, for this long is dropped. */
 #define STALL_US		(10 * 1000000ull)
@@ -74,12 +88,11 @@
  * returns closed clients, which rfbProcessEvents uses to reap them. */
 extern rfbClientIteratorPtr rfbGetClientIteratorWithClosed(rfbScreenInfoPtr screen);
 
-int rfb_log_level = RFB_LOG_INFO;
-
 struct rfb_viewer {
 	struct rfb_server *srv;
 	rfbClientPtr cl;
-	int id;
+	bool pending;		/* still in the handshake: no id, no input */
+	int id;			/* -1 while pending */
 	bool ext_key;		/* asked for -258 */
 	bool led;		/* asked for -261 */
 	int led_sent;		/* QEMU LED bits last sent, -1 = none yet */
@@ -87,6 +100,7 @@ struct rfb_viewer {
 	uint64_t connected_us;
 	uint64_t partial_since_us;	/* part of a message waiting, 0 = none */
 	char addr[INET6_ADDRSTRLEN + 8];
+	char name[INET6_ADDRSTRLEN + 32];	/* for the log: "viewer 3 (addr)" */
 };
 
 struct rfb_server {
@@ -114,6 +128,8 @@ struct rfb_server {
 	struct rfb_rect *urects;	/* a viewer's update region, as rectangles */
 	size_t urects_cap;
 	bool upd_failed_logged;
+	struct wk_log_once crowd;	/* handshake bounds reached ... */
+	uint64_t crowd_at_us;		/* ... last at this time */
 	uint8_t peek[RFB__MAX_MSG];	/* what a viewer's socket holds */
 	/* One frame's diff in bands: each job's rows, output and scratch. */
 	struct diff_job {
@@ -131,21 +147,6 @@ struct rfb_server {
 static rfbProtocolExtension qemu_ext;
 static int qemu_ext_registered;
 
-void
-rfb__log(int level, const char *fmt, ...)
-{
-	static const char *names[] = { "error", "warn", "info", "debug" };
-	va_list ap;
-
-	if (level > rfb_log_level)
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "rfb: %s: ", names[level]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 /* libvncserver's own messages: they end in '\n' already, and its chatty
  * per-client lines are debug for us; its errors are warnings. */
 static void
@@ -154,7 +155,7 @@ lib_log(int level, const char *fmt, va_list ap)
 	char buf[512];
 	size_t n;
 
-	if (level > rfb_log_level)
+	if (!wk_log_on(level))
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
@@ -165,7 +166,7 @@ lib_log(int level, const char *fmt, va_list ap)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
 			buf[i] = '?';
-	fprintf(stderr, "rfb: libvncserver: %s\n", buf);
+	rfb__log(level, "libvncserver: %s", buf);
 }
 
 static void
@@ -174,7 +175,7 @@ lib_log_info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	lib_log(RFB_LOG_DEBUG, fmt, ap);
+	lib_log(WK_LOG_DEBUG, fmt, ap);
 	va_end(ap);
 }
 
@@ -184,7 +185,7 @@ lib_log_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	lib_log(RFB_LOG_WARN, fmt, ap);
+	lib_log(WK_LOG_WARN, fmt, ap);
 	va_end(ap);
 }
 
@@ -203,76 +204,47 @@ rfb_strerror(int err)
 
 /* ---- listening ---- */
 
-int
-rfb_listen_split(const char *spec, char *host, size_t hostlen, char *port, size_t portlen)
-{
-	const char *colon, *h = spec;
-	size_t hl;
-
-	if (spec[0] == '[') {
-		const char *end = strchr(spec, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		h = spec + 1;
-		hl = (size_t)(end - h);
-		colon = end + 1;
-	} else {
-		colon = strrchr(spec, ':');
-		if (colon == NULL)
-			return -1;
-		hl = (size_t)(colon - spec);
-	}
-	if (hl >= hostlen || strlen(colon + 1) >= portlen || colon[1] == '\0')
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	strcpy(port, colon + 1);
-	for (const char *p = port; *p; p++)
-		if (*p < '0' || *p > '9')
-			return -1;
-	if (strtol(port, NULL, 10) > 65535)
-		return -1;
-	return 0;
-}
-
 static int
 listen_on(struct rfb_server *s, const char *spec)
 {
-	char host[256], port[16];
+	struct wk_hostport hp;
+	char port[8], why[320];
 	struct addrinfo hints = { 0 }, *res = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	int fd = -1, one = 1, rc;
 
-	if (rfb_listen_split(spec, host, sizeof(host), port, sizeof(port)) < 0) {
-		rfb__log(RFB_LOG_ERROR, "bad listen address \"%s\" (want host:port, [v6]:port or :port)", spec);
+	/* ":port" is every address; port 0 lets the kernel choose (tests). */
+	if (wk_hostport_parse(spec, WK_HOSTPORT_EMPTY_HOST | WK_HOSTPORT_PORT_ZERO, &hp, why,
+			      sizeof(why)) < 0) {
+		rfb__log(WK_LOG_ERROR, "listen: %s (want host:port, [v6]:port or :port)", why);
 		return RFB_EINVAL;
 	}
+	snprintf(port, sizeof(port), "%d", hp.port);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
-		rfb__log(RFB_LOG_ERROR, "listen address \"%s\": %s", spec, gai_strerror(rc));
+	if ((rc = getaddrinfo(hp.host[0] ? hp.host : NULL, port, &hints, &res)) != 0) {
+		rfb__log(WK_LOG_ERROR, "listen address \"%s\": %s", spec, gai_strerror(rc));
 		return RFB_EINVAL;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		rfb__log(RFB_LOG_ERROR, "%s: socket: %s", spec, strerror(errno));
+		rfb__log(WK_LOG_ERROR, "%s: socket: %s", spec, strerror(errno));
 		goto fail;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (res->ai_family == AF_INET6 && host[0] == '\0') {
+	if (res->ai_family == AF_INET6 && hp.host[0] == '\0') {
 		int zero = 0;
 
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	}
 	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
-		rfb__log(RFB_LOG_ERROR, "%s: bind: %s", spec, strerror(errno));
+		rfb__log(WK_LOG_ERROR, "%s: bind: %s", spec, strerror(errno));
 		goto fail;
 	}
-	if (listen(fd, 16) < 0) {
-		rfb__log(RFB_LOG_ERROR, "%s: listen: %s", spec, strerror(errno));
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		rfb__log(WK_LOG_ERROR, "%s: listen: %s", spec, strerror(errno));
 		goto fail;
 	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
@@ -281,7 +253,7 @@ listen_on(struct rfb_server *s, const char *spec)
 				((struct sockaddr_in *)&ss)->sin_port);
 	freeaddrinfo(res);
 	s->listen_fd = fd;
-	rfb__log(RFB_LOG_INFO, "listening for viewers on %s (port %d)", spec, s->port);
+	rfb__log(WK_LOG_INFO, "listening for viewers on %s (port %d)", spec, s->port);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -311,15 +283,6 @@ webSocketsCheck(rfbClientPtr cl)
 
 /* ---- viewers ---- */
 
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static struct rfb_viewer *
 viewer_of(rfbClientPtr cl)
 {
@@ -336,13 +299,17 @@ client_gone(rfbClientPtr cl)
 		return;
 	s = v->srv;
 	s->bytes_gone += (uint64_t)rfbStatGetSentBytes(cl);
-	if (s->in.release != NULL)
-		s->in.release(s->in.ctx, v->id);
-	s->viewer_ids &= ~(1ULL << v->id);
-	s->n_viewers--;
-	rfb__log(RFB_LOG_INFO, "viewer %d (%s) left; %d viewer(s)", v->id, v->addr, s->n_viewers);
-	if (s->in.viewers != NULL)
-		s->in.viewers(s->in.ctx, s->n_viewers);
+	if (v->pending) {
+		rfb__log(WK_LOG_DEBUG, "%s: gone during the handshake", v->name);
+	} else {
+		if (s->in.release != NULL)
+			s->in.release(s->in.ctx, v->id);
+		s->viewer_ids &= ~(1ULL << v->id);
+		s->n_viewers--;
+		rfb__log(WK_LOG_INFO, "%s left; %d viewer(s)", v->name, s->n_viewers);
+		if (s->in.viewers != NULL)
+			s->in.viewers(s->in.ctx, s->n_viewers);
+	}
 	/* libvncserver 0.9.14 never frees a client's extension list; the
 	 * only extension is ours and its data is this viewer. */
 	while (cl->extensions != NULL) {
@@ -355,42 +322,124 @@ client_gone(rfbClientPtr cl)
 	free(v);
 }
 
+/* Keeps the connections waiting in the handshake within the bounds, for
+ * one more from addr: first drops those whose peer hung up already (many
+ * at once under churn, before their close is read), then closes the
+ * oldest of addr's, or of all. */
+static void
+make_room(struct rfb_server *s, const char *addr)
+{
+	struct rfb_viewer *oldest_addr = NULL, *oldest_all = NULL, *victim = NULL;
+	struct rfb_viewer *pv[PENDING_MAX + 1];
+	struct pollfd pfd[PENDING_MAX + 1];
+	int n_addr = 0, n_all = 0, np = 0;
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl;
+
+	/* There are never more than PENDING_MAX: each new one makes room. */
+	it = rfbGetClientIterator(s->scr);
+	while ((cl = rfbClientIteratorNext(it)) != NULL && np < PENDING_MAX + 1) {
+		struct rfb_viewer *v = viewer_of(cl);
+
+		if (v != NULL && v->pending && cl->sock != RFB_INVALID_SOCKET) {
+			pv[np] = v;
+			pfd[np++] = (struct pollfd){ .fd = cl->sock, .events = POLLRDHUP };
+		}
+	}
+	rfbReleaseClientIterator(it);
+	if (np > 0 && poll(pfd, (nfds_t)np, 0) < 0)
+		np = 0;
+	/* The list is newest first: on equal times the later one is older. */
+	for (int i = 0; i < np; i++) {
+		struct rfb_viewer *v = pv[i];
+
+		if (pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+			rfb__log(WK_LOG_DEBUG, "%s: hung up during the handshake", v->name);
+			rfbCloseClient(v->cl);
+			continue;
+		}
+		n_all++;
+		if (oldest_all == NULL || v->connected_us <= oldest_all->connected_us)
+			oldest_all = v;
+		if (strcmp(v->addr, addr) == 0) {
+			n_addr++;
+			if (oldest_addr == NULL || v->connected_us <= oldest_addr->connected_us)
+				oldest_addr = v;
+		}
+	}
+	if (n_addr >= PENDING_PER_ADDR) {
+		victim = oldest_addr;
+		wk_log_once(&s->crowd, "rfb", WK_LOG_WARN, "%d connections from %s wait in the "
+			    "handshake: each new one closes the oldest", n_addr, addr);
+	} else if (n_all >= PENDING_MAX) {
+		victim = oldest_all;
+		wk_log_once(&s->crowd, "rfb", WK_LOG_WARN, "%d connections wait in the handshake: "
+			    "each new one closes the oldest", n_all);
+	}
+	if (victim != NULL) {
+		rfb__log(WK_LOG_DEBUG, "%s: closed for a newer connection", victim->name);
+		rfbCloseClient(victim->cl);
+		s->crowd_at_us = wk_now_us();
+	}
+}
+
 static enum rfbNewClientAction
 client_new(rfbClientPtr cl)
 {
 	struct rfb_server *s = cl->screen->screenData;
 	struct rfb_viewer *v;
-	int id;
 
 	if (s->n_viewers >= MAX_VIEWERS) {
-		rfb__log(RFB_LOG_WARN, "viewer refused: %d viewers already", s->n_viewers);
+		rfb__log(WK_LOG_WARN, "viewer refused: %d viewers already", s->n_viewers);
 		return RFB_CLIENT_REFUSE;
 	}
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return RFB_CLIENT_REFUSE;
-	for (id = 0; id < MAX_VIEWERS && (s->viewer_ids & (1ULL << id)); id++)
-		;
 	v->srv = s;
 	v->cl = cl;
-	v->id = id;
+	v->pending = true;
+	v->id = -1;
 	v->led_sent = -1;
-	v->connected_us = now_us();
+	v->connected_us = wk_now_us();
 	snprintf(v->addr, sizeof(v->addr), "%s", cl->host ? cl->host : "?");
-	s->viewer_ids |= 1ULL << id;
-	s->n_viewers++;
+	snprintf(v->name, sizeof(v->name), "connection from %s", v->addr);
+	make_room(s, v->addr);
 	cl->clientData = v;
 	cl->clientGoneHook = client_gone;
 	cl->viewOnly = s->view_only;
-	rfb__log(RFB_LOG_INFO, "viewer %d (%s) connected; %d viewer(s)", id, v->addr, s->n_viewers);
+	rfb__log(WK_LOG_DEBUG, "%s: handshake", v->name);
+	return RFB_CLIENT_ACCEPT;
+}
+
+/* The handshake is done: the connection becomes a viewer, if there is
+ * room.  False when it was closed instead. */
+static bool
+promote(struct rfb_server *s, struct rfb_viewer *v)
+{
+	int id;
+
+	if (s->n_viewers >= MAX_VIEWERS) {
+		rfb__log(WK_LOG_WARN, "%s: viewer refused: %d viewers already", v->name, s->n_viewers);
+		rfbCloseClient(v->cl);
+		return false;
+	}
+	for (id = 0; id < MAX_VIEWERS && (s->viewer_ids & (1ULL << id)); id++)
+		;
+	v->pending = false;
+	v->id = id;
+	snprintf(v->name, sizeof(v->name), "viewer %d (%s)", id, v->addr);
+	s->viewer_ids |= 1ULL << id;
+	s->n_viewers++;
+	rfb__log(WK_LOG_INFO, "%s connected; %d viewer(s)", v->name, s->n_viewers);
 	if (s->in.viewers != NULL)
 		s->in.viewers(s->in.ctx, s->n_viewers);
-	return RFB_CLIENT_ACCEPT;
+	return true;
 }
 
 static void
 accept_viewers(struct rfb_server *s)
 {
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
@@ -399,12 +448,12 @@ accept_viewers(struct rfb_server *s)
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				rfb__log(RFB_LOG_WARN, "accept: %s", strerror(errno));
+				rfb__log(WK_LOG_WARN, "accept: %s", strerror(errno));
 			return;
 		}
 		/* libvncserver keeps its sockets in an fd_set. */
 		if (fd >= FD_SETSIZE) {
-			rfb__log(RFB_LOG_WARN, "viewer refused: descriptor %d too high for libvncserver", fd);
+			rfb__log(WK_LOG_WARN, "viewer refused: descriptor %d too high for libvncserver", fd);
 			close(fd);
 			continue;
 		}
@@ -414,7 +463,7 @@ accept_viewers(struct rfb_server *s)
 		/* rfbNewClient makes the socket non-blocking, sends the protocol
 		 * version and calls client_new(); on refusal it closes fd. */
 		if (rfbNewClient(s->scr, fd) == NULL)
-			rfb__log(RFB_LOG_WARN, "viewer connection dropped during setup");
+			rfb__log(WK_LOG_WARN, "viewer connection dropped during setup");
 	}
 }
 
@@ -427,11 +476,11 @@ on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 	struct rfb_server *s;
 	int rc;
 
-	if (v == NULL || cl->viewOnly)
+	if (v == NULL || v->pending || cl->viewOnly)
 		return;
 	s = v->srv;
 	if ((rc = s->in.key_sym(s->in.ctx, v->id, keysym, down)) < 0)
-		rfb__log(RFB_LOG_DEBUG, "viewer %d: keysym 0x%x not sent (%d)", v->id, (unsigned)keysym, rc);
+		rfb__log(WK_LOG_DEBUG, "viewer %d: keysym 0x%x not sent (%d)", v->id, (unsigned)keysym, rc);
 }
 
 static void
@@ -440,7 +489,7 @@ on_pointer(int mask, int x, int y, rfbClientPtr cl)
 	struct rfb_viewer *v = viewer_of(cl);
 	struct rfb_server *s;
 
-	if (v == NULL || cl->viewOnly)
+	if (v == NULL || v->pending || cl->viewOnly)
 		return;
 	s = v->srv;
 	if (x >= s->width)
@@ -457,7 +506,7 @@ on_xvp(rfbClientPtr cl, uint8_t version, uint8_t code)
 	struct rfb_server *s;
 	enum rfb_power act;
 
-	if (v == NULL || cl->viewOnly || version != 1)
+	if (v == NULL || v->pending || cl->viewOnly || version != 1)
 		return FALSE;
 	s = v->srv;
 	switch (code) {
@@ -465,10 +514,10 @@ on_xvp(rfbClientPtr cl, uint8_t version, uint8_t code)
 	case rfbXvp_Reboot: act = RFB_POWER_REBOOT; break;
 	case rfbXvp_Reset: act = RFB_POWER_RESET; break;
 	default:
-		rfb__log(RFB_LOG_WARN, "viewer %d: unknown XVP operation %u", v->id, code);
+		rfb__log(WK_LOG_WARN, "viewer %d: unknown XVP operation %u", v->id, code);
 		return FALSE;
 	}
-	rfb__log(RFB_LOG_INFO, "viewer %d: XVP %s", v->id,
+	rfb__log(WK_LOG_INFO, "viewer %d: XVP %s", v->id,
 		 act == RFB_POWER_OFF ? "shutdown" : act == RFB_POWER_REBOOT ? "reboot" : "reset");
 	return s->in.power(s->in.ctx, act) == 0;
 }
@@ -524,7 +573,7 @@ qemu_enable(rfbClientPtr cl, void **data, int enc)
 	case ENC_QEMU_EXT_KEY:
 		if (!v->ext_key) {
 			v->ext_key = true;
-			rfb__log(RFB_LOG_DEBUG, "viewer %d: QEMU extended key events on", v->id);
+			rfb__log(WK_LOG_DEBUG, "viewer %d: QEMU extended key events on", v->id);
 			send_pseudo_rect(cl, ENC_QEMU_EXT_KEY, NULL, 0);
 		}
 		return TRUE;
@@ -559,13 +608,13 @@ qemu_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *msg)
 	uint32_t keysym, code;
 	int n;
 
-	if (msg->type != MSG_QEMU || v == NULL)
+	if (msg->type != MSG_QEMU || v == NULL || v->pending)
 		return FALSE;
 	s = v->srv;
 	if ((n = rfbReadExact(cl, (char *)&sub, 1)) <= 0)
 		goto gone;
 	if (sub != QEMU_SUB_EXT_KEY || !v->ext_key) {
-		rfb__log(RFB_LOG_WARN, "viewer %d (%s): unsupported QEMU message subtype %u; closing",
+		rfb__log(WK_LOG_WARN, "viewer %d (%s): unsupported QEMU message subtype %u; closing",
 			 v->id, v->addr, sub);
 		rfbCloseClient(cl);
 		return TRUE;
@@ -579,15 +628,15 @@ qemu_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *msg)
 	if (code == 0 || code > 0xff) {
 		/* No usable scancode: fall back to the keysym, as QEMU does. */
 		if (s->in.key_sym(s->in.ctx, v->id, keysym, b[1] != 0) < 0)
-			rfb__log(RFB_LOG_DEBUG, "viewer %d: keysym 0x%x not sent", v->id, (unsigned)keysym);
+			rfb__log(WK_LOG_DEBUG, "viewer %d: keysym 0x%x not sent", v->id, (unsigned)keysym);
 		return TRUE;
 	}
 	if (s->in.key_xt(s->in.ctx, v->id, qnum_to_xt(code), keysym, b[1] != 0) < 0)
-		rfb__log(RFB_LOG_DEBUG, "viewer %d: scancode 0x%x not sent", v->id, (unsigned)code);
+		rfb__log(WK_LOG_DEBUG, "viewer %d: scancode 0x%x not sent", v->id, (unsigned)code);
 	return TRUE;
 gone:
 	if (n < 0)
-		rfb__log(RFB_LOG_INFO, "viewer %d (%s): read: %s", v->id, v->addr, strerror(errno));
+		rfb__log(WK_LOG_INFO, "viewer %d (%s): read: %s", v->id, v->addr, strerror(errno));
 	rfbCloseClient(cl);
 	return TRUE;
 }
@@ -654,7 +703,7 @@ resize_fb(struct rfb_server *s, int w, int h, const uint8_t *alias)
 		while ((cl = rfbClientIteratorNext(it)) != NULL)
 			s->scr->setTranslateFunction(cl);
 		rfbReleaseClientIterator(it);
-		rfb__log(RFB_LOG_INFO, "framebuffer now %dx%d", w, h);
+		rfb__log(WK_LOG_INFO, "framebuffer now %dx%d", w, h);
 	}
 	free(old);
 	rfb_tilediff_invalidate(s->td);
@@ -831,7 +880,7 @@ read_password(struct rfb_server *s, const char *path)
 	size_t n;
 
 	if (fp == NULL) {
-		rfb__log(RFB_LOG_ERROR, "password file %s: %s", path, strerror(errno));
+		rfb__log(WK_LOG_ERROR, "password file %s: %s", path, strerror(errno));
 		return RFB_EPASSWORD;
 	}
 	if (fgets(s->password, sizeof(s->password), fp) == NULL)
@@ -840,11 +889,11 @@ read_password(struct rfb_server *s, const char *path)
 	n = strcspn(s->password, "\r\n");
 	s->password[n] = '\0';
 	if (n == 0) {
-		rfb__log(RFB_LOG_ERROR, "password file %s: empty", path);
+		rfb__log(WK_LOG_ERROR, "password file %s: empty", path);
 		return RFB_EPASSWORD;
 	}
 	if (n > 8)
-		rfb__log(RFB_LOG_WARN, "password file %s: VNC uses only the first 8 characters", path);
+		rfb__log(WK_LOG_WARN, "password file %s: VNC uses only the first 8 characters", path);
 	s->passwords[0] = s->password;
 	s->passwords[1] = NULL;
 	return 0;
@@ -958,11 +1007,18 @@ rfb_pollfds(struct rfb_server *s, struct pollfd *pfd, int max)
 
 	if (max > 0 && s->listen_fd >= 0)
 		pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
-	it = rfbGetClientIterator(s->scr);
-	while ((cl = rfbClientIteratorNext(it)) != NULL && n < max)
-		if (cl->sock != RFB_INVALID_SOCKET)
-			pfd[n++] = (struct pollfd){ .fd = cl->sock, .events = POLLIN };
-	rfbReleaseClientIterator(it);
+	/* Viewers first: when the caller's room runs out, connections still
+	 * in the handshake wait for the next wakeup, not the viewers. */
+	for (int pass = 0; pass < 2; pass++) {
+		it = rfbGetClientIterator(s->scr);
+		while ((cl = rfbClientIteratorNext(it)) != NULL && n < max) {
+			struct rfb_viewer *v = viewer_of(cl);
+
+			if (cl->sock != RFB_INVALID_SOCKET && v != NULL && v->pending == (pass == 1))
+				pfd[n++] = (struct pollfd){ .fd = cl->sock, .events = POLLIN };
+		}
+		rfbReleaseClientIterator(it);
+	}
 	return n;
 }
 
@@ -991,21 +1047,21 @@ viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 		long m;
 
 		if (n == 0) {
-			rfb__log(RFB_LOG_DEBUG, "viewer %d (%s): closed the connection", v->id, v->addr);
+			rfb__log(WK_LOG_DEBUG, "%s: closed the connection", v->name);
 			rfbCloseClient(cl);
 			return;
 		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
-			rfb__log(RFB_LOG_INFO, "viewer %d (%s): recv: %s", v->id, v->addr, strerror(errno));
+			rfb__log(WK_LOG_INFO, "%s: recv: %s", v->name, strerror(errno));
 			rfbCloseClient(cl);
 			return;
 		}
 		m = rfb__msg_len(phase_of(cl), s->peek, (size_t)n, &why);
 		if (m == RFB__BAD) {
-			rfb__log(RFB_LOG_WARN, "viewer %d (%s): %s (message type %u); closing",
-				 v->id, v->addr, why, s->peek[0]);
+			rfb__log(WK_LOG_WARN, "%s: %s (message type %u); closing", v->name, why,
+				 s->peek[0]);
 			rfbCloseClient(cl);
 			return;
 		}
@@ -1016,8 +1072,7 @@ viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 			 * a peer that sent part of a message and hung up would
 			 * otherwise hold its slot until the stall timeout. */
 			if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-				rfb__log(RFB_LOG_DEBUG, "viewer %d (%s): closed in the middle of a message",
-					 v->id, v->addr);
+				rfb__log(WK_LOG_DEBUG, "%s: closed in the middle of a message", v->name);
 				rfbCloseClient(cl);
 				return;
 			}
@@ -1027,6 +1082,10 @@ viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 		}
 		v->partial_since_us = 0;
 		rfbProcessClientMessage(cl);
+		/* Before the next message: it may be input, which needs an id. */
+		if (v->pending && cl->state == RFB_NORMAL && cl->sock != RFB_INVALID_SOCKET &&
+		    !promote(s, v))
+			return;
 	}
 }
 
@@ -1036,12 +1095,11 @@ viewer_check_stall(rfbClientPtr cl, uint64_t now)
 	struct rfb_viewer *v = viewer_of(cl);
 
 	if (cl->state != RFB_NORMAL && now - v->connected_us > STALL_US) {
-		rfb__log(RFB_LOG_WARN, "viewer %d (%s): handshake not finished in %llu s; closing",
-			 v->id, v->addr, STALL_US / 1000000ull);
+		rfb__log(WK_LOG_WARN, "%s: handshake not finished in %llu s; closing", v->name,
+			 STALL_US / 1000000ull);
 		rfbCloseClient(cl);
 	} else if (v->partial_since_us != 0 && now - v->partial_since_us > STALL_US) {
-		rfb__log(RFB_LOG_WARN, "viewer %d (%s): stopped in the middle of a message; closing",
-			 v->id, v->addr);
+		rfb__log(WK_LOG_WARN, "%s: stopped in the middle of a message; closing", v->name);
 		rfbCloseClient(cl);
 	}
 }
@@ -1127,7 +1185,7 @@ shared_update(struct rfb_server *s, rfbClientPtr cl)
 	    rfb__upd_get(s->upd, s->fb, s->width * 4, s->urects, (int)n, &o,
 			 cl->enableLastRectEncoding, &msg, &len, &raw) < 0) {
 		if (!s->upd_failed_logged)
-			rfb__log(RFB_LOG_WARN, "viewer %d: shared Tight update failed (out of memory, "
+			rfb__log(WK_LOG_WARN, "viewer %d: shared Tight update failed (out of memory, "
 				 "or over 65535 rectangles without LastRect); libvncserver encodes "
 				 "such updates (logged once)", v->id);
 		s->upd_failed_logged = true;
@@ -1142,11 +1200,11 @@ shared_update(struct rfb_server *s, rfbClientPtr cl)
 	rfbStatRecordMessageSent(cl, rfbFramebufferUpdate, 4, 4);
 	rfbStatRecordEncodingSent(cl, rfbEncodingTight, (int)(len - 4), (int)raw);
 	if (!v->shared)
-		rfb__log(RFB_LOG_DEBUG, "viewer %d: shared Tight updates, JPEG quality %d", v->id,
+		rfb__log(WK_LOG_DEBUG, "viewer %d: shared Tight updates, JPEG quality %d", v->id,
 			 o.jpeg_quality);
 	v->shared = true;
 	if (rfbWriteExact(cl, (const char *)msg, (int)len) <= 0) {
-		rfb__log(RFB_LOG_INFO, "viewer %d (%s): write: %s", v->id, v->addr, strerror(errno));
+		rfb__log(WK_LOG_INFO, "viewer %d (%s): write: %s", v->id, v->addr, strerror(errno));
 		rfbCloseClient(cl);
 	}
 	return true;
@@ -1165,7 +1223,7 @@ viewer_update(struct rfb_server *s, rfbClientPtr cl)
 		return;
 	if (rfbUpdateClient(cl) && viewer_of(cl)->shared) {
 		viewer_of(cl)->shared = false;
-		rfb__log(RFB_LOG_DEBUG, "viewer %d: updates from libvncserver", viewer_of(cl)->id);
+		rfb__log(WK_LOG_DEBUG, "viewer %d: updates from libvncserver", viewer_of(cl)->id);
 	}
 }
 
@@ -1177,7 +1235,7 @@ rfb_process(struct rfb_server *s)
 	uint64_t now;
 
 	accept_viewers(s);
-	now = now_us();	/* after accept: no viewer is newer than now */
+	now = wk_now_us();	/* after accept: no viewer is newer than now */
 	/* What rfbProcessEvents does, minus its blocking reads: read whole
 	 * messages, send each viewer that asked for one an update of what
 	 * was marked modified, then reap the viewers that were closed. */
@@ -1188,7 +1246,8 @@ rfb_process(struct rfb_server *s)
 			viewer_read(s, cl, now);
 			if (cl->sock != RFB_INVALID_SOCKET)
 				viewer_check_stall(cl, now);
-			viewer_update(s, cl);
+			if (!viewer_of(cl)->pending)
+				viewer_update(s, cl);
 		}
 		prev = cl;
 		cl = rfbClientIteratorNext(it);
@@ -1196,6 +1255,11 @@ rfb_process(struct rfb_server *s)
 			rfbClientConnectionGone(prev);
 	}
 	rfbReleaseClientIterator(it);
+	if (s->crowd_at_us != 0 && now - s->crowd_at_us > STALL_US) {
+		wk_log_recovered(&s->crowd, "rfb", "no connection closed for a newer one in %llu s",
+				 STALL_US / 1000000ull);
+		s->crowd_at_us = 0;
+	}
 }
 
 int

@@ -106,7 +106,7 @@ rfb__tight_new(void)
 	if (t == NULL)
 		return NULL;
 	if ((t->tj = tjInitCompress()) == NULL) {
-		rfb__log(RFB_LOG_ERROR, "tight: tjInitCompress: %s", tjGetErrorStr());
+		rfb__log(WK_LOG_ERROR, "tight: tjInitCompress: %s", tjGetErrorStr());
 		goto fail;
 	}
 	/* A small window: a rectangle's pixel data is at most 64 KiB and
@@ -118,7 +118,7 @@ rfb__tight_new(void)
 	 * grows by about 0.5%, and each encoding thread keeps ~110 KiB less
 	 * resident. */
 	if (deflateInit2(&t->z, 1, Z_DEFLATED, 13, 5, Z_DEFAULT_STRATEGY) != Z_OK) {
-		rfb__log(RFB_LOG_ERROR, "tight: deflateInit2 failed");
+		rfb__log(WK_LOG_ERROR, "tight: deflateInit2 failed");
 		goto fail;
 	}
 	t->z_ok = true;
@@ -294,7 +294,7 @@ emit_palette(struct rfb__tight *t, const uint8_t *fb, int stride, int x, int y, 
 		/* Sync flush: the viewer's inflate keeps its stream open, as
 		 * for libvncserver's output; the reset bit restarts it. */
 		if (deflate(&t->z, Z_SYNC_FLUSH) != Z_OK || t->z.avail_in != 0 || t->z.avail_out == 0) {
-			rfb__log(RFB_LOG_ERROR, "tight: deflate of %zu bytes failed", len);
+			rfb__log(WK_LOG_ERROR, "tight: deflate of %zu bytes failed", len);
 			return -1;
 		}
 		zlen = t->zout_cap - t->z.avail_out;
@@ -339,7 +339,7 @@ emit_jpeg(struct rfb__tight *t, const uint8_t *fb, int stride, int x, int y, int
 	dst = p + 16;
 	if (tjCompress2(t->tj, fb + (size_t)y * stride + (size_t)x * 4, w, stride, h, TJPF_BGRX,
 			&dst, &jlen, o->subsamp, o->jpeg_quality, TJFLAG_NOREALLOC) < 0) {
-		rfb__log(RFB_LOG_ERROR, "tight: tjCompress2 %dx%d: %s", w, h, tjGetErrorStr2(t->tj));
+		rfb__log(WK_LOG_ERROR, "tight: tjCompress2 %dx%d: %s", w, h, tjGetErrorStr2(t->tj));
 		return -1;
 	}
 	if ((nl = rfb__tight_compact_len(lenb, jlen)) < 0)

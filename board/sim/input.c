@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "board/sim/sim_priv.h"
+#include "common/utf8.h"
 #include "hid/hid.h"
 
 #define MOD_CTRL 0x11
@@ -88,7 +89,7 @@ static char key_char(const struct sim_target *s, uint8_t u, uint8_t mods)
 static void line_add(struct sim_target *s, uint32_t cp)
 {
 	char u[4];
-	size_t n = hid_utf8_put(cp, u);
+	size_t n = wk_utf8_put(cp, u);
 
 	if (s->line_len + n < sizeof(s->line)) {
 		memcpy(s->line + s->line_len, u, n);

@@ -52,7 +52,7 @@ int sim__screen_alloc(struct sim_target *s, int w, int h)
 	struct sim__cell *next = calloc(n, sizeof(*next));
 	uint8_t *dirty = malloc(n);
 	if (!px || !cells || !next || !dirty) {
-		fprintf(stderr, "sim: screen %dx%d: out of memory\n", w, h);
+		sim__log(WK_LOG_ERROR, "screen %dx%d: out of memory", w, h);
 		free(px);
 		free(cells);
 		free(next);

@@ -1,15 +1,16 @@
 /* board/sim: the virtual target's life cycle, power, console text and
  * commands.  The console is composed as text into a cell grid whenever the
  * state or the shown time changes; render.c turns changed cells into pixels. */
-#include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "board/sim/sim_priv.h"
+#include "common/parse.h"
+#include "common/utf8.h"
 #include "hid/hid.h"
 
 static const char *const menu_names[SIM__MENU_N] = {
@@ -248,23 +249,13 @@ static void set_output(struct sim_target *s, const char *prefix, const char *tex
 		s->output[0] = '\0';
 }
 
-/* Parses a decimal without sign or spaces. */
-static int parse_dim(const char *p, char **end, long *v)
-{
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	errno = 0;
-	*v = strtol(p, end, 10);
-	return errno ? -1 : 0;
-}
-
 static void cmd_res(struct sim_target *s, const char *arg)
 {
-	char *end;
+	const char *x = strpbrk(arg, "xX");
 	long w, h;
 
-	if (parse_dim(arg, &end, &w) < 0 || (*end != 'x' && *end != 'X') ||
-	    parse_dim(end + 1, &end, &h) < 0 || *end) {
+	if (x == NULL || wk_parse_long_n(arg, (size_t)(x - arg), 0, LONG_MAX, &w) < 0 ||
+	    wk_parse_long(x + 1, 0, LONG_MAX, &h) < 0) {
 		set_output(s, "res: expected WxH, got: ", arg);
 		return;
 	}
@@ -338,13 +329,13 @@ void sim__enter(struct sim_target *s)
 struct sim_target *sim_new(int width, int height)
 {
 	if (!size_ok(width, height)) {
-		fprintf(stderr, "sim: screen %dx%d out of range (%dx%d to %dx%d)\n",
+		sim__log(WK_LOG_ERROR, "screen %dx%d out of range (%dx%d to %dx%d)",
 			width, height, SIM__MIN_W, SIM__MIN_H, SIM__MAX_W, SIM__MAX_H);
 		return NULL;
 	}
 	struct sim_target *s = calloc(1, sizeof(*s));
 	if (!s) {
-		fprintf(stderr, "sim: out of memory\n");
+		sim__log(WK_LOG_ERROR, "out of memory");
 		return NULL;
 	}
 	if (sim__screen_alloc(s, width, height) < 0) {
@@ -365,7 +356,7 @@ uint32_t sim__utf8_next(const char **p)
 	size_t pos = 0;
 
 	/* The NUL ends a cut-off sequence: no sequence runs past it. */
-	if (cp < 0x80 || hid_utf8_next(*p, strnlen(*p, 4), &pos, &cp) <= 0) {
+	if (cp < 0x80 || wk_utf8_next(*p, strnlen(*p, 4), &pos, &cp) <= 0) {
 		*p += 1;
 		return cp < 0x80 ? cp : 0xfffd;
 	}
@@ -425,7 +416,7 @@ void sim_power(struct sim_target *s, enum sim_power p)
 		start_boot(s);
 		return;
 	}
-	fprintf(stderr, "sim: unknown power action %d ignored\n", (int)p);
+	sim__log(WK_LOG_WARN, "unknown power action %d ignored", (int)p);
 }
 
 int sim_resize(struct sim_target *s, int width, int height)
@@ -488,7 +479,7 @@ int sim_row_text(const struct sim_target *s, int row, char *buf, size_t len)
 
 	for (int i = 0; i < s->cols; i++) {
 		char u[4];
-		size_t n = hid_utf8_put(c[i].cp, u);
+		size_t n = wk_utf8_put(c[i].cp, u);
 		/* Truncate at a character boundary. */
 		if (o + n >= len)
 			break;

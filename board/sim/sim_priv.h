@@ -9,6 +9,10 @@
 #include <stdint.h>
 
 #include "board/sim/sim.h"
+#include "common/log.h"
+
+/* Every line of the virtual target reads "sim: ...". */
+#define sim__log(level, ...) wk_log("sim", (level), __VA_ARGS__)
 
 #define SIM__MIN_W 320
 #define SIM__MIN_H 200

@@ -14,7 +14,6 @@
 #include "tests/fuzz/fuzz_common.h"
 #include "capture/capture.h"
 #include "capture/internal.h"
-#include "capture/log.h"
 #include "capture/v4l2_policy.h"
 
 #define JPEG_MAX_DIM 2048
@@ -43,7 +42,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	cap_log_level = -1;
+	fuzz_quiet();
 	if ((jpeg = cap_jpeg_new()) == NULL)
 		abort();
 	raw_fd = fuzz_memfd("frames.raw", raw_path, sizeof(raw_path));

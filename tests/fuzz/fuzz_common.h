@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/log.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -82,6 +84,21 @@ fuzz_memfd_set(int fd, const uint8_t *data, size_t n)
 		perror("fuzz: memfd write");
 		abort();
 	}
+}
+
+static inline void
+fuzz_log_nowhere(int level, const char *line)
+{
+	(void)level;
+	(void)line;
+}
+
+/* Log lines about bad input are the point of the input: not worth a write
+ * per run. */
+static inline void
+fuzz_quiet(void)
+{
+	wk_log_set_sink(fuzz_log_nowhere);
 }
 
 #endif

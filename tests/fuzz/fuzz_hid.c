@@ -40,7 +40,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	hid_log_level = -1;
+	fuzz_quiet();
 	return 0;
 }
 

@@ -24,8 +24,6 @@
 #define W 64
 #define H 48
 
-extern int rfb_log_level;
-
 static struct rfb_server *srv;
 static uint8_t frame[W * H * 4];
 static uint64_t seq;
@@ -114,7 +112,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	rfb_log_level = -1;
+	fuzz_quiet();
 	if ((srv = rfb_new(&o, &input, &err)) == NULL) {
 		fprintf(stderr, "fuzz: rfb_new: %s\n", rfb_strerror(err));
 		abort();

@@ -20,7 +20,6 @@
 
 #include "capture/capture.h"
 #include "capture/internal.h"
-#include "capture/log.h"
 #include "capture/v4l2_policy.h"
 #include "capture/v4l2_sys.h"
 
@@ -37,7 +36,7 @@ log_hook(int level, const char *line)
 
 	/* Debug lines are formatted (and checked by the sanitizers) but not
 	 * counted: the tests count what a user sees. */
-	if (level <= CAP_LOG_INFO)
+	if (level <= WK_LOG_INFO)
 		log_lines++;
 	if (loglen + n + 2 < sizeof(logbuf)) {
 		memcpy(logbuf + loglen, line, n);
@@ -59,8 +58,8 @@ static int
 setup_log(void **state)
 {
 	(void)state;
-	cap_log_hook = log_hook;
-	cap_log_level = CAP_LOG_DEBUG;
+	wk_log_set_sink(log_hook);
+	wk_log_set_level(WK_LOG_DEBUG);
 	log_reset();
 	return 0;
 }
@@ -388,7 +387,7 @@ test_jpeg(void **state)
 	struct cap_jpeg *j = cap_jpeg_new();
 	unsigned long len, len2;
 	uint8_t *jpg, *jpg2, *copy, *bad;
-	int w = 0, h = 0, worst = 0;
+	int w = 0, h = 0, worst = 0, lines;
 
 	(void)state;
 	assert_non_null(j);
@@ -439,6 +438,14 @@ test_jpeg(void **state)
 	memset(bad + 2, 0x5a, 40);
 	assert_int_equal(cap_jpeg_decode(j, bad, len, out, W * 4, W, H), CAP_EFORMAT);
 	assert_non_null(strstr(logbuf, "jpeg:"));
+	/* the same bad frame again is not news; a good one is, once */
+	lines = log_lines;
+	assert_int_equal(cap_jpeg_decode(j, bad, len, out, W * 4, W, H), CAP_EFORMAT);
+	assert_int_equal(log_lines, lines);
+	assert_int_equal(cap_jpeg_decode(j, jpg2, len2, out, W * 4, W, H), 1);
+	assert_int_equal(cap_jpeg_decode(j, jpg, len, out, W * 4, W, H), 1);
+	assert_int_equal(log_lines, lines + 1);
+	assert_non_null(strstr(logbuf, "jpeg: frames decode again"));
 	memcpy(bad, jpg, len);
 	bad[0] = 0;
 	assert_int_equal(cap_jpeg_decode(j, bad, len, out, W * 4, W, H), CAP_EFORMAT);
@@ -788,7 +795,7 @@ test_callback(void **state)
 	assert_true(cap_wait_ms(src) > 0 && cap_wait_ms(src) <= 20);
 
 	/* about 50 fps over 300 ms */
-	t0 = cap__now_us();
+	t0 = wk_now_us();
 	do {
 		int rc = cap_grab(src, &f);
 
@@ -797,7 +804,7 @@ test_callback(void **state)
 			last_seq = f.seq;
 		} else
 			sleep_ms(cap_wait_ms(src) > 0 ? cap_wait_ms(src) : 1);
-		t1 = cap__now_us();
+		t1 = wk_now_us();
 	} while (t1 - t0 < 300000);
 	if (frames < 12 || frames > 17)
 		fail_msg("%d frames in 300 ms at 50 fps", frames);
@@ -1815,6 +1822,9 @@ test_v4l2_fake_hdmi(void **state)
 	assert_int_equal(f.data[0], 0x61);
 	assert_int_equal(cap_state(src), CAP_STATE_OK);
 	assert_non_null(strstr(logbuf, "capturing"));
+	/* The recovery is said once, and the same failure is news again. */
+	assert_non_null(strstr(logbuf, FAKE_DEV ": the device works again"));
+	assert_null(strstr(strstr(logbuf, "works again") + 1, "works again"));
 
 	cap_close(src);
 	assert_int_equal(fk.open_count, 0);

@@ -149,6 +149,18 @@ parse_numbers(void **state)
 	assert_int_equal(wk_parse_size("2M", 1u << 20, &sz), -ERANGE);
 	assert_int_equal(wk_parse_size("99999999999999999999G", UINT64_MAX, &sz), -ERANGE);
 
+	assert_int_equal(wk_parse_hex("0x00980900", UINT32_MAX, &sz), 0);
+	assert_true(sz == 0x980900);
+	assert_int_equal(wk_parse_hex("0XfF", 255, &sz), 0);
+	assert_true(sz == 255);
+	assert_int_equal(wk_parse_hex("0x100", 255, &sz), -ERANGE);
+	assert_int_equal(wk_parse_hex("0x1ffffffffffffffff", UINT64_MAX, &sz), -ERANGE);
+	assert_int_equal(wk_parse_hex("0x", UINT64_MAX, &sz), -EINVAL);
+	assert_int_equal(wk_parse_hex("ff", UINT64_MAX, &sz), -EINVAL);
+	assert_int_equal(wk_parse_hex("0x1g", UINT64_MAX, &sz), -EINVAL);
+	assert_int_equal(wk_parse_hex("-0x1", UINT64_MAX, &sz), -EINVAL);
+	assert_int_equal(wk_parse_hex(NULL, UINT64_MAX, &sz), -EINVAL);
+
 	assert_int_equal(wk_parse_dims("1920x1080", 64, 8192, &w, &h), 0);
 	assert_int_equal(w, 1920);
 	assert_int_equal(h, 1080);
@@ -187,6 +199,18 @@ hostport_rules(void **state)
 	assert_int_equal(wk_hostport_parse("host:080", 0, &hp, err, sizeof(err)), 0);
 	assert_int_equal(hp.port, 80);
 	assert_int_equal(wk_hostport_parse(":5900", 0, &hp, err, sizeof(err)), -EINVAL);
+	/* A listener's forms: every address, and a port the kernel picks. */
+	assert_int_equal(wk_hostport_parse(":5900", WK_HOSTPORT_EMPTY_HOST, &hp, err, sizeof(err)), 0);
+	assert_string_equal(hp.host, "");
+	assert_int_equal(hp.port, 5900);
+	assert_int_equal(wk_hostport_parse(":", WK_HOSTPORT_EMPTY_HOST, &hp, err, sizeof(err)), -EINVAL);
+	assert_int_equal(wk_hostport_parse("::1:5900", WK_HOSTPORT_EMPTY_HOST, &hp, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(wk_hostport_parse("5900", WK_HOSTPORT_EMPTY_HOST, &hp, err, sizeof(err)), -EINVAL);
+	assert_int_equal(wk_hostport_parse("127.0.0.1:0", WK_HOSTPORT_PORT_ZERO, &hp, err, sizeof(err)), 0);
+	assert_int_equal(hp.port, 0);
+	assert_int_equal(wk_hostport_parse("[::1]:0", WK_HOSTPORT_PORT_ZERO, &hp, err, sizeof(err)), 0);
+	assert_int_equal(wk_hostport_parse("h:65536", WK_HOSTPORT_PORT_ZERO, &hp, err, sizeof(err)), -EINVAL);
 	assert_int_equal(wk_hostport_parse("a b:5900", 0, &hp, err, sizeof(err)), -EINVAL);
 	assert_int_equal(wk_hostport_parse("[nope]:5900", 0, &hp, err, sizeof(err)), -EINVAL);
 	assert_int_equal(wk_hostport_parse("[::1]5900", 0, &hp, err, sizeof(err)), -EINVAL);
@@ -236,6 +260,38 @@ utf8_round_trip_and_refusals(void **state)
 	}
 	assert_true(wk_utf8_valid("h\xc3\xa9llo", 6));
 	assert_true(wk_utf8_valid("", 0));
+}
+
+/* Both ways, against bytes written out by hand. */
+static void
+utf8_hand_written_bytes(void **state)
+{
+	static const struct { uint32_t cp; const char *bytes; } t[] = {
+		{ 0x41, "A" }, { 0xe9, "\xc3\xa9" }, { 0x20ac, "\xe2\x82\xac" },
+		{ 0xffe5, "\xef\xbf\xa5" }, { 0x1f600, "\xf0\x9f\x98\x80" }, { 0x10ffff, "\xf4\x8f\xbf\xbf" },
+	};
+	char out[4];
+	size_t pos;
+	uint32_t cp;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = strlen(t[i].bytes);
+
+		assert_int_equal(wk_utf8_put(t[i].cp, out), n);
+		assert_memory_equal(out, t[i].bytes, n);
+		pos = 0;
+		assert_int_equal(wk_utf8_next(t[i].bytes, n, &pos, &cp), 1);
+		assert_int_equal(cp, t[i].cp);
+		assert_int_equal(pos, n);
+		assert_int_equal(wk_utf8_next(t[i].bytes, n, &pos, &cp), 0);
+	}
+	pos = 0;
+	assert_int_equal(wk_utf8_next("\xe0\x80\x80", 3, &pos, &cp), -1);	/* overlong */
+	assert_int_equal(wk_utf8_next("\xf4\x90\x80\x80", 4, &pos, &cp), -1);	/* past U+10FFFF */
+	assert_int_equal(wk_utf8_next("\x80", 1, &pos, &cp), -1);		/* stray continuation */
+	assert_int_equal(wk_utf8_next("\xf0\x9f\x98", 3, &pos, &cp), -1);	/* cut off */
+	assert_int_equal(pos, 0);
 }
 
 /* ---- JSON ---- */
@@ -331,6 +387,7 @@ main(void)
 		cmocka_unit_test(parse_numbers),
 		cmocka_unit_test(hostport_rules),
 		cmocka_unit_test(utf8_round_trip_and_refusals),
+		cmocka_unit_test(utf8_hand_written_bytes),
 		cmocka_unit_test(json_object_and_members),
 		cmocka_unit_test(json_refusals),
 		cmocka_unit_test(json_dump_and_quote),

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "common/utf8.h"
 #include "firmware/config.h"
 #include "firmware/control.h"
 #include "firmware/daemon.h"

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "board/sim/sim.h"
+#include "common/utf8.h"
 #include "hid/hid.h"
 
 #define SEC 1000000ull
@@ -878,7 +879,7 @@ static int round_trip(const char *name, bool caps)
 		assert_int_equal(sim_row_text(l.s, cl, got, sizeof(got)), 0);
 		size_t e = 2;
 		memcpy(exp, "> ", 2);
-		e += hid_utf8_put(cp, exp + e);
+		e += wk_utf8_put(cp, exp + e);
 		while (e > 0 && exp[e - 1] == ' ')
 			e--;
 		exp[e] = '\0';

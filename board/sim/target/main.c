@@ -8,9 +8,9 @@
  * writes the frame on the output to /tmp/target-frame.ppm; SIGUSR2 thaws.
  *
  * Also a small tool for the board's scripts:
- *   webkvm-target --ctl SOCKET JSON        one control request to webkvmd
- *   webkvm-target --set-ctrl DEV ID VALUE  set a V4L2 control
- *   webkvm-target --get-ctrl DEV ID        print a V4L2 control
+ *   webkvm-target --ctl SOCKET JSON          one control request to webkvmd
+ *   webkvm-target --set-ctrl DEV 0xID VALUE  set a V4L2 control
+ *   webkvm-target --get-ctrl DEV 0xID        print a V4L2 control
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +29,7 @@
 
 #include "board/sim/sim.h"
 #include "board/sim/target/target.h"
+#include "common/parse.h"
 #include "hid/hid.h"
 
 #define HIDRAW_MAX 16
@@ -49,34 +50,13 @@ struct target {
 	unsigned long reports[HID_IFACE_COUNT];
 };
 
-static int
-parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 0);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* "WxH" within the sim's limits. */
 static int
 parse_size(const char *s, int *w, int *h)
 {
-	char buf[32], *x;
 	long a, b;
 
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, strlen(s) + 1);
-	if ((x = strchr(buf, 'x')) == NULL)
-		return -1;
-	*x = '\0';
-	if (parse_int(buf, 320, 4096, &a) < 0 || parse_int(x + 1, 200, 2160, &b) < 0)
+	if (wk_parse_dims(s, 200, 4096, &a, &b) < 0 || a < 320 || b > 2160)
 		return -1;
 	*w = (int)a;
 	*h = (int)b;
@@ -95,7 +75,7 @@ hid_close(struct target *t, int iface)
 	if (t->hid_fd[iface] >= 0) {
 		close(t->hid_fd[iface]);
 		t->hid_fd[iface] = -1;
-		target_log("hid: %s interface gone", iface_name[iface]);
+		target_log(WK_LOG_INFO, "hid: %s interface gone", iface_name[iface]);
 		/* A PC releases whatever an unplugged keyboard held.  (A zero
 		 * pointer report would also move an absolute pointer to 0,0.) */
 		if (iface == HID_IFACE_KEYBOARD)
@@ -143,7 +123,7 @@ hid_scan(struct target *t)
 			continue;
 		}
 		t->hid_fd[iface] = fd;
-		target_log("hid: %s is the %s", path, iface_name[iface]);
+		target_log(WK_LOG_INFO, "hid: %s is the %s", path, iface_name[iface]);
 	}
 }
 
@@ -157,18 +137,18 @@ hid_read(struct target *t, int iface)
 		t->reports[iface]++;
 		if (iface == HID_IFACE_KEYBOARD) {
 			/* The board's tests measure the delay from this line. */
-			target_log("hid: kbd %02x %02x %02x %02x %02x %02x %02x %02x at %llu",
+			target_log(WK_LOG_INFO, "hid: kbd %02x %02x %02x %02x %02x %02x %02x %02x at %llu",
 				   buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7],
-				   (unsigned long long)target_now_us());
+				   (unsigned long long)wk_now_us());
 		} else if (iface == HID_IFACE_MOUSE && n == HID_MOUSE_REPORT_LEN) {
-			target_log("hid: mouse %02x %02x %02x %02x %02x", buf[0], buf[1], buf[2], buf[3], buf[4]);
+			target_log(WK_LOG_INFO, "hid: mouse %02x %02x %02x %02x %02x", buf[0], buf[1], buf[2], buf[3], buf[4]);
 		}
 		if (sim_hid_input(t->sim, iface, buf, (size_t)n) < 0)
-			target_log("hid: malformed %zd-byte report on interface %d dropped", n, iface);
+			target_log(WK_LOG_WARN, "hid: malformed %zd-byte report on interface %d dropped", n, iface);
 	}
 	if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 		if (n < 0)
-			target_log("hid: read interface %d: %s", iface, strerror(errno));
+			target_log(WK_LOG_WARN, "hid: read interface %d: %s", iface, strerror(errno));
 		hid_close(t, iface);
 	}
 }
@@ -187,9 +167,9 @@ on_led_out(void *ctx, const uint8_t *report, size_t len)
 	buf[0] = 0;	/* no report ids: hidraw wants a zero first */
 	buf[1] = report[0];
 	if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
-		target_log("hid: LED report 0x%02x: %s", report[0], strerror(errno));
+		target_log(WK_LOG_WARN, "hid: LED report 0x%02x: %s", report[0], strerror(errno));
 	else
-		target_log("hid: LED report 0x%02x sent", report[0]);
+		target_log(WK_LOG_INFO, "hid: LED report 0x%02x sent", report[0]);
 }
 
 /* ---- screen ---- */
@@ -201,11 +181,11 @@ dump_frame(const struct target *t)
 	FILE *fp;
 
 	if (!t->have_last) {
-		target_log("freeze: no frame on the output yet");
+		target_log(WK_LOG_WARN, "freeze: no frame on the output yet");
 		return;
 	}
 	if ((fp = fopen(FRAME_DUMP ".tmp", "wb")) == NULL) {
-		target_log("%s: %s", FRAME_DUMP, strerror(errno));
+		target_log(WK_LOG_WARN, "%s: %s", FRAME_DUMP, strerror(errno));
 		return;
 	}
 	fprintf(fp, "P6\n%d %d\n255\n", f->width, f->height);
@@ -219,9 +199,9 @@ dump_frame(const struct target *t)
 		}
 	}
 	if (fclose(fp) != 0 || rename(FRAME_DUMP ".tmp", FRAME_DUMP) != 0)
-		target_log("%s: %s", FRAME_DUMP, strerror(errno));
+		target_log(WK_LOG_WARN, "%s: %s", FRAME_DUMP, strerror(errno));
 	else
-		target_log("freeze: frame %dx%d written to %s", f->width, f->height, FRAME_DUMP);
+		target_log(WK_LOG_INFO, "freeze: frame %dx%d written to %s", f->width, f->height, FRAME_DUMP);
 }
 
 static void
@@ -239,7 +219,7 @@ frame_step(struct target *t, uint64_t now)
 			return;
 		}
 		if (t->vout_failing)
-			target_log("%s: output back", t->out_path);
+			target_log(WK_LOG_INFO, "%s: output back", t->out_path);
 		t->vout_failing = false;
 	}
 	if (t->frozen)
@@ -266,7 +246,7 @@ frame_step(struct target *t, uint64_t now)
 	return;
 lost:
 	/* Most often the driver went away (rmmod): start over in a second. */
-	target_log("%s: output lost (%s), reopening", t->out_path, strerror(-r));
+	target_log(WK_LOG_WARN, "%s: output lost (%s), reopening", t->out_path, strerror(-r));
 	t->vout_failing = true;
 	vout_close(t->vout);
 	t->vout = NULL;
@@ -285,18 +265,18 @@ ctl_request(const char *sock, const char *json)
 	int fd;
 
 	if (strlen(sock) >= sizeof(a.sun_path)) {
-		fprintf(stderr, "target: %s: socket path too long\n", sock);
+		target_log(WK_LOG_ERROR, "%s: socket path too long", sock);
 		return 1;
 	}
 	memcpy(a.sun_path, sock, strlen(sock));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		fprintf(stderr, "target: %s: connect: %s\n", sock, strerror(errno));
+		target_log(WK_LOG_ERROR, "%s: connect: %s", sock, strerror(errno));
 		return 1;
 	}
-	printf("sent_us=%llu\n", (unsigned long long)target_now_us());
+	printf("sent_us=%llu\n", (unsigned long long)wk_now_us());
 	if (write(fd, json, strlen(json)) != (ssize_t)strlen(json) || write(fd, "\n", 1) != 1) {
-		fprintf(stderr, "target: %s: write: %s\n", sock, strerror(errno));
+		target_log(WK_LOG_ERROR, "%s: write: %s", sock, strerror(errno));
 		close(fd);
 		return 1;
 	}
@@ -318,18 +298,20 @@ ctl_request(const char *sock, const char *json)
 static int
 ctrl_tool(int argc, char **argv, bool set)
 {
-	long id, val = 0;
+	uint64_t id;
+	long val = 0;
 	int32_t got;
 	int r;
 
-	if (argc != (set ? 3 : 2) || parse_int(argv[1], 0, 0xffffffffL, &id) < 0 ||
-	    (set && parse_int(argv[2], INT32_MIN, INT32_MAX, &val) < 0)) {
-		fprintf(stderr, "usage: webkvm-target --set-ctrl DEV ID VALUE | --get-ctrl DEV ID\n");
+	/* Control IDs are written in hex, as in videodev2.h; values in decimal. */
+	if (argc != (set ? 3 : 2) || wk_parse_hex(argv[1], UINT32_MAX, &id) < 0 ||
+	    (set && wk_parse_long(argv[2], INT32_MIN, INT32_MAX, &val) < 0)) {
+		fprintf(stderr, "usage: webkvm-target --set-ctrl DEV 0xID VALUE | --get-ctrl DEV 0xID\n");
 		return 2;
 	}
 	r = set ? vctl_set(argv[0], (uint32_t)id, (int32_t)val) : vctl_get(argv[0], (uint32_t)id, &got);
 	if (r < 0) {
-		fprintf(stderr, "target: %s: control 0x%08lx: %s\n", argv[0], id, strerror(-r));
+		target_log(WK_LOG_ERROR, "%s: control 0x%08llx: %s", argv[0], (unsigned long long)id, strerror(-r));
 		return 1;
 	}
 	if (!set)
@@ -349,7 +331,7 @@ usage(FILE *fp)
 		"  --fps N          frames rendered per second, 1..60 [30]\n"
 		"  --layout NAME    the keyboard layout the target decodes keys with [en-us]\n"
 		"tools:\n"
-		"  --ctl SOCKET JSON, --set-ctrl DEV ID VALUE, --get-ctrl DEV ID\n");
+		"  --ctl SOCKET JSON, --set-ctrl DEV 0xID VALUE, --get-ctrl DEV 0xID\n");
 }
 
 int
@@ -388,26 +370,26 @@ main(int argc, char **argv)
 		case 'c': t.cap_path = optarg; break;
 		case 'f':
 			if ((t.fmt = cap_fmt_parse(optarg)) == CAP_FMT_NONE || t.fmt == CAP_FMT_MJPEG) {
-				fprintf(stderr, "target: --format: unknown or unusable pixel format \"%s\"\n", optarg);
+				target_log(WK_LOG_ERROR, "--format: unknown or unusable pixel format \"%s\"", optarg);
 				return 2;
 			}
 			break;
 		case 's':
 			if (parse_size(optarg, &w, &h) < 0) {
-				fprintf(stderr, "target: --size: \"%s\" is not WxH (320x200 to 4096x2160)\n", optarg);
+				target_log(WK_LOG_ERROR, "--size: \"%s\" is not WxH (320x200 to 4096x2160)", optarg);
 				return 2;
 			}
 			break;
 		case 'r':
-			if (parse_int(optarg, 1, 60, &v) < 0) {
-				fprintf(stderr, "target: --fps: \"%s\" is not 1..60\n", optarg);
+			if (wk_parse_long(optarg, 1, 60, &v) < 0) {
+				target_log(WK_LOG_ERROR, "--fps: \"%s\" is not 1..60", optarg);
 				return 2;
 			}
 			t.fps = (int)v;
 			break;
 		case 'l':
 			if (hid_layout_find(optarg) < 0) {
-				fprintf(stderr, "target: --layout: \"%s\" is not a layout we know\n", optarg);
+				target_log(WK_LOG_ERROR, "--layout: \"%s\" is not a layout we know", optarg);
 				return 2;
 			}
 			layout = optarg;
@@ -421,7 +403,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if ((t.sim = sim_new(w, h)) == NULL) {
-		fprintf(stderr, "target: cannot make a %dx%d screen (320x200 to 4096x2160)\n", w, h);
+		target_log(WK_LOG_ERROR, "cannot make a %dx%d screen (320x200 to 4096x2160)", w, h);
 		return 1;
 	}
 	sim_set_led_out(t.sim, on_led_out, &t);
@@ -436,15 +418,15 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0 ||
 	    (sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-		fprintf(stderr, "target: signalfd: %s\n", strerror(errno));
+		target_log(WK_LOG_ERROR, "signalfd: %s", strerror(errno));
 		return 1;
 	}
-	target_log("started: %s %s %dx%d %d fps", t.out_path, cap_fmt_name(t.fmt), w, h, t.fps);
+	target_log(WK_LOG_INFO, "started: %s %s %dx%d %d fps", t.out_path, cap_fmt_name(t.fmt), w, h, t.fps);
 
 	for (;;) {
 		struct pollfd pfd[1 + HID_IFACE_COUNT];
 		int n = 0, idx[HID_IFACE_COUNT], timeout;
-		uint64_t now = target_now_us();
+		uint64_t now = wk_now_us();
 
 		if (now >= t.next_scan_us) {
 			hid_scan(&t);
@@ -462,10 +444,10 @@ main(int argc, char **argv)
 				pfd[n++] = (struct pollfd){ .fd = t.hid_fd[i], .events = POLLIN };
 			}
 		}
-		now = target_now_us();
+		now = wk_now_us();
 		timeout = t.next_frame_us > now ? (int)((t.next_frame_us - now + 999) / 1000) : 0;
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
-			target_log("poll: %s", strerror(errno));
+			target_log(WK_LOG_ERROR, "poll: %s", strerror(errno));
 			break;
 		}
 		if (pfd[0].revents & POLLIN) {
@@ -477,9 +459,9 @@ main(int argc, char **argv)
 					dump_frame(&t);
 				} else if (si.ssi_signo == SIGUSR2) {
 					t.frozen = false;
-					target_log("thawed");
+					target_log(WK_LOG_INFO, "thawed");
 				} else {
-					target_log("signal %u: stopping", si.ssi_signo);
+					target_log(WK_LOG_INFO, "signal %u: stopping", si.ssi_signo);
 					break;
 				}
 			}

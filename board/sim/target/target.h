@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include "capture/capture.h"
+#include "common/clock.h"
+#include "common/log.h"
 
 /* vivid's private controls (drivers/media/test-drivers/vivid). */
 #define VIVID_CID_OSD_TEXT_MODE		0x00f0f001
@@ -40,7 +42,7 @@ int vout_ready(struct vout *v);
 int vctl_set(const char *path, uint32_t id, int32_t value);
 int vctl_get(const char *path, uint32_t id, int32_t *value);
 
-uint64_t target_now_us(void);
-void target_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Every line of the target reads "target: ...". */
+#define target_log(level, ...) wk_log("target", (level), __VA_ARGS__)
 
 #endif

@@ -6,13 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/videodev2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libyuv.h>
@@ -36,27 +34,6 @@ struct vout {
 	} buf[VOUT_BUFS];
 	bool streaming;
 };
-
-uint64_t
-target_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-void
-target_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "target: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static int
 xioctl(int fd, unsigned long req, void *arg)
@@ -125,7 +102,7 @@ set_ctl(const struct vout *v, uint32_t id, int32_t value, const char *what)
 	int r = vctl_set(ctl_node(v), id, value);
 
 	if (r < 0)
-		target_log("%s: %s = %d: %s", ctl_node(v), what, value, strerror(-r));
+		target_log(WK_LOG_WARN, "%s: %s = %d: %s", ctl_node(v), what, value, strerror(-r));
 }
 
 struct vout *
@@ -138,7 +115,7 @@ vout_open(const char *out_path, const char *cap_path, enum cap_pixfmt fmt, bool 
 	if (v == NULL)
 		return NULL;
 	if (fourcc_of(fmt) == 0) {
-		target_log("%s: pixel format %s cannot be output", out_path, cap_fmt_name(fmt));
+		target_log(WK_LOG_WARN, "%s: pixel format %s cannot be output", out_path, cap_fmt_name(fmt));
 		free(v);
 		return NULL;
 	}
@@ -147,16 +124,16 @@ vout_open(const char *out_path, const char *cap_path, enum cap_pixfmt fmt, bool 
 	v->fmt = fmt;
 	if ((v->fd = open(out_path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		if (!quiet)
-			target_log("%s: open: %s (retrying every second)", out_path, strerror(errno));
+			target_log(WK_LOG_WARN, "%s: open: %s (retrying every second)", out_path, strerror(errno));
 		free(v);
 		return NULL;
 	}
 	if ((r = xioctl(v->fd, VIDIOC_QUERYCAP, &cap)) < 0) {
-		target_log("%s: VIDIOC_QUERYCAP: %s", out_path, strerror(-r));
+		target_log(WK_LOG_WARN, "%s: VIDIOC_QUERYCAP: %s", out_path, strerror(-r));
 		goto fail;
 	}
 	if (!(cap.device_caps & V4L2_CAP_VIDEO_OUTPUT) || !(cap.device_caps & V4L2_CAP_STREAMING)) {
-		target_log("%s: not a streaming video output (%s)", out_path, cap.card);
+		target_log(WK_LOG_WARN, "%s: not a streaming video output (%s)", out_path, cap.card);
 		goto fail;
 	}
 	/* Loop the output into the capture, byte for byte and without the
@@ -177,14 +154,14 @@ release_bufs(struct vout *v)
 	int type = V4L2_BUF_TYPE_VIDEO_OUTPUT, r;
 
 	if (v->streaming && (r = xioctl(v->fd, VIDIOC_STREAMOFF, &type)) < 0 && r != -ENODEV)
-		target_log("%s: VIDIOC_STREAMOFF: %s", v->out_path, strerror(-r));
+		target_log(WK_LOG_WARN, "%s: VIDIOC_STREAMOFF: %s", v->out_path, strerror(-r));
 	v->streaming = false;
 	for (unsigned i = 0; i < v->n_bufs; i++)
 		if (v->buf[i].p != NULL)
 			munmap(v->buf[i].p, v->buf[i].len);
 	memset(v->buf, 0, sizeof(v->buf));
 	if (v->n_bufs > 0 && (r = xioctl(v->fd, VIDIOC_REQBUFS, &rb)) < 0 && r != -ENODEV)
-		target_log("%s: VIDIOC_REQBUFS 0: %s", v->out_path, strerror(-r));
+		target_log(WK_LOG_WARN, "%s: VIDIOC_REQBUFS 0: %s", v->out_path, strerror(-r));
 	v->n_bufs = 0;
 }
 
@@ -260,7 +237,7 @@ select_capture_timings(struct vout *v, const struct v4l2_dv_timings *t)
 		return;
 	snprintf(want, sizeof(want), "%ux%up%d", t->bt.width, t->bt.height, fps);
 	if ((fd = open(v->cap_path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
-		target_log("%s: open: %s", v->cap_path, strerror(errno));
+		target_log(WK_LOG_WARN, "%s: open: %s", v->cap_path, strerror(errno));
 		return;
 	}
 	for (unsigned i = 0; i < 256; i++) {
@@ -273,12 +250,12 @@ select_capture_timings(struct vout *v, const struct v4l2_dv_timings *t)
 			int r = xioctl(fd, VIDIOC_S_CTRL, &c);
 
 			if (r < 0)
-				target_log("%s: DV Timings = %s: %s", v->cap_path, want, strerror(-r));
+				target_log(WK_LOG_WARN, "%s: DV Timings = %s: %s", v->cap_path, want, strerror(-r));
 			close(fd);
 			return;
 		}
 	}
-	target_log("%s: no DV Timings menu entry %s", v->cap_path, want);
+	target_log(WK_LOG_WARN, "%s: no DV Timings menu entry %s", v->cap_path, want);
 	close(fd);
 }
 
@@ -295,11 +272,11 @@ vout_configure(struct vout *v, int w, int h)
 	release_bufs(v);
 	v->w = v->h = 0;
 	if ((r = find_timings(v, w, h, &t)) < 0) {
-		target_log("%s: no DV timings for %dx%d", v->out_path, w, h);
+		target_log(WK_LOG_WARN, "%s: no DV timings for %dx%d", v->out_path, w, h);
 		return r;
 	}
 	if ((r = xioctl(v->fd, VIDIOC_S_DV_TIMINGS, &t)) < 0) {
-		target_log("%s: VIDIOC_S_DV_TIMINGS %dx%d: %s", v->out_path, w, h, strerror(-r));
+		target_log(WK_LOG_WARN, "%s: VIDIOC_S_DV_TIMINGS %dx%d: %s", v->out_path, w, h, strerror(-r));
 		return r;
 	}
 	f.fmt.pix.width = (unsigned)w;
@@ -307,13 +284,13 @@ vout_configure(struct vout *v, int w, int h)
 	f.fmt.pix.pixelformat = fourcc_of(v->fmt);
 	f.fmt.pix.field = V4L2_FIELD_NONE;
 	if ((r = xioctl(v->fd, VIDIOC_S_FMT, &f)) < 0) {
-		target_log("%s: VIDIOC_S_FMT %dx%d %s: %s", v->out_path, w, h, cap_fmt_name(v->fmt), strerror(-r));
+		target_log(WK_LOG_WARN, "%s: VIDIOC_S_FMT %dx%d %s: %s", v->out_path, w, h, cap_fmt_name(v->fmt), strerror(-r));
 		return r;
 	}
 	if ((int)f.fmt.pix.width != w || (int)f.fmt.pix.height != h ||
 	    f.fmt.pix.pixelformat != fourcc_of(v->fmt) ||
 	    f.fmt.pix.bytesperline < (unsigned)(w * cap_fmt_bpp(v->fmt))) {
-		target_log("%s: driver made %ux%u fourcc 0x%08x stride %u of %dx%d %s", v->out_path,
+		target_log(WK_LOG_WARN, "%s: driver made %ux%u fourcc 0x%08x stride %u of %dx%d %s", v->out_path,
 			   f.fmt.pix.width, f.fmt.pix.height, f.fmt.pix.pixelformat,
 			   f.fmt.pix.bytesperline, w, h, cap_fmt_name(v->fmt));
 		return -EINVAL;
@@ -321,11 +298,11 @@ vout_configure(struct vout *v, int w, int h)
 	v->stride = (int)f.fmt.pix.bytesperline;
 	v->sizeimage = f.fmt.pix.sizeimage;
 	if ((r = xioctl(v->fd, VIDIOC_REQBUFS, &rb)) < 0) {
-		target_log("%s: VIDIOC_REQBUFS %d: %s", v->out_path, VOUT_BUFS, strerror(-r));
+		target_log(WK_LOG_WARN, "%s: VIDIOC_REQBUFS %d: %s", v->out_path, VOUT_BUFS, strerror(-r));
 		return r;
 	}
 	if (rb.count < 2 || rb.count > VOUT_BUFS) {
-		target_log("%s: driver granted %u buffers", v->out_path, rb.count);
+		target_log(WK_LOG_INFO, "%s: driver granted %u buffers", v->out_path, rb.count);
 		v->n_bufs = rb.count;
 		release_bufs(v);
 		return -EINVAL;
@@ -336,19 +313,19 @@ vout_configure(struct vout *v, int w, int h)
 		void *p;
 
 		if ((r = xioctl(v->fd, VIDIOC_QUERYBUF, &b)) < 0) {
-			target_log("%s: VIDIOC_QUERYBUF %u: %s", v->out_path, i, strerror(-r));
+			target_log(WK_LOG_WARN, "%s: VIDIOC_QUERYBUF %u: %s", v->out_path, i, strerror(-r));
 			release_bufs(v);
 			return r;
 		}
 		if (b.length < v->sizeimage) {
-			target_log("%s: buffer %u has %u bytes, image needs %zu", v->out_path, i, b.length, v->sizeimage);
+			target_log(WK_LOG_WARN, "%s: buffer %u has %u bytes, image needs %zu", v->out_path, i, b.length, v->sizeimage);
 			release_bufs(v);
 			return -EINVAL;
 		}
 		p = mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, b.m.offset);
 		if (p == MAP_FAILED) {
 			r = -errno;
-			target_log("%s: mmap buffer %u: %s", v->out_path, i, strerror(-r));
+			target_log(WK_LOG_WARN, "%s: mmap buffer %u: %s", v->out_path, i, strerror(-r));
 			release_bufs(v);
 			return r;
 		}
@@ -359,14 +336,14 @@ vout_configure(struct vout *v, int w, int h)
 	set_ctl(v, VIVID_CID_SIGNAL_MODE, VIVID_SIGNAL_SELECTED, "Signal Mode");
 	select_capture_timings(v, &t);
 	if ((r = xioctl(v->fd, VIDIOC_STREAMON, &type)) < 0) {
-		target_log("%s: VIDIOC_STREAMON: %s", v->out_path, strerror(-r));
+		target_log(WK_LOG_WARN, "%s: VIDIOC_STREAMON: %s", v->out_path, strerror(-r));
 		release_bufs(v);
 		return r;
 	}
 	v->streaming = true;
 	v->w = w;
 	v->h = h;
-	target_log("%s: output %dx%d %s, %.2f Hz", v->out_path, w, h, cap_fmt_name(v->fmt),
+	target_log(WK_LOG_INFO, "%s: output %dx%d %s, %.2f Hz", v->out_path, w, h, cap_fmt_name(v->fmt),
 		   timings_fps(&t.bt));
 	return 0;
 }
@@ -384,11 +361,11 @@ free_buf(struct vout *v)
 			return (int)i;
 	if ((r = xioctl(v->fd, VIDIOC_DQBUF, &b)) < 0) {
 		if (r != -EAGAIN)
-			target_log("%s: VIDIOC_DQBUF: %s", v->out_path, strerror(-r));
+			target_log(WK_LOG_WARN, "%s: VIDIOC_DQBUF: %s", v->out_path, strerror(-r));
 		return r;
 	}
 	if (b.index >= v->n_bufs) {
-		target_log("%s: VIDIOC_DQBUF gave buffer %u of %u", v->out_path, b.index, v->n_bufs);
+		target_log(WK_LOG_WARN, "%s: VIDIOC_DQBUF gave buffer %u of %u", v->out_path, b.index, v->n_bufs);
 		return -EIO;
 	}
 	v->buf[b.index].queued = false;
@@ -434,14 +411,14 @@ vout_put(struct vout *v, const struct cap_frame *f)
 	if ((i = free_buf(v)) < 0)
 		return i == -EAGAIN ? 0 : i;
 	if (convert(v, f, v->buf[i].p) != 0) {
-		target_log("%s: conversion to %s failed", v->out_path, cap_fmt_name(v->fmt));
+		target_log(WK_LOG_WARN, "%s: conversion to %s failed", v->out_path, cap_fmt_name(v->fmt));
 		return -EINVAL;
 	}
 	b.index = (unsigned)i;
 	b.bytesused = (unsigned)v->sizeimage;
 	b.field = V4L2_FIELD_NONE;
 	if ((r = xioctl(v->fd, VIDIOC_QBUF, &b)) < 0) {
-		target_log("%s: VIDIOC_QBUF: %s", v->out_path, strerror(-r));
+		target_log(WK_LOG_WARN, "%s: VIDIOC_QBUF: %s", v->out_path, strerror(-r));
 		return r;
 	}
 	v->buf[i].queued = true;
