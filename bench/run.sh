@@ -32,9 +32,11 @@ objs() {
 		printf '%s/obj/%s.o\n' "$BUILD" "${f%.c}"
 	done
 }
-PIX_OBJ="$(objs capture/*.c rfb/*.c hid/*.c board/sim/*.c) $BUILD/obj/gen/font_vga16.o"
-SRV_OBJ="$(objs capture/*.c rfb/*.c)"
-PKGS="libturbojpeg libxxhash libvncserver"
+# common/ is the leaf every module may use: linked into both, as the
+# Makefile links it into every binary.
+PIX_OBJ="$(objs common/*.c capture/*.c rfb/*.c hid/*.c board/sim/*.c) $BUILD/obj/gen/font_vga16.o"
+SRV_OBJ="$(objs common/*.c capture/*.c rfb/*.c)"
+PKGS="libturbojpeg libxxhash libvncserver jansson"
 # build/san holds the sanitizer objects (make SAN=1): link the benchmarks
 # the same way.
 MAKEVARS=""
@@ -93,8 +95,10 @@ run() {
 		status=1
 	fi
 	# SKIP lines say a figure is not the comparison it claims; they go
-	# into BENCHMARKS.md next to the table.
-	grep -E '^(BENCH|SKIP)' "$OUT/$name.out" | tee -a "$LOG"
+	# into BENCHMARKS.md next to the table.  DETAIL lines carry the parts
+	# of a figure (where its time or memory went) that bench/report.py
+	# explains a missed goal with.
+	grep -E '^(BENCH|SKIP|DETAIL)' "$OUT/$name.out" | tee -a "$LOG"
 }
 
 args=""
