@@ -300,28 +300,34 @@ def moving_desktop(path, w, h, frames):
 
 
 def smaps_split(pid, buf_bytes):
-    """(Rss of the whole process, Rss of the capture buffer) in KiB from
-    /proc/PID/smaps: the buffer is the anonymous mapping the file source
-    read its frames into (malloc of the file's size, so a mapping of that
-    size rounded up to pages); ustreamer maps its V4L2 buffers the same
-    way, so they are reported apart from the daemon's own memory."""
-    total = buf = 0
-    size = rss = 0
-    anon = False
+    """Rss of the process in KiB from /proc/PID/smaps, split into
+    {"total", "buffers", "files", "anon"}: "buffers" is the anonymous
+    mapping the file source read its frames into (malloc of the file's
+    size, so a mapping of that size rounded up to pages; ustreamer maps its
+    V4L2 buffers the same way, so they are reported apart from the daemon's
+    own memory), "files" the pages of mapped files (the program and its
+    shared libraries), "anon" the rest (heap, stacks, framebuffer)."""
+    out = dict(total=0, buffers=0, files=0, anon=0)
+    size = 0
+    path = ""
     with open("/proc/%d/smaps" % pid) as f:
         for line in f:
             head = line.split()
             if "-" in head[0] and not head[0].endswith(":"):
-                anon = len(head) < 6
+                path = head[5] if len(head) >= 6 else ""
                 continue
             if head[0] == "Size:":
                 size = int(head[1])
             elif head[0] == "Rss:":
                 rss = int(head[1])
-                total += rss
-                if anon and buf_bytes // 1024 <= size <= buf_bytes // 1024 + 8:
-                    buf += rss
-    return total, buf
+                out["total"] += rss
+                if path == "" and buf_bytes // 1024 <= size <= buf_bytes // 1024 + 8:
+                    out["buffers"] += rss
+                elif path.startswith("/"):
+                    out["files"] += rss
+                else:
+                    out["anon"] += rss
+    return out
 
 
 def rss(build, mode):
@@ -343,13 +349,14 @@ def rss(build, mode):
                    "--file-format", "yuyv", "--resolution", "%dx%d" % (w, h), "--fps", "60")
         try:
             vs = [d.viewer() for _ in range(4)]
-            peak_own = peak_total = buf_kib = 0
+            peak = None
             end = time.monotonic() + secs
             while time.monotonic() < end:
                 pump_all(vs, min(0.25, max(0.01, end - time.monotonic())))
-                total, buf = smaps_split(d.proc.pid, buf_bytes)
-                if total - buf > peak_own:
-                    peak_own, peak_total, buf_kib = total - buf, total, buf
+                m = smaps_split(d.proc.pid, buf_bytes)
+                if peak is None or m["total"] - m["buffers"] > peak["total"] - peak["buffers"]:
+                    peak = m
+            peak_own, buf_kib = peak["total"] - peak["buffers"], peak["buffers"]
             if any(v.updates < 2 for v in vs):
                 raise RuntimeError("a viewer got fewer than 2 updates")
             if buf_kib == 0:
@@ -378,9 +385,10 @@ def rss(build, mode):
     bench("rss_1080p", peak_own / 1024, "MiB", "none", 0, 0)
     bench("rss_1080p_capture_buffers", buf_kib / 1024, "MiB", "none", 0, 0)
     bench("rss_1080p_sim", sim, "MiB", "none", 0, 0)
-    print("DETAIL name=rss_1080p own_mib=%.2f rss_mib=%.2f capture_buffers_mib=%.2f vmhwm_mib=%.2f "
-          "frames_file_mib=%.2f" % (peak_own / 1024, peak_total / 1024, buf_kib / 1024, hwm / 1024,
-                                    buf_bytes / 1048576), flush=True)
+    print("DETAIL name=rss_1080p own_mib=%.2f rss_mib=%.2f capture_buffers_mib=%.2f "
+          "files_mib=%.2f anon_mib=%.2f framebuffer_mib=%.2f vmhwm_mib=%.2f frames_file_mib=%.2f"
+          % (peak_own / 1024, peak["total"] / 1024, buf_kib / 1024, peak["files"] / 1024,
+             peak["anon"] / 1024, w * h * 4 / 1048576, hwm / 1024, buf_bytes / 1048576), flush=True)
 
 
 def main():
