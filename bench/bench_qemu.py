@@ -74,11 +74,28 @@ def pump(client, stop, poke=False):
         client.pump(0.05)
 
 
+def connect_viewer(b, pid):
+    """b.viewer(), tried again while webkvmd is alive: the host side of
+    QEMU's port forward accepts a connection and closes it when the guest's
+    port does not answer in time, which a busy TCG guest sometimes is.  A
+    daemon that died is an error, with its log."""
+    for attempt in range(3):
+        try:
+            return b.viewer()
+        except (rfbclient.Closed, OSError) as e:
+            if b.sh("kill -0 %s && echo alive" % pid, check=False).strip() != "alive":
+                raise AssertionError("webkvmd (pid %s) died: %s\n%s" % (pid, e, b.guest_logs()))
+            print("bench_qemu: viewer connection %d closed (%s); webkvmd alive, again" % (attempt + 1, e),
+                  file=sys.stderr)
+            time.sleep(2)
+    return b.viewer()
+
+
 def measure_ours(b, window, active=False):
     """(CPU seconds, captured frames) of webkvmd over `window` with one
     viewer; active: the viewer's pointer events keep every frame diffed."""
     pid = b.sh("cat /run/webkvmd.pid").strip()
-    c = b.viewer()
+    c = connect_viewer(b, pid)
     stop = threading.Event()
     t = threading.Thread(target=pump, args=(c, stop, active), daemon=True)
     t.start()
@@ -227,14 +244,19 @@ def main():
     idle, active, us = [], [], []
     try:
         for r in range(reps):
+            print("bench_qemu: repetition %d" % (r + 1), file=sys.stderr)
             # Taking turns; the order flips every repetition.
             order = ("idle", "active", "us") if r % 2 == 0 else ("us", "active", "idle")
             for what in order:
+                print("bench_qemu: %s" % what, file=sys.stderr)
                 if what == "us":
                     us.append(measure_ustreamer(b, window))
                 else:
                     (idle if what == "idle" else active).append(measure_ours(b, window, what == "active"))
         rss = measure_rss(b, 2 if smoke else 4 if quick else 8)
+    except Exception:
+        print("bench_qemu: the guest's logs:\n%s" % b.guest_logs(), file=sys.stderr)
+        raise
     finally:
         b.stop()
     if any(f <= 0 for _, f in idle + active + us):

@@ -46,7 +46,7 @@ if [ "$(basename "$BUILD")" = san ]; then
 	SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 fi
 # shellcheck disable=SC2086
-CFLAGS_B="-std=c11 -O2 -g -Wall -Wextra -Werror -pthread $SANFLAGS -I. -I$BUILD/gen -D_GNU_SOURCE $(pkg-config --cflags $PKGS)"
+CFLAGS_B="-std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -pthread $SANFLAGS -I. -I$BUILD/gen -D_GNU_SOURCE $(pkg-config --cflags $PKGS)"
 # shellcheck disable=SC2086
 LIBS_B="$(pkg-config --libs $PKGS) -lyuv -lz -lm"
 
@@ -83,7 +83,7 @@ run() {
 		cat "$OUT/$name.err" >&2
 		ok=0
 	fi
-	grep -v '^BENCH ' "$OUT/$name.out" >&2
+	grep -Ev '^(BENCH|DETAIL) ' "$OUT/$name.out" >&2
 	if ! grep -q '^BENCH ' "$OUT/$name.out"; then
 		echo "bench: $name printed no BENCH line" >&2
 		ok=0
