@@ -307,7 +307,7 @@ def smaps_split(pid, buf_bytes):
     V4L2 buffers the same way, so they are reported apart from the daemon's
     own memory), "files" the pages of mapped files (the program and its
     shared libraries), "anon" the rest (heap, stacks, framebuffer)."""
-    out = dict(total=0, buffers=0, files=0, anon=0)
+    out = dict(total=0, buffers=0, files=0, anon=0, by_file={})
     size = 0
     path = ""
     with open("/proc/%d/smaps" % pid) as f:
@@ -325,6 +325,8 @@ def smaps_split(pid, buf_bytes):
                     out["buffers"] += rss
                 elif path.startswith("/"):
                     out["files"] += rss
+                    name = os.path.basename(path)
+                    out["by_file"][name] = out["by_file"].get(name, 0) + rss
                 else:
                     out["anon"] += rss
     return out
@@ -393,9 +395,11 @@ def rss(build, mode):
     bench("rss_1080p_sim", sim, "MiB", "none", 0, 0)
     print("DETAIL name=rss_1080p own_mib=%.2f rss_mib=%.2f capture_buffers_mib=%.2f "
           "files_mib=%.2f anon_mib=%.2f framebuffer_mib=%.2f vmhwm_mib=%.2f frames_file_mib=%.2f "
-          "buffers_mapping_found=%d"
+          "buffers_mapping_found=%d top_files=%s"
           % (peak_own / 1024, peak["total"] / 1024, buf_kib / 1024, peak["files"] / 1024,
-             peak["anon"] / 1024, w * h * 4 / 1048576, hwm / 1024, buf_bytes / 1048576, measured), flush=True)
+             peak["anon"] / 1024, w * h * 4 / 1048576, hwm / 1024, buf_bytes / 1048576, measured,
+             ",".join("%s:%.2f" % (n, k / 1024) for n, k in
+                      sorted(peak["by_file"].items(), key=lambda x: -x[1])[:5])), flush=True)
 
 
 def main():

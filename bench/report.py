@@ -101,6 +101,14 @@ GOALS = {
 }
 
 
+def top_files(d):
+    """" The largest mapped files were ..." from a DETAIL's top_files=name:MiB,..."""
+    parts = [p.rsplit(":", 1) for p in d.get("top_files", "").split(",") if ":" in p]
+    if not parts:
+        return ""
+    return " The largest mapped files were %s." % ", ".join("%s %s MiB" % (n, m) for n, m in parts)
+
+
 def explain(k, rows, details):
     """What limited a missed figure, in this run's own numbers."""
     v, unit, ref, rv, ratio = rows[k]
@@ -132,12 +140,12 @@ def explain(k, rows, details):
     if k == "rss_1080p" and all(x in d for x in ("own_mib", "files_mib", "anon_mib", "framebuffer_mib")):
         own, files, anon, fb = (float(d[x]) for x in ("own_mib", "files_mib", "anon_mib", "framebuffer_mib"))
         return ("the daemon's own memory peaked at %s MiB, %s MiB over the goal: %s MiB of mapped files (the "
-                "program and its shared libraries) and %s MiB anonymous, of which rfb/'s 1080p XRGB32 "
+                "program and its shared libraries) and %s MiB anonymous, of which rfb/'s XRGB32 "
                 "framebuffer (the converted frame) is %s MiB and the rest (%s MiB) heap, stacks and encoder "
-                "buffers; the capture buffers (%s MiB) are not counted. Closing it: fewer library pages "
-                "(libvncserver and its TLS stack, libstdc++ via libyuv) or smaller encoder buffers."
+                "buffers; the capture buffers (%s MiB) are not counted.%s Closing it means fewer of those "
+                "library pages or a smaller anonymous part."
                 % (fmt(own), fmt(own - 16), fmt(files), fmt(anon), fmt(fb), fmt(anon - fb),
-                   d.get("capture_buffers_mib", "?")))
+                   d.get("capture_buffers_mib", "?"), top_files(d)))
     if k in ("proxy_throughput", "proxy_throughput_vs_direct"):
         txt = base
         for other in ("proxy_throughput", "proxy_throughput_vs_direct"):
