@@ -171,7 +171,11 @@ def explain(k, rows, details):
         if wr in rows:
             txt += ("; the server's own part (rfb_frame until its last write returned) was %s ms at p50"
                     % fmt(rows[wr][0]))
-        return txt + ("; what is left of the figure over that is the viewers' reading and the scheduler.")
+        if "write_p99_ms" in d:
+            own = float(d["write_p99_ms"])
+            txt += (" and %s ms at p99: %s" % (fmt(own), "the server's own work makes the tail" if own > v / 2 else
+                    "the tail is mostly the viewers' reading and waiting for a core, not the server's work"))
+        return txt + "."
     if k == "idle_cpu_ratio":
         return ("%s: %s %%cpu on the static screen against %s %%cpu of full motion. The static figure is "
                 "the idle-skipped diff plus the loop's wake-ups for every captured frame."
