@@ -8,6 +8,14 @@
  *
  *   BENCH name=<id> value=<v> unit=<u> ref=<ref id> ref_value=<v> ratio=<r>
  *
+ * and, where a figure has parts worth knowing when it misses its goal
+ * (where its time or memory went), one line
+ *
+ *   DETAIL name=<id> <key>=<number> ...
+ *
+ * that bench/report.py explains the miss from: the explanation is computed
+ * from the run's own numbers, never written in advance.
+ *
  * Modes: `--smoke` (tiny sizes, one repetition: only proves the program
  * runs), BENCH_QUICK=1 in the environment (fewer repetitions), default
  * (full).  Header-only: each program is one .c file plus this.

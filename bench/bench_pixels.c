@@ -1,6 +1,8 @@
 /* Pixel-path benchmarks, each against its reference in the same run:
  *
  *   diff_1080p_static[_xrgb]  tile diff of an unchanged frame   vs memcpy
+ *   diff_1080p_static_xxh3    the same YUYV run                 vs one XXH3_64bits
+ *                             pass over the whole frame (the read-once limit)
  *   diff_1080p_10pct[_xrgb]   10% of tiles changed + converted  vs memcpy
  *   convert_1080p_yuyv        cap_convert_rect, whole frame     vs libyuv YUY2ToARGB
  *   mjpeg_decode_1080p        cap_jpeg_size + cap_jpeg_decode   vs tjDecompress2
@@ -19,6 +21,16 @@
 #include <libyuv/convert_argb.h>
 #include <libyuv/convert_from_argb.h>
 #include <turbojpeg.h>
+#include <xxhash.h>
+#if defined(__x86_64__) || defined(__i386__)
+/* The same entry point rfb/tilediff.c hashes with (SSE2, AVX2 or AVX-512
+ * picked at run time): the plain XXH3_64bits is built for SSE2 only and
+ * would be a slower reference than our own hashing. */
+#include <xxh_x86dispatch.h>
+#define ref_xxh3(p, n) XXH3_64bits_dispatch((p), (n))
+#else
+#define ref_xxh3(p, n) XXH3_64bits((p), (n))
+#endif
 
 #include "bench/bench.h"
 #include "board/sim/sim.h"
@@ -30,60 +42,79 @@
 
 typedef void (*bench_fn)(void *ctx, int i);
 
-/* Runs ours and the reference interleaved for `reps` repetitions of about
- * `slice_ns` each.  Returns the median seconds per call of each, and the
- * median over repetitions of ref/ours taken within one repetition: the two
- * halves of a pair run a few milliseconds apart under the same load, so
- * that ratio holds better than the ratio of two medians when the machine's
- * load drifts. */
+/* Runs fn[0] (ours) and its references fn[1..n-1] interleaved for `reps`
+ * repetitions of about `slice_ns` each, the order rotating every
+ * repetition so no side always runs right after another.  secs[k] gets the
+ * median seconds per call of fn[k]; ratio[k] (k >= 1) the median over
+ * repetitions of fn[k]'s time / ours taken within one repetition: the
+ * calls of one repetition run a few milliseconds apart under the same load,
+ * so that ratio holds better than the ratio of two medians when the
+ * machine's load drifts. */
+#define MAX_FNS 4
+
+static void
+measure_multi(const bench_fn *fn, int nfn, void *ctx, int reps, uint64_t slice_ns,
+	      double *secs, double *ratio)
+{
+	double *t_of[MAX_FNS], *pr = calloc((size_t)reps, sizeof(double));
+	int calls[MAX_FNS];
+	uint64_t t;
+
+	if (pr == NULL)
+		goto oom;
+	for (int k = 0; k < nfn; k++)
+		if ((t_of[k] = calloc((size_t)reps, sizeof(double))) == NULL)
+			goto oom;
+	/* A first call of each warms caches and pages; the second sizes the
+	 * inner loops to the slice. */
+	for (int k = 0; k < nfn; k++)
+		fn[k](ctx, 1);
+	for (int k = 0; k < nfn; k++) {
+		t = bench_now_ns();
+		fn[k](ctx, 0);
+		t = bench_now_ns() - t;
+		calls[k] = slice_ns == 0 ? 1 : (int)(slice_ns / (t ? t : 1)) + 1;
+	}
+	for (int r = 0; r < reps; r++)
+		for (int j = 0; j < nfn; j++) {
+			/* Forward on even repetitions, backward on odd ones,
+			 * starting one further each time. */
+			int k = r % 2 == 0 ? (j + r / 2) % nfn : (nfn - 1 - j + r / 2) % nfn;
+
+			t = bench_now_ns();
+			for (int i = 0; i < calls[k]; i++)
+				fn[k](ctx, i + 1);
+			t_of[k][r] = (double)(bench_now_ns() - t) / 1e9 / calls[k];
+		}
+	for (int k = 1; k < nfn; k++) {
+		for (int r = 0; r < reps; r++)
+			pr[r] = t_of[k][r] / t_of[0][r];
+		ratio[k] = bench_median(pr, reps);
+	}
+	ratio[0] = 1;
+	for (int k = 0; k < nfn; k++) {
+		secs[k] = bench_median(t_of[k], reps);
+		free(t_of[k]);
+	}
+	free(pr);
+	return;
+oom:
+	fprintf(stderr, "bench: out of memory\n");
+	exit(1);
+}
+
+/* measure_multi of ours against one reference: returns the ratio. */
 static double
 measure_pair(bench_fn ours, bench_fn ref, void *ctx, int reps, uint64_t slice_ns,
 	     double *ours_s, double *ref_s)
 {
-	double *pr = calloc((size_t)reps, sizeof(double)), ratio;
+	bench_fn fn[2] = { ours, ref };
+	double secs[2], ratio[2];
 
-	double *a = calloc((size_t)reps, sizeof(double));
-	double *b = calloc((size_t)reps, sizeof(double));
-	int n_ours = 1, n_ref = 1;
-	uint64_t t;
-
-	if (a == NULL || b == NULL || pr == NULL) {
-		fprintf(stderr, "bench: out of memory\n");
-		exit(1);
-	}
-	/* A first call of each warms caches and pages; the second sizes the
-	 * inner loops to the slice. */
-	ours(ctx, 1);
-	ref(ctx, 1);
-	t = bench_now_ns();
-	ours(ctx, 0);
-	t = bench_now_ns() - t;
-	n_ours = slice_ns == 0 ? 1 : (int)(slice_ns / (t ? t : 1)) + 1;
-	t = bench_now_ns();
-	ref(ctx, 0);
-	t = bench_now_ns() - t;
-	n_ref = slice_ns == 0 ? 1 : (int)(slice_ns / (t ? t : 1)) + 1;
-	/* ABBA order: neither side always runs right after the other. */
-	for (int r = 0; r < reps; r++)
-		for (int k = 0; k < 2; k++) {
-			bool run_ours = (k == 0) == (r % 2 == 0);
-			bench_fn fn = run_ours ? ours : ref;
-			int n = run_ours ? n_ours : n_ref;
-
-			t = bench_now_ns();
-			for (int i = 0; i < n; i++)
-				fn(ctx, i + 1);
-			(run_ours ? a : b)[r] = (double)(bench_now_ns() - t) / 1e9 / n;
-		}
-	for (int r = 0; r < reps; r++)
-		pr[r] = b[r] / a[r];
-	ratio = bench_median(pr, reps);
-	*ours_s = bench_median(a, reps);
-	*ref_s = bench_median(b, reps);
-	free(a);
-	free(b);
-	free(pr);
-	return ratio;
+	measure_multi(fn, 2, ctx, reps, slice_ns, secs, ratio);
+	*ours_s = secs[0];
+	*ref_s = secs[1];
+	return ratio[1];
 }
 
 static void *
@@ -148,6 +179,7 @@ struct diff_ctx {
 	uint8_t *fb, *dst;
 	int fb_stride;
 	uint64_t seq;
+	uint64_t sink;
 	struct rfb_rect rects[MAX_RECTS];
 };
 
@@ -177,6 +209,18 @@ diff_ref(void *ctx, int i)
 	bench_use(c->dst);
 }
 
+/* The read-once limit of telling a static frame from the last one: one
+ * XXH3 pass over the whole frame.  memcpy also writes every byte, so it is
+ * the easier reference. */
+static void
+diff_ref_xxh3(void *ctx, int i)
+{
+	struct diff_ctx *c = ctx;
+
+	c->sink ^= ref_xxh3(c->f[i & 1].data, c->f[i & 1].size);
+	bench_use(&c->sink);
+}
+
 /* Changes one byte in every tenth 32×32 tile of a packed frame. */
 static void
 touch_tenth(uint8_t *p, int w, int h, int bpp)
@@ -192,14 +236,17 @@ touch_tenth(uint8_t *p, int w, int h, int bpp)
 	}
 }
 
+/* xxh3_name: also compare with one XXH3 pass over the frame (NULL: only
+ * memcpy). */
 static void
 bench_diff(enum bench_mode m, int w, int h, enum cap_pixfmt fmt, bool tenth,
-	   const uint8_t *screen, const char *name)
+	   const uint8_t *screen, const char *name, const char *xxh3_name)
 {
+	bench_fn fn[3] = { diff_ours, diff_ref, diff_ref_xxh3 };
+	double secs[3], ratios[3];
 	struct diff_ctx c = { 0 };
 	int bpp = cap_fmt_bpp(fmt);
 	size_t size = (size_t)w * h * bpp;
-	double ours, ref, ratio;
 	uint8_t *a = xmalloc(size), *b = xmalloc(size);
 
 	if (fmt == CAP_FMT_YUYV)
@@ -220,13 +267,16 @@ bench_diff(enum bench_mode m, int w, int h, enum cap_pixfmt fmt, bool tenth,
 	if (c.td == NULL)
 		exit(1);
 	diff_ours(&c, 0);	/* the first run reports every tile */
-	ratio = measure_pair(diff_ours, diff_ref, &c, bench_reps(m, 15, 61),
-		     m == BENCH_SMOKE ? 0 : m == BENCH_QUICK ? 10000000 : 15000000, &ours, &ref);
+	measure_multi(fn, xxh3_name != NULL ? 3 : 2, &c, bench_reps(m, 15, 61),
+		      m == BENCH_SMOKE ? 0 : m == BENCH_QUICK ? 10000000 : 15000000, secs, ratios);
 	if (tenth && rfb_tilediff_changed_tiles(c.td) == 0) {
 		fprintf(stderr, "bench: %s: no tile seen changed\n", name);
 		exit(1);
 	}
-	bench_line(name, size / ours / 1e9, "GB/s", "memcpy", size / ref / 1e9, ratio);
+	bench_line(name, size / secs[0] / 1e9, "GB/s", "memcpy", size / secs[1] / 1e9, ratios[1]);
+	if (xxh3_name != NULL)
+		bench_line(xxh3_name, size / secs[0] / 1e9, "GB/s", "XXH3_64bits_whole_frame",
+			   size / secs[2] / 1e9, ratios[2]);
 	rfb_tilediff_free(c.td);
 	free(a), free(b), free(c.fb), free(c.dst);
 }
@@ -426,10 +476,10 @@ main(int argc, char **argv)
 	uint8_t *s0 = sim_screen(w, h, "dir c:\nhello, world 0123456789\n");
 	uint8_t *s1 = sim_screen(w, h, "dir d:\nHELLO, WORLD 9876543210\n");
 
-	bench_diff(m, w, h, CAP_FMT_YUYV, false, s0, "diff_1080p_static");
-	bench_diff(m, w, h, CAP_FMT_XRGB32, false, s0, "diff_1080p_static_xrgb");
-	bench_diff(m, w, h, CAP_FMT_YUYV, true, s0, "diff_1080p_10pct");
-	bench_diff(m, w, h, CAP_FMT_XRGB32, true, s0, "diff_1080p_10pct_xrgb");
+	bench_diff(m, w, h, CAP_FMT_YUYV, false, s0, "diff_1080p_static", "diff_1080p_static_xxh3");
+	bench_diff(m, w, h, CAP_FMT_XRGB32, false, s0, "diff_1080p_static_xrgb", NULL);
+	bench_diff(m, w, h, CAP_FMT_YUYV, true, s0, "diff_1080p_10pct", NULL);
+	bench_diff(m, w, h, CAP_FMT_XRGB32, true, s0, "diff_1080p_10pct_xrgb", NULL);
 	bench_convert(m, w, h, s0);
 	bench_mjpeg(m, w, h, s0, s1);
 	bench_sim(m, m == BENCH_SMOKE ? 320 : 1280, m == BENCH_SMOKE ? 200 : 720, "sim_fps_720p");

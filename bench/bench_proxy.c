@@ -3,9 +3,11 @@
  *
  *   proxy_throughput    payload bytes/s target → 32 WebSocket viewers, the
  *                       target writing 256 KiB at a time (large updates)
- *   proxy_rss_per_conn  (RSS streaming to 32 viewers − RSS idle) / 32; for
- *                       websockify the RSS of its whole process tree (it
- *                       forks a process per connection)
+ *   proxy_throughput_vs_direct  the same, against the same client reading
+ *                       the target's streams over plain TCP (the limit)
+ *   proxy_rss_per_conn  (PSS streaming to 32 viewers − PSS idle) / 32; for
+ *                       websockify the PSS summed over its process tree (it
+ *                       forks a process per connection, sharing pages)
  *   proxy_added_p99     p99 round trip of a 16-byte message through the
  *                       proxy minus the p99 of direct TCP to the target
  *   proxy_rtt_p99       the proxy's p99 round trip itself, vs direct TCP
@@ -246,26 +248,6 @@ proxy_stop(struct proxy *p)
 	waitpid(p->pid, NULL, 0);
 }
 
-static long
-status_kib(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t kl = strlen(key);
-	long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-			v = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 static pid_t
 parent_of(pid_t pid)
 {
@@ -284,9 +266,32 @@ parent_of(pid_t pid)
 	return (pid_t)strtol(p + 4, NULL, 10);	/* ") S ppid" */
 }
 
-/* VmRSS of pid and all its descendants, KiB. */
+/* Pss of one process from /proc/PID/smaps_rollup, KiB (0 when gone). */
 static long
-tree_rss_kib(pid_t root)
+pss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "Pss:", 4) == 0) {
+			v = strtol(line + 4, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* PSS of pid and all its descendants, KiB: each page shared by k of them
+ * counts 1/k in each, so websockify's forked children do not count the
+ * interpreter they share with their parent 32 times over (as summing
+ * VmRSS did), and ours is measured the same way. */
+static long
+tree_pss_kib(pid_t root)
 {
 	pid_t tree[1024];
 	int n = 1, grown = 1;
@@ -322,7 +327,7 @@ tree_rss_kib(pid_t root)
 		closedir(d);
 	}
 	for (int i = 0; i < n; i++)
-		sum += status_kib(tree[i], "VmRSS");
+		sum += pss_kib(tree[i]);
 	return sum;
 }
 
@@ -459,8 +464,10 @@ ws_drain(struct wsconn *c, const char *who)
 }
 
 /* Opens n viewers, has the target stream to each, and returns payload
- * bytes/s over `secs` after a warm-up; *rss_kib gets the proxy's RSS
- * measured while streaming. */
+ * bytes/s over `secs` after a warm-up; *rss_kib gets the proxy's PSS
+ * measured while streaming.  A proxy with no process (pid 0) is the
+ * target itself: the same client reads plain TCP streams, the limit any
+ * proxy is held to. */
 static double
 throughput(struct proxy *p, int n, double secs, long *rss_kib)
 {
@@ -469,8 +476,19 @@ throughput(struct proxy *p, int n, double secs, long *rss_kib)
 	uint64_t t_start = 0, t_end, base = 0, total = 0, warm_ns = (uint64_t)(secs * 0.2e9) + 1;
 
 	for (int i = 0; i < n; i++) {
-		ws_open(&c[i], p->port);
-		ws_send(c[i].fd, (const uint8_t *)"S", 1);
+		if (p->pid != 0) {
+			ws_open(&c[i], p->port);
+			ws_send(c[i].fd, (const uint8_t *)"S", 1);
+		} else {
+			memset(&c[i], 0, sizeof(c[i]));
+			if ((c[i].fd = connect_to(p->port)) < 0)
+				die("connect to the target: %s", strerror(errno));
+			if (send(c[i].fd, "S", 1, MSG_NOSIGNAL) != 1)
+				die("direct send: %s", strerror(errno));
+			/* No frames: the whole stream is payload. */
+			c[i].left = UINT64_MAX / 2;
+			c[i].hdr_need = 2;
+		}
 		set_nonblock(c[i].fd, true);
 		pfd[i] = (struct pollfd){ .fd = c[i].fd, .events = POLLIN };
 	}
@@ -485,7 +503,7 @@ throughput(struct proxy *p, int n, double secs, long *rss_kib)
 			}
 		}
 		if (phase == 0) {
-			*rss_kib = tree_rss_kib(p->pid);
+			*rss_kib = p->pid != 0 ? tree_pss_kib(p->pid) : 0;
 			for (int i = 0; i < n; i++)
 				base += c[i].payload;
 			t_start = bench_now_ns();
@@ -560,9 +578,11 @@ main(int argc, char **argv)
 	/* Many round trips: a p99 of a few hundred samples is one outlier. */
 	int n_rtt = m == BENCH_SMOKE ? 20 : m == BENCH_QUICK ? 3000 : 20000, batch = n_rtt / bench_reps(m, 6, 20);
 	struct target t = { 0 };
-	struct proxy px[2] = { { .name = "webkvm-proxy" }, { .name = "websockify" } };
-	double tp[2][16], *rtt[3];
-	long rss_idle[2], rss[2] = { 0, 0 };
+	/* px[2] is no proxy: the target read directly. */
+	struct proxy px[3] = { { .name = "webkvm-proxy" }, { .name = "websockify" },
+			       { .name = "direct TCP" } };
+	double tp[3][16], *rtt[3];
+	long rss_idle[2], rss[3] = { 0, 0, 0 };
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--proxy") == 0 && i + 1 < argc)
@@ -592,13 +612,16 @@ main(int argc, char **argv)
 		die("%s", "pthread_create failed");
 	proxy_start(&px[0], ours_path, t.port);
 	proxy_start(&px[1], ws_path, t.port);
+	px[2].port = t.port;
 	usleep(200000);
 	for (int k = 0; k < 2; k++)
-		rss_idle[k] = tree_rss_kib(px[k].pid);
+		rss_idle[k] = tree_pss_kib(px[k].pid);
 
 	for (int r = 0; r < reps; r++)
-		for (int j = 0; j < 2; j++) {
-			int k = (j + r) % 2;	/* ABBA order */
+		for (int j = 0; j < 3; j++) {
+			/* Rotated, forward and backward: no side always runs
+			 * right after another. */
+			int k = r % 2 == 0 ? (j + r / 2) % 3 : (2 - j + r / 2) % 3;
 			long kib;
 
 			tp[k][r] = throughput(&px[k], nconn, secs, &kib);
@@ -636,6 +659,10 @@ main(int argc, char **argv)
 		if (ro < 0)
 			ro = 0;
 		bench_line("proxy_throughput", o, "GB/s", "websockify", w, bench_median(pr, reps));
+		for (int r = 0; r < reps; r++)
+			pr[r] = tp[0][r] / tp[2][r];
+		bench_line("proxy_throughput_vs_direct", o, "GB/s", "direct_tcp",
+			   bench_median(tp[2], reps) / 1e9, bench_median(pr, reps));
 		bench_line("proxy_rss_per_conn", ro, "MiB", "websockify", rw, rw > 0 ? ro / rw : 0);
 		bench_line("proxy_added_p99", add_o, "ms", "websockify_added_p99", add_w,
 			   add_w > 0 ? add_o / add_w : 0);
