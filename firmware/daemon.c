@@ -72,7 +72,8 @@ struct fw_daemon {
 	uint64_t fps_t0_us;
 	unsigned fps_frames;
 	double fps;			/* frames per second over the last second */
-	uint64_t frames;
+	uint64_t frames;		/* captured */
+	uint64_t diffed;		/* of them, given to the tile diff (the rest the idle skip passed over) */
 };
 
 static uint64_t
@@ -405,6 +406,7 @@ capture_step(struct fw_daemon *d)
 			if (d->idle_skip++ % every != 0)
 				return;
 		}
+		d->diffed++;
 		rc = rfb_frame(d->rfb, &f);
 		/* After a failure rfb/ may still hold an older buffer: no
 		 * frame is skipped until one has gone through. */
@@ -469,9 +471,10 @@ ctl_status(struct fw_daemon *d, char *resp, size_t len)
 	/* The keyboard and mouse state follows inside the same object. */
 	n = snprintf(resp, len,
 		     "{\"ok\":true,\"board\":%s,\"source\":%s,\"width\":%d,\"height\":%d,"
-		     "\"fps\":%.1f,\"frames\":%llu,\"signal\":\"%s\",\"viewers\":%d,"
+		     "\"fps\":%.1f,\"frames\":%llu,\"diffed\":%llu,\"signal\":\"%s\",\"viewers\":%d,"
 		     "\"leds\":{\"num\":%s,\"caps\":%s,\"scroll\":%s},\"bytes_sent\":%llu,",
-		     board, src, w, h, d->fps, (unsigned long long)d->frames, state_word(d->state),
+		     board, src, w, h, d->fps, (unsigned long long)d->frames,
+		     (unsigned long long)d->diffed, state_word(d->state),
 		     rfb_viewer_count(d->rfb),
 		     leds & HID_LED_NUM ? "true" : "false", leds & HID_LED_CAPS ? "true" : "false",
 		     leds & HID_LED_SCROLL ? "true" : "false",
