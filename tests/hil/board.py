@@ -233,10 +233,17 @@ class Board:
         WARNING: (a WARN_ON), Oops, panic.  /dev/kmsg records are
         "prio,seq,time,flags;message"."""
         out = []
+        msgs = []
         for line in self.sh("cat /tmp/kernel.log", timeout=60, check=False).splitlines():
-            msg = line.split(";", 1)[1] if ";" in line and "," in line.split(";", 1)[0] else line
-            if KERNEL_BUG.match(msg) and msg not in out:
-                out.append(msg)
+            head, sep, msg = line.partition(";")
+            if sep and "," in head:
+                msgs.append(msg)        # " KEY=value" continuation lines are left out
+        seen = set()
+        for i, msg in enumerate(msgs):
+            if KERNEL_BUG.match(msg) and msg not in seen:
+                seen.add(msg)
+                # With what follows: the task ("Comm:") and the call trace.
+                out.append("\n    ".join(msgs[i:i + 16]))
         return out
 
     def final_check(self):
@@ -259,7 +266,7 @@ class Board:
             problems.append("sanitizer report in the guest's logs:\n" + log[max(0, m.start() - 300):m.start() + 3000])
         kernel = self.kernel_problems()
         if kernel:
-            problems.append("the guest kernel reported bugs:\n  " + "\n  ".join(kernel[:20]))
+            problems.append("the guest kernel reported bugs:\n  " + "\n  ".join(kernel[:6]))
         if problems:
             problems.append("webkvmd log (end):\n" + self.sh("tail -n 40 /tmp/webkvmd.log", check=False))
         return problems
