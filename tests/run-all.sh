@@ -8,11 +8,17 @@
 #              with a timeout; a crash, timeout or non-zero exit is a failure,
 #              and so is a tests/unit/test_*.c whose binary was not built.
 # integration: every tests/integration/test_*.py with Debian's python3 and
-#              a timeout, against $BUILD/webkvmd.
+#              a timeout, against $BUILD/webkvmd.  Every daemon and proxy a
+#              test starts is stopped with SIGTERM and must exit 0 without a
+#              sanitizer report, also when the test stops it itself.
 # browser:     tests/browser/run.mjs: Playwright driving Debian's Chromium
-#              against $BUILD/webkvmd + $BUILD/webkvm-proxy + web/dist.
+#              against $BUILD/webkvmd + $BUILD/webkvm-proxy + web/dist; a
+#              death or sanitizer line fails the running test, and both
+#              must stop cleanly on SIGTERM at the end.
 # hil:         tests/hil/run.sh: the QEMU board (vivid + dummy_hcd), real
-#              V4L2 and USB gadget drivers under the unchanged firmware.
+#              V4L2 and USB gadget drivers under the unchanged firmware; the
+#              guest's daemon is stopped cleanly before QEMU goes and every
+#              exit status, sanitizer report and kernel BUG/WARNING counts.
 # bench:       bench/run.sh --smoke: every benchmark once at tiny sizes.
 #              Timing is not asserted there, so a program passes only when
 #              it ran, printed BENCH lines, and every figure is sane: value,
