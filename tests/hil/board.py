@@ -242,8 +242,20 @@ class Board:
         for i, msg in enumerate(msgs):
             if KERNEL_BUG.match(msg) and msg not in seen:
                 seen.add(msg)
-                # With what follows: the task ("Comm:") and the call trace.
-                out.append("\n    ".join(msgs[i:i + 16]))
+                # With the task ("Comm:") and the call trace that follow;
+                # registers and module lists left out.
+                ctx = [msg]
+                trace = False
+                for m in msgs[i + 1:i + 80]:
+                    if m.startswith("---[ end trace") or KERNEL_BUG.match(m):
+                        break
+                    if "Comm:" in m:
+                        ctx.append(m)
+                    elif m.startswith("Call Trace:"):
+                        trace = True
+                    elif trace and m.startswith(" "):
+                        ctx.append(m)
+                out.append("\n    ".join(ctx))
         return out
 
     def final_check(self):
@@ -257,7 +269,7 @@ class Board:
         exits = self.sh("webkvm-svc exits", check=False).splitlines()
         if not exits:
             problems.append("no exit of webkvmd was recorded (webkvm-svc exits is empty)")
-        bad = [e for e in exits if e.strip() != "webkvmd exited 0"]
+        bad = [e for e in exits if not re.match(r"webkvmd \d+ exited 0 ", e)]
         if bad:
             problems.append("webkvmd did not always exit cleanly: " + "; ".join(bad))
         log = self.sh("cat /tmp/webkvmd.log /tmp/target.log", timeout=60, check=False)
