@@ -30,6 +30,11 @@ struct cap__file {
 	/* raw file */
 	uint8_t *raw;		/* owned */
 	size_t n_raw;
+	/* Where each raw frame starts: a frame equal to the one before shares
+	 * its buffer, so a still stretch of a replay reaches the daemon as a
+	 * real still capture does (the same buffer again, which its idle skip
+	 * may pass over); owned, n_raw. */
+	const uint8_t **raw_at;
 	size_t frame_size;
 	enum cap_pixfmt fmt;
 	int width, height, stride;
@@ -68,7 +73,7 @@ file_grab(struct cap_source *src, struct cap_frame *out)
 		out->height = f->height;
 		out->stride = f->stride;
 		out->size = f->frame_size;
-		out->data = f->raw + f->next * f->frame_size;
+		out->data = f->raw_at[f->next];
 		f->next = (f->next + 1) % f->n_raw;
 	} else {
 		const struct file_img *im = &f->imgs[f->next];
@@ -95,6 +100,7 @@ file_close(struct cap_source *src)
 	for (size_t i = 0; i < f->n_imgs; i++)
 		free(f->imgs[i].file_buf);
 	free(f->imgs);
+	free(f->raw_at);
 	free(f->raw);
 	free(f);
 }
@@ -413,6 +419,14 @@ open_raw(struct cap__file *f, const struct cap_options *opt, const struct stat *
 		return CAP_EINVAL;
 	}
 	f->n_raw = len / f->frame_size;
+	if ((f->raw_at = calloc(f->n_raw, sizeof(*f->raw_at))) == NULL)
+		return CAP_ENOMEM;
+	for (size_t i = 0; i < f->n_raw; i++) {
+		const uint8_t *fr = f->raw + i * f->frame_size;
+
+		f->raw_at[i] = i > 0 && memcmp(fr, f->raw_at[i - 1], f->frame_size) == 0
+			       ? f->raw_at[i - 1] : fr;
+	}
 	snprintf(f->base.desc, sizeof(f->base.desc), "file %s %dx%d %s %zu frames %d fps",
 		 path, f->width, f->height, cap_fmt_name(f->fmt), f->n_raw, f->fps);
 	return 0;

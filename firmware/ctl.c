@@ -86,9 +86,10 @@ ctl_status(struct fw_daemon *d, const struct ctl_req *req, char *resp, size_t le
 	/* The keyboard and mouse state follows inside the same object. */
 	n = snprintf(resp, len,
 		     "{\"ok\":true,\"board\":%s,\"source\":%s,\"width\":%d,\"height\":%d,"
-		     "\"fps\":%.1f,\"frames\":%llu,\"signal\":\"%s\",\"viewers\":%d,"
+		     "\"fps\":%.1f,\"frames\":%llu,\"diffed\":%llu,\"signal\":\"%s\",\"viewers\":%d,"
 		     "\"leds\":{\"num\":%s,\"caps\":%s,\"scroll\":%s},\"bytes_sent\":%llu,",
-		     board, src, w, h, d->fps, (unsigned long long)d->frames, state_word(d->state),
+		     board, src, w, h, d->fps, (unsigned long long)d->frames,
+		     (unsigned long long)d->diffed, state_word(d->state),
 		     rfb_viewer_count(d->rfb),
 		     leds & HID_LED_NUM ? "true" : "false", leds & HID_LED_CAPS ? "true" : "false",
 		     leds & HID_LED_SCROLL ? "true" : "false",

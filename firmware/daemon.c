@@ -211,6 +211,7 @@ capture_step(struct fw_daemon *d)
 			if (d->idle_skip++ % every != 0)
 				return;
 		}
+		d->diffed++;
 		rc = rfb_frame(d->rfb, &f);
 		/* After a failure rfb/ may still hold an older buffer: no
 		 * frame is skipped until one has gone through. */

@@ -55,6 +55,7 @@ struct fw_daemon {
 	unsigned fps_frames;
 	double fps;			/* frames per second over the last second */
 	uint64_t frames;
+	uint64_t diffed;		/* of them, given to the tile diff (the rest the idle skip passed over) */
 };
 
 /* ---- daemon.c ---- */

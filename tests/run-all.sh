@@ -8,12 +8,24 @@
 #              with a timeout; a crash, timeout or non-zero exit is a failure,
 #              and so is a tests/unit/test_*.c whose binary was not built.
 # integration: every tests/integration/test_*.py with Debian's python3 and
-#              a timeout, against $BUILD/webkvmd.
+#              a timeout, against $BUILD/webkvmd.  Every daemon and proxy a
+#              test starts is stopped with SIGTERM and must exit 0 without a
+#              sanitizer report, also when the test stops it itself.
 # browser:     tests/browser/run.mjs: Playwright driving Debian's Chromium
-#              against $BUILD/webkvmd + $BUILD/webkvm-proxy + web/dist.
+#              against $BUILD/webkvmd + $BUILD/webkvm-proxy + web/dist; a
+#              death or sanitizer line fails the running test, and both
+#              must stop cleanly on SIGTERM at the end.
 # hil:         tests/hil/run.sh: the QEMU board (vivid + dummy_hcd), real
-#              V4L2 and USB gadget drivers under the unchanged firmware.
+#              V4L2 and USB gadget drivers under the unchanged firmware; the
+#              guest's daemon is stopped cleanly before QEMU goes and every
+#              exit status, sanitizer report and kernel BUG/WARNING counts.
 # bench:       bench/run.sh --smoke: every benchmark once at tiny sizes.
+#              Timing is not asserted there, so a program passes only when
+#              it ran, printed BENCH lines, and every figure is sane: value,
+#              ref_value and ratio finite numbers within +-1e9, a measured
+#              reference (ref_value > 0 unless ref=none), and no negative
+#              value except a difference ("added" in its name).  A program
+#              with an insane figure counts as failed, not passed.
 # fuzz:        tests/fuzz/run.sh: every libFuzzer harness replays its
 #              regressions and corpus, then fuzzes for FUZZ_SECONDS (5).
 set -u
@@ -161,9 +173,55 @@ run_hil() {
 	run_counted hil "${HIL_TIMEOUT:-900}" tests/hil/run.sh
 }
 
+# bench_insane LOG: prints each BENCH line of LOG whose figures are not
+# sane (see the header) and, last, the number of benchmark programs ("== NAME"
+# sections of bench/run.sh's output) that printed one.
+bench_insane() {
+	awk '
+	function num(v) { return v ~ /^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/ }
+	/^== / { prog = $2 }
+	/^BENCH / {
+		delete f
+		for (i = 2; i <= NF; i++) {
+			eq = index($i, "=")
+			f[substr($i, 1, eq - 1)] = substr($i, eq + 1)
+		}
+		why = ""
+		split("value ref_value ratio", keys, " ")
+		for (k = 1; k <= 3; k++) {
+			v = f[keys[k]]
+			if (!num(v) || v + 0 > 1e9 || v + 0 < -1e9)
+				why = why " " keys[k] "=" v " is not a finite number within +-1e9;"
+		}
+		if (why == "" && f["ref"] != "none" && f["ref_value"] + 0 <= 0)
+			why = " the reference measured nothing;"
+		if (why == "" && f["value"] + 0 < 0 && f["name"] !~ /added/)
+			why = " a negative value;"
+		if (why != "") {
+			print "bench-smoke: " prog ": insane figure:" why " " $0
+			bad[prog] = 1
+		}
+	}
+	END { n = 0; for (p in bad) n++; print n }' "$1"
+}
+
 run_bench_smoke() {
-	echo "== benchmark programs, tiny sizes (no timing asserted)"
+	echo "== benchmark programs, tiny sizes (figures checked for sanity, timing not asserted)"
 	run_counted bench-smoke "${BENCH_TIMEOUT:-300}" bench/run.sh --smoke
+	out=$(bench_insane "$tmp/bench-smoke.log")
+	n=$(echo "$out" | tail -n 1)
+	echo "$out" | sed '$d'
+	if [ "$n" -gt 0 ]; then
+		# Those programs were counted as passed: move them to failed.
+		summary=$(printf '%s' "$summary" | sed '$d')
+		summary="$summary
+"
+		total_pass=$((total_pass - pass))
+		total_fail=$((total_fail - fail))
+		pass=$((pass - n))
+		[ "$pass" -lt 0 ] && pass=0
+		note bench-smoke "$pass" "$((fail + n))"
+	fi
 }
 
 case $what in

@@ -60,15 +60,53 @@ export function freePort() {
 	});
 }
 
+// Any sanitizer's report: its first line, a UBSan finding, or the summary
+// line every report ends with.
+const SANITIZER_RE = /ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|SUMMARY: \w*Sanitizer/g;
+
+// Sanitizer report lines in text whose match ends after byte `from`.
+function sanitizerLines(text, from = 0) {
+	const out = [];
+	for (const m of text.matchAll(SANITIZER_RE)) {
+		if (m.index + m[0].length > from) {
+			const a = text.lastIndexOf("\n", m.index) + 1;
+			const b = text.indexOf("\n", m.index);
+			out.push(text.slice(a, b < 0 ? undefined : b));
+		}
+	}
+	return out;
+}
+
+// Why a process we started counts as crashed, or null: a sanitizer report,
+// or (once it has exited) any end but exit status 0 — which is what our
+// binaries do on SIGTERM.
+export function crashOf(name, exited, log) {
+	const san = sanitizerLines(log);
+	if (san.length)
+		return `${name} printed a sanitizer report: ${san.slice(0, 5).join(" | ")}`;
+	if (exited && (exited.code !== 0 || exited.sig !== null))
+		return `${name} ended ${exited.sig ? "by signal " + exited.sig : "with status " + exited.code}`;
+	return null;
+}
+
 // A child process whose output is kept for the report of a failed test.
-class Child {
+// Sanitizer report lines are collected as they arrive (the kept log is
+// trimmed), so each is reported once, for the test that was running.
+export class Child {
 	constructor(name, cmd, args) {
 		this.name = name;
 		this.log = "";
 		this.exited = null;
+		this.reports = [];	// sanitizer lines seen so far
+		this.reported = 0;	// how many of them a test has been failed for
+		this.exitReported = false;
 		this.proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
 		const keep = (d) => {
+			const old = this.log.length;
+			// A mark may straddle two chunks: look back a little.
+			const back = Math.max(0, old - 100);
 			this.log += d.toString();
+			this.reports.push(...sanitizerLines(this.log.slice(back), old - back));
 			if (this.log.length > 200000)
 				this.log = this.log.slice(-100000);
 		};
@@ -96,6 +134,37 @@ class Child {
 		await this.done;
 		clearTimeout(t);
 		return this.exited;
+	}
+
+	// What went wrong since the last call, or null: sanitizer lines not yet
+	// reported, an exit not yet reported (any exit: a process the runner
+	// did not stop has died).
+	news() {
+		const out = [];
+		if (this.reports.length > this.reported) {
+			out.push(`${this.name} printed a sanitizer report: `
+				+ this.reports.slice(this.reported, this.reported + 5).join(" | "));
+			this.reported = this.reports.length;
+		}
+		if (this.exited && !this.exitReported) {
+			out.push(`${this.name} died (${JSON.stringify(this.exited)})`);
+			this.exitReported = true;
+		}
+		return out.length ? out.join("; ") : null;
+	}
+
+	// SIGTERM, wait, then throw unless it exited with status 0 and printed
+	// no sanitizer report (LeakSanitizer reports only at exit).
+	async stopChecked() {
+		const died = !this.alive() && !this.exitReported;
+		const st = await this.stop();
+		this.exitReported = true;
+		const problem = died ? `${this.name} had died before it was stopped (${JSON.stringify(st)})`
+			: crashOf(this.name, st, this.reports.length > this.reported ? this.reports.join("\n") : "");
+		this.reported = this.reports.length;
+		if (problem)
+			throw new Error(`${problem}\n${this.log.slice(-2000)}`);
+		return st;
 	}
 }
 
@@ -126,11 +195,9 @@ export class Daemon {
 		}, 10000, "webkvmd to listen");
 	}
 
+	// SIGTERM; throws unless it exits 0 without a sanitizer report.
 	async stop() {
-		const st = await this.child.stop();
-		// SIGTERM is a clean stop: anything else is a crash to report.
-		if (st && st.code !== 0 && st.sig !== "SIGTERM")
-			throw new Error(`webkvmd exited ${JSON.stringify(st)}`);
+		return this.child.stopChecked();
 	}
 
 	// One JSON-lines request on the control socket.
@@ -196,8 +263,9 @@ export class Proxy {
 		}, 10000, "the proxy to serve the page");
 	}
 
+	// SIGTERM; throws unless it exits 0 without a sanitizer report.
 	stop() {
-		return this.child.stop();
+		return this.child.stopChecked();
 	}
 }
 

@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-	BIOS_BANNER, BUILD_DIR, WEB_DIR, Daemon, Proxy, freePort, MENU, MENU_COL, MENU_FIRST_ROW, OUTPUT_ROW, TITLE,
+	BIOS_BANNER, BUILD_DIR, WEB_DIR, Daemon, Proxy, crashOf, freePort, MENU, MENU_COL, MENU_FIRST_ROW, OUTPUT_ROW, TITLE,
 	cellPoint, commandText, pixel, readScreen, sleep, targetPointer, waitFor, waitScreen,
 } from "./harness.mjs";
 import { geometry } from "./ocr.mjs";
@@ -674,8 +674,9 @@ export const tests = [
 			assert(log.includes('logged in as "admin"'), `proxy log: ${log}`);
 		} finally {
 			child.kill("SIGTERM");
-			await exited;
+			const [code, sig] = await exited;
+			const crash = crashOf("the login proxy", { code, sig }, log);
+			assert(!crash, `${crash}: ${log.slice(-2000)}`);
 		}
-		assert(!/AddressSanitizer|runtime error:/.test(log), `proxy log: ${log}`);
 	}],
 ];

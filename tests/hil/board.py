@@ -25,6 +25,9 @@ SIGNAL_SELECTED = 4
 CAPTURE = "/dev/video0"
 UDC = "dummy_udc.0"
 GADGET = "/sys/kernel/config/usb_gadget/webkvm"
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:"
+                          r"|SUMMARY: \w*Sanitizer")
+KERNEL_BUG = re.compile(r"(BUG:|WARNING:|Oops|Internal error: Oops|Kernel panic)")
 
 
 def _die_with_parent():
@@ -90,6 +93,11 @@ class Board:
         self.wait(lambda: self.status(quiet=True).get("signal") == "ok", 60, "video from the board")
         self.wait(lambda: self.host_present_count() > 0, 30, "the gadget's USB host")
         self.boot_s = time.monotonic() - t0
+        # The serial console shows almost nothing (quiet, loglevel=1): the
+        # kernel's own log is kept from here on for final_check().  cat
+        # stops with EPIPE when the ring overruns it; it starts again from
+        # the oldest record (duplicates do no harm here).
+        self.sh("(while :; do cat /dev/kmsg; sleep 1; done) >> /tmp/kernel.log 2>&1 < /dev/null &")
         return self.boot_s
 
     def stop(self):
@@ -219,6 +227,61 @@ class Board:
                        rfbclient.QEMU_KEY, rfbclient.QEMU_LED))
         c.wait_for(lambda: c.fb_valid, timeout, "a whole first frame")
         return c
+
+    def kernel_problems(self):
+        """Lines of the guest kernel's log that report a kernel bug: BUG:,
+        WARNING: (a WARN_ON), Oops, panic.  /dev/kmsg records are
+        "prio,seq,time,flags;message"."""
+        out = []
+        msgs = []
+        for line in self.sh("cat /tmp/kernel.log", timeout=60, check=False).splitlines():
+            head, sep, msg = line.partition(";")
+            if sep and "," in head:
+                msgs.append(msg)        # " KEY=value" continuation lines are left out
+        seen = set()
+        for i, msg in enumerate(msgs):
+            if KERNEL_BUG.match(msg) and msg not in seen:
+                seen.add(msg)
+                # With the task ("Comm:") and the call trace that follow;
+                # registers and module lists left out.
+                ctx = [msg]
+                trace = False
+                for m in msgs[i + 1:i + 80]:
+                    if m.startswith("---[ end trace") or KERNEL_BUG.match(m):
+                        break
+                    if "Comm:" in m:
+                        ctx.append(m)
+                    elif m.startswith("Call Trace:"):
+                        trace = True
+                    elif trace and m.startswith(" "):
+                        ctx.append(m)
+                out.append("\n    ".join(ctx))
+        return out
+
+    def final_check(self):
+        """Stops webkvmd cleanly (SIGTERM, bounded) as the last thing before
+        QEMU goes, so a sanitizer build's LeakSanitizer runs; returns what
+        went wrong over the whole boot: any end of a webkvmd other than
+        status 0 (webkvm-svc records each), a sanitizer report in its log,
+        a kernel bug in the guest's kernel log."""
+        problems = []
+        self.sh("webkvm-svc stop webkvmd", timeout=60)
+        exits = self.sh("webkvm-svc exits", check=False).splitlines()
+        if not exits:
+            problems.append("no exit of webkvmd was recorded (webkvm-svc exits is empty)")
+        bad = [e for e in exits if not re.match(r"webkvmd \d+ exited 0 ", e)]
+        if bad:
+            problems.append("webkvmd did not always exit cleanly: " + "; ".join(bad))
+        log = self.sh("cat /tmp/webkvmd.log /tmp/target.log", timeout=60, check=False)
+        m = SANITIZER_RE.search(log)
+        if m:
+            problems.append("sanitizer report in the guest's logs:\n" + log[max(0, m.start() - 300):m.start() + 3000])
+        kernel = self.kernel_problems()
+        if kernel:
+            problems.append("the guest kernel reported bugs:\n  " + "\n  ".join(kernel[:6]))
+        if problems:
+            problems.append("webkvmd log (end):\n" + self.sh("tail -n 40 /tmp/webkvmd.log", check=False))
+        return problems
 
     def guest_logs(self):
         try:

@@ -34,12 +34,15 @@ def main():
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Result)
     res = runner.run(suite)
     failed = len(res.failures) + len(res.errors)
+    # A setUpModule/tearDownModule error is no test of its own: it fails
+    # the suite without taking a test from the passed.
+    failed_tests = len([t for t, _ in res.failures + res.errors if isinstance(t, unittest.TestCase)])
     if failed or not res.testsRun:
         serial = test_hil.B.serial_log() if test_hil.B is not None else ""
         print("---- serial console (%s) ----" % (test_hil.B.serial if test_hil.B else "none"))
         print(serial[-8000:])
     print("HIL suite took %.0f s" % (time.monotonic() - t0))
-    passed = res.testsRun - failed - len(res.skipped)
+    passed = res.testsRun - failed_tests - len(res.skipped)
     if res.testsRun == 0 and failed == 0:
         failed = 1      # setUpModule failed: nothing ran
     print("%d passed, %d failed" % (passed, failed))

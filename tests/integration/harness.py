@@ -30,6 +30,57 @@ DAEMON = os.path.join(BUILD_DIR, "webkvmd")
 SLOW = 3.0 if os.path.basename(os.path.normpath(BUILD_DIR)) == "san" else 1.0
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "ERROR: ThreadSanitizer")
+# Any sanitizer's report: its first line, a UBSan finding, or the summary
+# line every report ends with.
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:"
+                          r"|SUMMARY: \w*Sanitizer")
+
+
+def sanitizer_report(logs):
+    """The first sanitizer report in a process's output (with a little
+    context), or None."""
+    m = SANITIZER_RE.search(logs or "")
+    if m is None:
+        return None
+    start = max(0, logs.rfind("\n", 0, max(0, m.start() - 200)) + 1)
+    return logs[start:m.start() + 3000]
+
+
+def exit_problem(name, status, logs, died=False):
+    """Why a process we started and stopped with SIGTERM counts as crashed
+    (a sanitizer report, death before the stop, killed for not exiting, an
+    exit status other than 0), or None when it stopped cleanly."""
+    report = sanitizer_report(logs)
+    if report is not None:
+        return "%s printed a sanitizer report:\n%s" % (name, report)
+    if died:
+        return "%s had died before it was stopped (status %s)" % (name, status)
+    if status is None:
+        return None
+    if status == -signal.SIGKILL:
+        return "%s did not exit after SIGTERM and was killed" % name
+    if status < 0:
+        return "%s died by signal %d" % (name, -status)
+    if status != 0:
+        return "%s exited with status %d after SIGTERM" % (name, status)
+    return None
+
+
+def run_checked(argv, timeout=10.0):
+    """Runs one of our binaries to its end (a command line it must refuse,
+    say): returns (status, output).  It may exit non-zero on purpose, but
+    dying by a signal or printing a sanitizer report is an AssertionError."""
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, env=env, timeout=timeout * SLOW)
+    out = p.stdout.decode("utf-8", "replace")
+    report = sanitizer_report(out)
+    if report is not None:
+        raise AssertionError("%s printed a sanitizer report:\n%s" % (argv[0], report))
+    if p.returncode < 0:
+        raise AssertionError("%s died by signal %d: %s" % (argv[0], -p.returncode, out[-2000:]))
+    return p.returncode, out
 
 
 def free_port():
@@ -213,6 +264,17 @@ class Daemon:
         self._rm_dir()
         return self.returncode, took
 
+    def stop_checked(self, timeout=5.0):
+        """stop(), then AssertionError with the reason when the daemon had
+        died, had to be killed, exited non-zero or printed a sanitizer
+        report.  Returns (status, seconds it took)."""
+        died = self.proc is not None and not self.alive()
+        status, took = self.stop(timeout)
+        problem = exit_problem("webkvmd", status, self.logs(), died)
+        if problem:
+            raise AssertionError(problem + "\n" + self.logs()[-3000:])
+        return status, took
+
     def logs(self):
         if self.proc is None and self.log_text:
             return self.log_text
@@ -273,17 +335,27 @@ class DaemonTestCase(unittest.TestCase):
         self.clients = []
         if d.proc is None:
             return      # never started, or the test stopped it and checked it
-        was_alive = d.alive()
+        died = not d.alive()
         status, took = d.stop()
         logs = d.logs()
         self.daemon_logs.append(("%s (status %s)" % (" ".join(d.argv), status), logs))
-        bad = [m for m in SANITIZER_MARKS if m in logs]
-        if bad:
-            self.fail("webkvmd printed a sanitizer report (%s)" % bad[0])
-        if not was_alive:
-            self.fail("webkvmd had died during the test (status %s)" % status)
-        if status != 0:
-            self.fail("webkvmd exited with status %s after SIGTERM (%.1f s)" % (status, took))
+        problem = exit_problem("webkvmd", status, logs, died)
+        if problem:
+            self.fail("%s (%.1f s)" % (problem, took))
+
+    def stop_daemon(self, d=None):
+        """Stops a daemon of this test now (SIGTERM), keeps its log for the
+        report and fails the test if it had crashed, had to be killed,
+        exited non-zero or printed a sanitizer report: a test that stops a
+        daemon on purpose checks it as tearDown would."""
+        d = d or self.daemon
+        died = d.proc is not None and not d.alive()
+        status, took = d.stop()
+        self.daemon_logs.append(("%s (status %s)" % (" ".join(d.argv), status), d.logs()))
+        problem = exit_problem("webkvmd", status, d.logs(), died)
+        if problem:
+            self.fail(problem)
+        return status, took
 
     def viewer(self, encodings=rfbclient.DEFAULT_ENCODINGS, daemon=None, **kw):
         """A connected viewer that has asked for the first frame."""

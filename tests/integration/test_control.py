@@ -8,7 +8,7 @@ import tempfile
 import time
 
 from harness import (BIOS_BANNER, OUTPUT_ROW, SLOW, TITLE, DaemonTestCase, command_text,
-                     find_row, prompt_cursor)
+                     find_row, prompt_cursor, sanitizer_report)
 
 
 class ControlSocket(DaemonTestCase):
@@ -100,11 +100,17 @@ class ControlSocket(DaemonTestCase):
         self.ctl.request({"cmd": "type", "text": "echo from ctl\n"})
         v.wait_screen(lambda r: "from ctl" in r[OUTPUT_ROW], 5 * SLOW, "echo through ctl")
 
-    def test_type_unicode_is_refused_or_skipped(self):
+    def test_type_unicode_is_refused_whole(self):
+        # README: a text with characters the layout cannot type is refused
+        # before anything is typed, and the answer lists them.
         resp = self.ctl.request({"cmd": "type", "text": "snow\u2603man"})
-        self.assertIn(resp.get("ok"), (True, False), resp)
-        self.assertTrue(self.daemon.alive())
-        self.status()
+        self.assertIs(resp.get("ok"), False, resp)
+        self.assertEqual([(u.get("char"), u.get("code"), u.get("at")) for u in resp.get("untypable", [])],
+                         [("\u2603", "U+2603", 4)], resp)
+        self.assertIn("U+2603", resp.get("error", ""), resp)
+        time.sleep(0.2 * SLOW)
+        self.assertEqual(self.ctl.request({"cmd": "target"}).get("line"), "", "part of it was typed")
+        self.assertIs(self.status().get("paste", {}).get("active"), False)
 
     def test_key_combo(self):
         v = self.viewer()
@@ -208,6 +214,9 @@ class ControlSocketFile(DaemonTestCase):
         status, _ = first.stop()
         self.daemon_logs.append((" ".join(first.argv), first.log_text))
         self.assertEqual(status, -9)
+        # Killed on purpose, so no exit status to check; what it printed
+        # before is checked all the same.
+        self.assertIsNone(sanitizer_report(first.log_text), first.log_text[-3000:])
         self.assertTrue(os.path.exists(path), "the killed daemon's socket file")
         second = self.start_daemon(control_path=path)
         st = second.request({"cmd": "status"})

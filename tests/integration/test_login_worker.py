@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from harness import SLOW, SANITIZER_MARKS, free_port
+from harness import SLOW, free_port
 from wsclient import PROXY, Proc, Target
 
 # user "slow", password "slow horse": argon2id with t=8 (about 0.5 s here,
@@ -58,12 +58,7 @@ class LoginWorker(unittest.TestCase):
         self.addCleanup(self.stop)
 
     def stop(self):
-        status, logs = self.p.stop()
-        bad = [m for m in SANITIZER_MARKS if m in logs]
-        if bad:
-            self.fail("webkvm-proxy printed a sanitizer report (%s)\n%s" % (bad[0], logs[-3000:]))
-        if status != 0:
-            self.fail("webkvm-proxy exited with %s after SIGTERM\n%s" % (status, logs[-3000:]))
+        self.p.stop_checked()
 
     def answers(self, conns):
         """Reads every connection's answer on its own thread: [(status,

@@ -1,7 +1,11 @@
 """Figures for the closing note, printed as "MEASURE:" lines (run-all.sh
 repeats them): bytes on the wire for one typed character and per second on
-a static screen, per encoding.  The assertions only check that each encoding
-works: the update for the key arrives and its stream parses."""
+a static screen, per encoding.  Each figure is also held to a generous
+bound that only a broken diff or encoder misses: the first frame is every
+pixel (raw: all of them at 4 bytes; compressed: a tenth of that at most, a
+text console compresses far better), a typed character and a second of the
+static screen (its clock) each cost at most 1% of a raw frame, and the
+static screen does send its clock."""
 
 import time
 
@@ -53,6 +57,14 @@ class MeasureBase(DaemonTestCase):
         print("MEASURE: %dx%d %-14s first frame %9d B | one typed char %6d B in %d update(s), "
               "%d rect(s) | static screen %6.0f B/s"
               % (v.width, v.height, label, first_bytes, key_bytes, len(ups), key_rects, static))
+        raw_frame = v.width * v.height * 4
+        if encodings[0] == rfb.RAW:
+            self.assertGreaterEqual(first_bytes, raw_frame, "%s: first frame" % label)
+        else:
+            self.assertLess(first_bytes, raw_frame / 10, "%s: first frame" % label)
+        self.assertLessEqual(key_bytes, raw_frame / 100, "%s: one typed character" % label)
+        self.assertGreater(static, 0, "%s: the static screen's clock never came" % label)
+        self.assertLessEqual(static, raw_frame / 100, "%s: bytes per second, static screen" % label)
         v.close()
         self.clients.remove(v)
 

@@ -230,7 +230,7 @@ import subprocess
 import tempfile
 import threading
 
-from harness import BUILD_DIR, SANITIZER_MARKS, SLOW, free_port, terminate
+from harness import BUILD_DIR, SLOW, exit_problem, free_port, terminate
 
 PROXY = os.path.join(BUILD_DIR, "webkvm-proxy")
 
@@ -283,6 +283,17 @@ class Proc:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         return -1
+
+    def stop_checked(self, timeout=5.0):
+        """stop(), then AssertionError with the reason when the process had
+        died, had to be killed, exited non-zero or printed a sanitizer
+        report.  Returns (status, logs)."""
+        died = self.proc is not None and self.proc.poll() is not None
+        status, logs = self.stop(timeout)
+        problem = exit_problem(self.name, status, logs, died)
+        if problem:
+            raise AssertionError(problem + "\n" + logs[-3000:])
+        return status, logs
 
     def stop(self, timeout=5.0):
         """SIGTERM; returns (status, logs)."""

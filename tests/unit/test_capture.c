@@ -478,6 +478,45 @@ test_jpeg(void **state)
 
 /* ---- file source ---- */
 
+/* Equal consecutive frames of a raw file come in one buffer (a still
+ * stretch of a replay is still to the daemon); others in their own. */
+static void
+test_file_raw_still_frames_share(void **state)
+{
+	enum { W = 4, H = 2, FS = W * H * 3 };
+	uint8_t frames[4 * FS];
+	struct cap_options opt = { .kind = CAP_SRC_FILE };
+	const uint8_t *at[4];
+	struct cap_source *src;
+	struct cap_frame f;
+	char path[256];
+	int err;
+
+	(void)state;
+	/* A A B A */
+	memset(frames, 0x11, sizeof(frames));
+	memset(frames + 2 * FS, 0x22, FS);
+	write_file("still.rgb", frames, sizeof(frames));
+	snprintf(path, sizeof(path), "%s/still.rgb", tmpdir);
+	opt.path = path;
+	opt.file_fmt = CAP_FMT_RGB24;
+	opt.width = W;
+	opt.height = H;
+	opt.fps = 200;
+	src = cap_open(&opt, &err);
+	assert_non_null(src);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(grab_next(src, &f), 0);
+		assert_memory_equal(f.data, frames + i * FS, FS);
+		at[i] = f.data;
+	}
+	assert_ptr_equal(at[0], at[1]);
+	assert_ptr_not_equal(at[1], at[2]);
+	assert_ptr_not_equal(at[2], at[3]);
+	assert_ptr_not_equal(at[3], at[1]);	/* only the frame before is compared */
+	cap_close(src);
+}
+
 static void
 test_file_raw(void **state)
 {
@@ -1941,6 +1980,7 @@ main(void)
 		cmocka_unit_test_setup(test_convert_bad_args, setup_log),
 		cmocka_unit_test_setup(test_jpeg, setup_log),
 		cmocka_unit_test_setup_teardown(test_file_raw, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_file_raw_still_frames_share, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup(test_ppm_parse, setup_log),
 		cmocka_unit_test_setup_teardown(test_file_folder, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup(test_pattern, setup_log),
