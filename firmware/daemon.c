@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "board/board.h"
 #include "board/sim/sim.h"
 #include "capture/capture.h"
 #include "firmware/control.h"
@@ -37,7 +38,8 @@
 
 struct fw_daemon {
 	struct fw_config cfg;
-	struct sim_target *sim;		/* board sim only */
+	struct board *board;
+	struct sim_target *sim;		/* the board's in-process target, or NULL */
 	struct cap_source *cap;
 	struct hid_dev *hid;
 	struct hid_gadget *gadget;	/* USB gadget transport (qemu-x86_64) */
@@ -144,6 +146,14 @@ gadget_host(void *ctx, bool present)
 		paste_end(d, "cancelled: the USB host is gone");
 }
 
+/* hid/ says the LEDs as its report's bits, rfb/ hears common/input.h's. */
+static unsigned
+leds_from_hid(uint8_t hid_leds)
+{
+	return (hid_leds & HID_LED_NUM ? WK_LED_NUM : 0) | (hid_leds & HID_LED_CAPS ? WK_LED_CAPS : 0) |
+	       (hid_leds & HID_LED_SCROLL ? WK_LED_SCROLL : 0);
+}
+
 static void
 on_leds(void *ctx, uint8_t leds)
 {
@@ -152,7 +162,7 @@ on_leds(void *ctx, uint8_t leds)
 	fw__log(FW_LOG_DEBUG, "target LEDs: num %d caps %d scroll %d",
 		!!(leds & HID_LED_NUM), !!(leds & HID_LED_CAPS), !!(leds & HID_LED_SCROLL));
 	if (d->rfb != NULL)
-		rfb_set_leds(d->rfb, leds);
+		rfb_set_leds(d->rfb, leds_from_hid(leds));
 }
 
 static void
@@ -225,6 +235,7 @@ in_key_xt(void *ctx, int viewer, uint32_t xt, uint32_t keysym, bool down)
 	return pasting(d) ? hold_key(d, &k) : apply_key(d, &k);
 }
 
+/* buttons: WK_BTN_* and WK_WHEEL_* from rfb/, as hid/ takes them. */
 static int
 in_pointer(void *ctx, int viewer, int x, int y, int w, int h, uint32_t buttons)
 {
@@ -249,11 +260,8 @@ in_power(void *ctx, enum rfb_power action)
 {
 	struct fw_daemon *d = ctx;
 
-	if (d->sim == NULL)
-		return -1;
-	sim_power(d->sim, action == RFB_POWER_OFF ? SIM_POWER_OFF :
-		  action == RFB_POWER_REBOOT ? SIM_POWER_REBOOT : SIM_POWER_RESET);
-	return 0;
+	return board_power(d->board, action == RFB_POWER_OFF ? BOARD_POWER_OFF :
+			   action == RFB_POWER_REBOOT ? BOARD_POWER_REBOOT : BOARD_POWER_RESET);
 }
 
 /* ---- text typed as keystrokes ---- */
@@ -324,12 +332,14 @@ paste_step(struct fw_daemon *d)
 static const char *
 nosignal_reason(const struct fw_daemon *d)
 {
+	unsigned have, lit;
+
 	switch (d->state) {
 	case CAP_STATE_NO_DEVICE: return "capture device not found - retrying";
 	case CAP_STATE_ERROR: return "capture device error - retrying";
 	default: break;
 	}
-	if (d->sim != NULL)
+	if (board_leds(d->board, &have, &lit) == 0 && (have & BOARD_LED_POWER) && !(lit & BOARD_LED_POWER))
 		return "target is powered off";
 	return "no signal from the target - check cable and power";
 }
@@ -707,30 +717,23 @@ static void
 ctl_power(struct fw_daemon *d, const struct fw_json *req, char *resp, size_t len)
 {
 	const struct fw_json_member *a = fw_json_get(req, "action");
-	enum sim_power p;
+	char msg[160];
+	int act, rc;
 
 	if (a == NULL || a->type != FW_JSON_STRING) {
-		reply_error(resp, len, "power: needs \"action\": on, off, reset or reboot");
+		reply_error(resp, len, "power: needs \"action\": on, off, force-off, reset or reboot");
 		return;
 	}
-	if (strcmp(a->str, "on") == 0)
-		p = SIM_POWER_ON;
-	else if (strcmp(a->str, "off") == 0)
-		p = SIM_POWER_OFF;
-	else if (strcmp(a->str, "reset") == 0)
-		p = SIM_POWER_RESET;
-	else if (strcmp(a->str, "reboot") == 0)
-		p = SIM_POWER_REBOOT;
-	else {
-		reply_error(resp, len, "power: action must be on, off, reset or reboot");
+	if ((act = board_power_parse(a->str)) < 0) {
+		reply_error(resp, len, "power: action must be on, off, force-off, reset or reboot");
 		return;
 	}
-	if (d->sim == NULL) {
-		reply_error(resp, len, "power: this board has no power control");
+	if ((rc = board_power(d->board, (enum board_power)act)) < 0) {
+		snprintf(msg, sizeof(msg), "power %s: %s (board %s)", a->str, board_strerror(rc), d->cfg.board);
+		reply_error(resp, len, msg);
 		return;
 	}
 	fw__log(FW_LOG_INFO, "control: power %s", a->str);
-	sim_power(d->sim, p);
 	snprintf(resp, len, "{\"ok\":true}");
 }
 
@@ -742,7 +745,7 @@ ctl_target(struct fw_daemon *d, char *resp, size_t len)
 	int x, y;
 
 	if (d->sim == NULL) {
-		reply_error(resp, len, "target: only the sim board has a virtual target in the daemon");
+		reply_error(resp, len, "target: this board has no virtual target in the daemon (board sim has)");
 		return;
 	}
 	uint8_t mods, keys[6];
@@ -883,6 +886,7 @@ fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, si
 		.release = in_release,
 	};
 	struct rfb_options ro = { 0 };
+	struct board_def def;
 	char name[160];
 	sigset_t sigs;
 	int rc;
@@ -896,22 +900,17 @@ fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, si
 	d->led_pending = -1;
 	d->state = CAP_STATE_OK;
 	d->fps_t0_us = now_us();
-	if (d->cfg.source[0] == '\0')
-		snprintf(d->cfg.source, sizeof(d->cfg.source), "%s",
-			 strcmp(d->cfg.board, "sim") == 0 ? "sim" : "v4l2");
-	if (fw_config_check(&d->cfg, err, errlen) < 0)
+	if (fw_config_apply_board(&d->cfg, &def, err, errlen) < 0 ||
+	    fw_config_check(&d->cfg, err, errlen) < 0 ||
+	    board_open(&def, d->cfg.width, d->cfg.height, &d->board, err, errlen) < 0)
 		goto fail;
+	/* XVP's power buttons only where power control works. */
+	if (board_has_power(d->board))
+		in.power = in_power;
 
-	if (strcmp(d->cfg.board, "sim") == 0) {
-		int w = d->cfg.width ? d->cfg.width : 1280, h = d->cfg.height ? d->cfg.height : 720;
-
-		if ((d->sim = sim_new(w, h)) == NULL) {
-			snprintf(err, errlen, "board sim: cannot make a %dx%d virtual target (320x200 to 4096x2160)", w, h);
-			goto fail;
-		}
+	if ((d->sim = board_sim_target(d->board)) != NULL) {
 		sim_set_led_out(d->sim, sim_led_out, d);
 		tr = (struct hid_transport){ .send = sim_send, .ctx = d };
-		in.power = in_power;
 	} else {
 		/* Every real board is a USB HID gadget.  Without one (no
 		 * configfs, no UDC: a development machine) video still works
@@ -999,7 +998,7 @@ fw_daemon_free(struct fw_daemon *d)
 	cap_close(d->cap);
 	hid_free(d->hid);
 	hid_gadget_close(d->gadget);
-	sim_free(d->sim);
+	board_close(d->board);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	free(d->nosignal);

@@ -428,6 +428,11 @@ void sim_power(struct sim_target *s, enum sim_power p)
 	fprintf(stderr, "sim: unknown power action %d ignored\n", (int)p);
 }
 
+bool sim_is_on(const struct sim_target *s)
+{
+	return s != NULL && s->mode != SIM__OFF;
+}
+
 int sim_resize(struct sim_target *s, int width, int height)
 {
 	if (!size_ok(width, height))
