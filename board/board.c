@@ -303,39 +303,35 @@ out:
 
 /* ---- where boards are ---- */
 
-static bool
-is_dir(const char *p)
-{
-	struct stat st;
-
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 int
 board_dir_resolve(const char *dir, char *out, size_t len)
 {
-	char exe[PATH_MAX], cand[PATH_MAX + 16];
+	char exe[PATH_MAX], cand[PATH_MAX + 32], real[PATH_MAX];
 	ssize_t n;
 
 	if (dir != NULL && dir[0] != '\0')
 		return put(out, len, dir);
-	/* A binary run from the source tree (build/webkvmd, build/san/webkvmd)
-	 * reads the tree's own boards, so a checkout needs no install. */
+	/* A binary run from the source tree (build/webkvmd, build/san/webkvmd,
+	 * build/san/tests/test_board) reads the tree's own boards, so a
+	 * checkout needs no install.  The tree's board/ is told from any other
+	 * by the source it holds. */
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
+		static const char *const up[] = { "..", "../..", "../../.." };
 		char *slash;
 
 		exe[n] = '\0';
 		if ((slash = strrchr(exe, '/')) != NULL)
 			*slash = '\0';
-		for (int up = 1; up <= 2; up++) {
-			snprintf(cand, sizeof(cand), "%s/%s/board", exe, up == 1 ? ".." : "../..");
-			if (is_dir(cand)) {
-				char real[PATH_MAX];
+		for (size_t i = 0; i < sizeof(up) / sizeof(up[0]); i++) {
+			struct stat st;
 
-				if (realpath(cand, real) != NULL)
-					return put(out, len, real);
-			}
+			if ((size_t)snprintf(cand, sizeof(cand), "%s/%s/board/board.h", exe, up[i]) >= sizeof(cand) ||
+			    stat(cand, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			cand[strlen(cand) - strlen("/board.h")] = '\0';
+			if (realpath(cand, real) != NULL)
+				return put(out, len, real);
 		}
 	}
 	return put(out, len, BOARD_DIR_INSTALLED);

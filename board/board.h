@@ -29,9 +29,10 @@
 #define BOARD_MAX 64		/* boards listed from one folder */
 
 /* Where boards are looked for when --board-dir is not given: the source
- * tree's board/ next to the binary's build folder (build/webkvmd,
- * build/san/webkvmd: BIN/../board, BIN/../../board), then this folder,
- * where an image installs them. */
+ * tree's board/ (the one holding board.h) when the binary runs from a
+ * build folder of it (BIN/../board up to BIN/../../../board: build/webkvmd,
+ * build/san/webkvmd, build/san/tests/...), else this folder, where an
+ * image installs them. */
 #ifndef BOARD_DIR_INSTALLED
 #define BOARD_DIR_INSTALLED "/usr/share/webkvm/board"
 #endif
