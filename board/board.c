@@ -365,7 +365,8 @@ board_list(const char *dir, char names[][BOARD_NAME_MAX], int max)
 		put(names[n++], BOARD_NAME_MAX, e->d_name);
 	}
 	closedir(dp);
-	qsort(names, (size_t)n, BOARD_NAME_MAX, cmp_name);
+	if (n > 1)
+		qsort(names, (size_t)n, BOARD_NAME_MAX, cmp_name);
 	return n;
 }
 
