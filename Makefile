@@ -41,6 +41,7 @@ CAP_SRC  := $(wildcard capture/*.c)
 HID_SRC  := $(wildcard hid/*.c)
 RFB_SRC  := $(wildcard rfb/*.c)
 SIM_SRC  := $(wildcard board/sim/*.c)
+BOARD_SRC := $(wildcard board/*.c)
 FW_SRC   := $(filter-out firmware/main.c,$(wildcard firmware/*.c))
 PROXY_SRC := $(filter-out proxy/main.c,$(wildcard proxy/*.c))
 GEN_SRC  := $(BUILD)/gen/font_vga16.c
@@ -51,12 +52,13 @@ CAP_OBJ  := $(call obj,$(CAP_SRC))
 HID_OBJ  := $(call obj,$(HID_SRC))
 RFB_OBJ  := $(call obj,$(RFB_SRC))
 SIM_OBJ  := $(call obj,$(SIM_SRC)) $(BUILD)/obj/gen/font_vga16.o
+BOARD_OBJ := $(call obj,$(BOARD_SRC))
 FW_OBJ   := $(call obj,$(FW_SRC))
 PROXY_OBJ := $(call obj,$(PROXY_SRC))
 # The control protocol's table: the daemon's, and linked alone into the
 # proxy, whose REST layer builds its lines from it.
 CTLPROTO_OBJ := $(BUILD)/obj/firmware/ctlproto.o
-LIB_OBJ  := $(FW_OBJ) $(RFB_OBJ) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
+LIB_OBJ  := $(FW_OBJ) $(RFB_OBJ) $(BOARD_OBJ) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 
 BINS     := $(BUILD)/webkvmd $(if $(wildcard proxy/main.c),$(BUILD)/webkvm-proxy) \
             $(if $(wildcard board/sim/target/main.c),$(BUILD)/webkvm-target) \
@@ -98,6 +100,11 @@ $(BUILD)/gen/layouts.c: hid/xkb2c.py
 # hid/layout.c includes the generated tables.
 $(BUILD)/obj/hid/layout.o: $(BUILD)/gen/layouts.c
 
+# Where an installed webkvmd finds the board definitions (board/*/board.conf)
+# when it does not run from a source tree; see board/board.h.
+BOARD_DIR ?= /usr/share/webkvm/board
+$(BUILD)/obj/board/board.o: CPPFLAGS += -DBOARD_DIR_INSTALLED='"$(BOARD_DIR)"'
+
 $(BUILD)/webkvmd: $(BUILD)/obj/firmware/main.o $(LIB_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -108,6 +115,7 @@ $(BUILD)/tests/test_common: $(COMMON_OBJ)
 $(BUILD)/tests/test_capture: $(CAP_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_hid: $(HID_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_sim: $(SIM_OBJ) $(HID_OBJ) $(COMMON_OBJ)
+$(BUILD)/tests/test_board: $(BOARD_OBJ) $(SIM_OBJ) $(HID_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_firmware: $(LIB_OBJ)
 $(BUILD)/tests/test_proxy: $(PROXY_OBJ) $(CTLPROTO_OBJ) $(COMMON_OBJ)

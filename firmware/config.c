@@ -24,18 +24,20 @@ struct opt {
 
 static const struct opt opts[] = {
 	{ "config", OPT_SPECIAL, "FILE", "read options from FILE (`name = value` lines) before the command line" },
-	{ "board", OPT_STR, "NAME", "board profile: sim (virtual target in-process), qemu-x86_64, rpi4 [sim]" },
-	{ "source", OPT_STR, "KIND", "frame source: sim, pattern, file, v4l2 [sim on board sim, else v4l2]" },
-	{ "device", OPT_STR, "PATH", "v4l2: capture device [/dev/video0]; file: raw frames file or folder of PPM/JPEG" },
-	{ "format", OPT_STR, "LIST", "v4l2: pixel formats to try in order, e.g. mjpeg,uyvy [by device kind]" },
+	{ "board", OPT_STR, "NAME", "board: board/NAME/board.conf, the boards --list-boards shows (sim is the virtual target in-process) [sim]" },
+	{ "board-dir", OPT_STR, "DIR", "folder of the board definitions [the source tree's board/ when run from it, else " BOARD_DIR_INSTALLED "]" },
+	{ "list-boards", OPT_FLAG, NULL, "list the boards found and exit (also --board help, or --board alone)" },
+	{ "source", OPT_STR, "KIND", "frame source: sim, pattern, file, v4l2 [the board's: sim on board sim, else v4l2]" },
+	{ "device", OPT_STR, "PATH", "v4l2: capture device [the board's, else /dev/video0]; file: raw frames file or folder of PPM/JPEG" },
+	{ "format", OPT_STR, "LIST", "v4l2: pixel formats to try in order, e.g. mjpeg,uyvy [the board's, else by device kind]" },
 	{ "file-format", OPT_STR, "FMT", "file: pixel format of a raw frames file: yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32" },
 	{ "edid", OPT_STR, "FILE", "v4l2: load this EDID (binary, 128-byte blocks) into the capture device" },
 	{ "layout", OPT_STR, "NAME", "the target's keyboard layout, for viewers that send keysyms and for paste: en-us, en-gb, de, fr, es, it, pt-br, sv, ru, ja [en-us]" },
-	{ "hid-profile", OPT_STR, "NAME", "USB interfaces the target sees: full (keyboard + absolute + relative mouse), absolute, relative, keyboard [full]" },
+	{ "hid-profile", OPT_STR, "NAME", "USB interfaces the target sees: full (keyboard + absolute + relative mouse), absolute, relative, keyboard [the board's: full]" },
 	{ "mouse", OPT_STR, "MODE", "pointer mode at start: absolute (OSes) or relative (BIOS, GRUB); viewers can switch [absolute]" },
 	{ "mouse-scale", OPT_STR, "N[/D]", "relative mode: target pixels moved per viewer pixel, 1/1000 to 1000 [1]" },
 	{ "paste-delay", OPT_INT, "MS", "typed text: pause after each keyboard report, 0..1000 ms [20: 25 characters/s, what slow firmware keeps up with]" },
-	{ "udc", OPT_STR, "NAME", "USB device controller for the HID gadget, e.g. fe980000.usb [first in /sys/class/udc]" },
+	{ "udc", OPT_STR, "NAME", "USB device controller for the HID gadget, e.g. fe980000.usb [the board's, else the first in /sys/class/udc]" },
 	{ "buffers", OPT_INT, "N", "v4l2: mmap buffers, 3..16 [4]" },
 	{ "resolution", OPT_STR, "WxH", "sim/pattern/file size; v4l2 wish when the device has no DV timings [1280x720]" },
 	{ "fps", OPT_INT, "N", "frames per second to produce or ask for, 1..240 [60 sim, 30 pattern/file, device's]" },
@@ -168,6 +170,8 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 		}
 		if (strcmp(name, "view-only") == 0)
 			c->view_only = on;
+		else if (strcmp(name, "list-boards") == 0)
+			c->list_boards = on;
 		else if (strcmp(name, "rfb-allow-insecure") == 0)
 			c->rfb_allow_insecure = on;
 		else
@@ -187,6 +191,10 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 	return 0; } while (0)
 
 	if (strcmp(name, "board") == 0) {
+		if (strcmp(value, "help") == 0) {
+			c->list_boards = true;
+			return 0;
+		}
 		for (const char *p = value; *p; p++)
 			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
 				snprintf(err, errlen, "board: \"%s\" is not a board name", value);
@@ -194,6 +202,8 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 			}
 		STR(board);
 	}
+	if (strcmp(name, "board-dir") == 0)
+		STR(board_dir);
 	if (strcmp(name, "source") == 0) {
 		if (strcmp(value, "sim") && strcmp(value, "pattern") && strcmp(value, "file") &&
 		    strcmp(value, "v4l2")) {
@@ -226,6 +236,7 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 			snprintf(err, errlen, "hid-profile: \"%s\" is not one of full, absolute, relative, keyboard", value);
 			return -1;
 		}
+		c->hid_profile_set = true;
 		return 0;
 	}
 	if (strcmp(name, "mouse") == 0) {
@@ -370,7 +381,7 @@ fw_config_load(struct fw_config *c, const char *path, char *err, size_t errlen)
 		*eq = '\0';
 		key = trim(key);
 		val = trim(eq + 1);
-		if (strcmp(key, "config") == 0 || strcmp(key, "help") == 0) {
+		if (strcmp(key, "config") == 0 || strcmp(key, "help") == 0 || strcmp(key, "list-boards") == 0) {
 			snprintf(err, errlen, "%s:%d: \"%s\" is not allowed in a config file", path, lineno, key);
 			goto out;
 		}
@@ -440,6 +451,13 @@ fw_config_parse_args(struct fw_config *c, int argc, char **argv, char *err, size
 			snprintf(err, errlen, "unknown option \"--%s\" (see --help)", name);
 			return -1;
 		}
+		/* --board with nothing after it (or another option) lists
+		 * the boards, as --board help does. */
+		if (strcmp(name, "board") == 0 && val == NULL &&
+		    (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+			c->list_boards = true;
+			continue;
+		}
 		if (o->kind != OPT_FLAG && val == NULL) {
 			if (i + 1 >= argc) {
 				snprintf(err, errlen, "%s: needs a value (%s)", name, o->arg);
@@ -496,6 +514,65 @@ fw_config_listen_loopback(const char *spec)
 	return loop;
 }
 
+_Static_assert(sizeof(((struct fw_config *)0)->formats) == sizeof(((struct board_def *)0)->formats),
+	       "a board's formats fit the option's");
+
+int
+fw_config_apply_board(struct fw_config *c, struct board_def *def, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	bool own;
+
+	if (board_dir_resolve(c->board_dir, dir, sizeof(dir)) < 0) {
+		snprintf(err, errlen, "board-dir: path too long");
+		return -1;
+	}
+	if (board_find(dir, c->board, def, err, errlen) < 0)
+		return -1;
+	own = c->source[0] == '\0' || strcmp(c->source, def->source) == 0;
+	if (c->source[0] == '\0')
+		snprintf(c->source, sizeof(c->source), "%s", def->source);
+	if (strcmp(c->source, "sim") == 0 && def->ops != BOARD_OPS_SIM) {
+		snprintf(err, errlen, "source sim: board %s has no in-process virtual target (only a board "
+			 "with ops = sim in its board.conf has, such as sim)", def->name);
+		return -1;
+	}
+	/* The capture keys describe the board's own capture, not a test
+	 * pattern or a file someone asked for instead. */
+	if (own) {
+		if (c->device[0] == '\0' && copy_str(c->device, sizeof(c->device), def->device) < 0)
+			goto too_long;
+		if (c->formats[0] == CAP_FMT_NONE)
+			memcpy(c->formats, def->formats, sizeof(c->formats));
+		if (c->width == 0 && def->width > 0) {
+			c->width = def->width;
+			c->height = def->height;
+		}
+		if (c->fps == 0)
+			c->fps = def->fps;
+		if (c->edid[0] == '\0' && copy_str(c->edid, sizeof(c->edid), def->edid) < 0)
+			goto too_long;
+	}
+	if (c->udc[0] == '\0')
+		snprintf(c->udc, sizeof(c->udc), "%s", def->udc);
+	if (!c->hid_profile_set)
+		c->hid_profile = def->hid_profile;
+	return 0;
+too_long:
+	snprintf(err, errlen, "board %s: a path in %s/board.conf is too long for webkvmd", def->name, def->dir);
+	return -1;
+}
+
+int
+fw_config_list_boards(FILE *fp, const struct fw_config *c)
+{
+	char dir[PATH_MAX];
+
+	if (board_dir_resolve(c->board_dir, dir, sizeof(dir)) < 0)
+		return -1;
+	return board_print_list(fp, dir) < 0 ? -1 : 0;
+}
+
 int
 fw_config_check(const struct fw_config *c, char *err, size_t errlen)
 {
@@ -503,10 +580,6 @@ fw_config_check(const struct fw_config *c, char *err, size_t errlen)
 
 	if (strcmp(c->source, "file") == 0 && c->device[0] == '\0') {
 		snprintf(err, errlen, "source file: needs --device PATH (a raw frames file or a folder of PPM/JPEG)");
-		return -1;
-	}
-	if (strcmp(c->source, "sim") == 0 && strcmp(c->board, "sim") != 0) {
-		snprintf(err, errlen, "source sim: only on --board sim (the virtual target runs in-process)");
 		return -1;
 	}
 	if (loop < 0) {
@@ -550,4 +623,6 @@ fw_config_usage(FILE *fp, const char *argv0)
 			 opts[i].arg ? opts[i].arg : "");
 		fprintf(fp, "  %-28s %s\n", left, opts[i].help);
 	}
+	fputc('\n', fp);
+	fw_config_list_boards(fp, &(struct fw_config){ .board_dir = "" });
 }

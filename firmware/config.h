@@ -10,10 +10,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "board/board.h"
 #include "capture/capture.h"
 
 struct fw_config {
-	char board[32];		/* sim | qemu-x86_64 | rpi4 | … */
+	char board[BOARD_NAME_MAX];	/* a folder of board_dir holding a board.conf */
+	char board_dir[256];	/* where boards are; "" = board_dir_resolve()'s default */
+	bool list_boards;	/* --list-boards, --board help, --board alone */
 	char source[16];	/* sim | pattern | file | v4l2; "" = board's */
 	char device[256];	/* v4l2 node, or file source path */
 	enum cap_pixfmt formats[8];	/* v4l2 preference, NONE-terminated */
@@ -22,6 +25,7 @@ struct fw_config {
 	char udc[64];		/* USB device controller for the HID gadget; "" = first */
 	char layout[16];	/* the target's keyboard layout for keysym input; "" = en-us */
 	int hid_profile;	/* enum hid_profile: interfaces the gadget offers */
+	bool hid_profile_set;	/* given, so the board's default does not apply */
 	int mouse;		/* enum hid_pointer_mode at start */
 	int mouse_num, mouse_den;	/* relative mode: target pixels per viewer pixel */
 	int paste_delay_ms;	/* pause between keyboard reports when typing text */
@@ -56,6 +60,16 @@ int fw_config_load(struct fw_config *c, const char *path, char *err, size_t errl
  * order.  Accepts `--name value` and `--name=value`; flags take no value.
  * Returns 0, or -1 with a message in err. */
 int fw_config_parse_args(struct fw_config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Reads the board (c->board in c->board_dir) into def and fills what the
+ * options left unset from it: source; with the board's own source, device,
+ * format, resolution, fps and edid; udc and hid-profile.  An unknown board
+ * is an error naming the boards found.  0, or -1 with a message in err. */
+int fw_config_apply_board(struct fw_config *c, struct board_def *def, char *err, size_t errlen);
+
+/* Prints the boards found in c->board_dir (or the default folder) for
+ * --list-boards.  0, or -1 when the folder cannot be read. */
+int fw_config_list_boards(FILE *fp, const struct fw_config *c);
 
 /* Checks the combination of options once all are set.  An RFB listen
  * address that is not loopback needs --rfb-password-file (refused without;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "board/board.h"
 #include "board/sim/sim.h"
 #include "common/clock.h"
 #include "common/json.h"
@@ -247,18 +248,21 @@ ctl_key(struct fw_daemon *d, const struct ctl_req *req, char *resp, size_t len)
 static void
 ctl_power(struct fw_daemon *d, const struct ctl_req *req, char *resp, size_t len)
 {
-	static const enum sim_power to_sim[] = {
-		[CTL_POWER_ON] = SIM_POWER_ON, [CTL_POWER_OFF] = SIM_POWER_OFF,
-		[CTL_POWER_RESET] = SIM_POWER_RESET, [CTL_POWER_REBOOT] = SIM_POWER_REBOOT,
-	};
 	const struct ctl_value *a = ctl_get(req, "action");
+	char msg[160];
+	int act, rc;
 
-	if (d->sim == NULL) {
-		ctl_reply_error(resp, len, "power: this board has no power control");
+	/* The table let only ctl_power_actions through: the board's names. */
+	if ((act = board_power_parse(a->str)) < 0) {
+		ctl_reply_error(resp, len, "power: unknown action");
+		return;
+	}
+	if ((rc = board_power(d->board, (enum board_power)act)) < 0) {
+		snprintf(msg, sizeof(msg), "power %s: %s (board %s)", a->str, board_strerror(rc), d->cfg.board);
+		ctl_reply_error(resp, len, msg);
 		return;
 	}
 	wk_log("webkvmd", WK_LOG_INFO, "control: power %s", a->str);
-	sim_power(d->sim, to_sim[a->num]);
 	snprintf(resp, len, "{\"ok\":true}");
 }
 

@@ -9,7 +9,7 @@
 
 #define NAME_MAX_LEN 32
 
-const char *const ctl_power_actions[] = { "on", "off", "reset", "reboot", NULL };
+const char *const ctl_power_actions[] = { "on", "off", "force-off", "reset", "reboot", NULL };
 static const char *const mice[] = { "absolute", "relative", NULL };
 
 const struct ctl_cmd_def ctl_cmds[CTL_CMD_COUNT] = {

@@ -36,8 +36,9 @@ enum ctl_cmd {
 	CTL_CMD_COUNT
 };
 
-/* The "power" command's actions, in the order of ctl_power_actions. */
-enum ctl_power { CTL_POWER_ON, CTL_POWER_OFF, CTL_POWER_RESET, CTL_POWER_REBOOT };
+/* The "power" command's actions, in the order of ctl_power_actions; the
+ * names are the board interface's (board_power_parse() reads them). */
+enum ctl_power { CTL_POWER_ON, CTL_POWER_OFF, CTL_POWER_FORCE_OFF, CTL_POWER_RESET, CTL_POWER_REBOOT };
 extern const char *const ctl_power_actions[];	/* NULL-terminated */
 
 enum ctl_ftype {

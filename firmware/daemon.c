@@ -7,6 +7,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "board/board.h"
 #include "board/sim/sim.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -89,6 +90,14 @@ gadget_host(void *ctx, bool present)
 		fw__paste_end(d, "cancelled: the USB host is gone");
 }
 
+/* hid/ says the LEDs as its report's bits, rfb/ hears common/input.h's. */
+static unsigned
+leds_from_hid(uint8_t hid_leds)
+{
+	return (hid_leds & HID_LED_NUM ? WK_LED_NUM : 0) | (hid_leds & HID_LED_CAPS ? WK_LED_CAPS : 0) |
+	       (hid_leds & HID_LED_SCROLL ? WK_LED_SCROLL : 0);
+}
+
 static void
 on_leds(void *ctx, uint8_t leds)
 {
@@ -97,7 +106,7 @@ on_leds(void *ctx, uint8_t leds)
 	fw__log(FW_LOG_DEBUG, "target LEDs: num %d caps %d scroll %d",
 		!!(leds & HID_LED_NUM), !!(leds & HID_LED_CAPS), !!(leds & HID_LED_SCROLL));
 	if (d->rfb != NULL)
-		rfb_set_leds(d->rfb, leds);
+		rfb_set_leds(d->rfb, leds_from_hid(leds));
 }
 
 void
@@ -118,11 +127,8 @@ in_power(void *ctx, enum rfb_power action)
 {
 	struct fw_daemon *d = ctx;
 
-	if (d->sim == NULL)
-		return -1;
-	sim_power(d->sim, action == RFB_POWER_OFF ? SIM_POWER_OFF :
-		  action == RFB_POWER_REBOOT ? SIM_POWER_REBOOT : SIM_POWER_RESET);
-	return 0;
+	return board_power(d->board, action == RFB_POWER_OFF ? BOARD_POWER_OFF :
+			   action == RFB_POWER_REBOOT ? BOARD_POWER_REBOOT : BOARD_POWER_RESET);
 }
 
 /* ---- frames ---- */
@@ -130,12 +136,14 @@ in_power(void *ctx, enum rfb_power action)
 static const char *
 nosignal_reason(const struct fw_daemon *d)
 {
+	unsigned have, lit;
+
 	switch (d->state) {
 	case CAP_STATE_NO_DEVICE: return "capture device not found - retrying";
 	case CAP_STATE_ERROR: return "capture device error - retrying";
 	default: break;
 	}
-	if (d->sim != NULL)
+	if (board_leds(d->board, &have, &lit) == 0 && (have & BOARD_LED_POWER) && !(lit & BOARD_LED_POWER))
 		return "target is powered off";
 	return "no signal from the target - check cable and power";
 }
@@ -290,6 +298,7 @@ fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, si
 	struct hid_transport tr;
 	struct rfb_input in = { 0 };
 	struct rfb_options ro = { 0 };
+	struct board_def def;
 	char name[160];
 	sigset_t sigs;
 	int rc;
@@ -304,22 +313,17 @@ fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, si
 	d->led_pending = -1;
 	d->state = CAP_STATE_OK;
 	d->fps_t0_us = wk_now_us();
-	if (d->cfg.source[0] == '\0')
-		snprintf(d->cfg.source, sizeof(d->cfg.source), "%s",
-			 strcmp(d->cfg.board, "sim") == 0 ? "sim" : "v4l2");
-	if (fw_config_check(&d->cfg, err, errlen) < 0)
+	if (fw_config_apply_board(&d->cfg, &def, err, errlen) < 0 ||
+	    fw_config_check(&d->cfg, err, errlen) < 0 ||
+	    board_open(&def, d->cfg.width, d->cfg.height, &d->board, err, errlen) < 0)
 		goto fail;
+	/* XVP's power buttons only where power control works. */
+	if (board_has_power(d->board))
+		in.power = in_power;
 
-	if (strcmp(d->cfg.board, "sim") == 0) {
-		int w = d->cfg.width ? d->cfg.width : 1280, h = d->cfg.height ? d->cfg.height : 720;
-
-		if ((d->sim = sim_new(w, h)) == NULL) {
-			snprintf(err, errlen, "board sim: cannot make a %dx%d virtual target (320x200 to 4096x2160)", w, h);
-			goto fail;
-		}
+	if ((d->sim = board_sim_target(d->board)) != NULL) {
 		sim_set_led_out(d->sim, sim_led_out, d);
 		tr = (struct hid_transport){ .send = sim_send, .ctx = d };
-		in.power = in_power;
 	} else {
 		/* Every real board is a USB HID gadget.  Without one (no
 		 * configfs, no UDC: a development machine) video still works
@@ -406,7 +410,7 @@ fw_daemon_free(struct fw_daemon *d)
 	cap_close(d->cap);
 	hid_free(d->hid);
 	hid_gadget_close(d->gadget);
-	sim_free(d->sim);
+	board_close(d->board);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	free(d->nosignal);

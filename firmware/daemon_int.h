@@ -19,7 +19,8 @@
 
 struct fw_daemon {
 	struct fw_config cfg;
-	struct sim_target *sim;		/* board sim only */
+	struct board *board;
+	struct sim_target *sim;		/* the board's in-process target, or NULL */
 	struct cap_source *cap;
 	struct hid_dev *hid;
 	struct hid_gadget *gadget;	/* USB gadget transport (qemu-x86_64) */

@@ -26,6 +26,8 @@ main(int argc, char **argv)
 		fw_config_usage(stdout, argv[0]);
 		return 0;
 	}
+	if (cfg.list_boards)
+		return fw_config_list_boards(stdout, &cfg) < 0 ? 1 : 0;
 	fw_set_log_level(cfg.log_level);
 
 	/* Frames are megabytes and change size with the picture.  A fixed

@@ -45,16 +45,6 @@ const char *hid_strerror(int err)
  * at most 29 bits, and 0 (NoSymbol) means "not held". */
 #define SRC_XT UINT32_MAX
 
-#define RFB_BTN_LEFT		0x001
-#define RFB_BTN_MIDDLE		0x002
-#define RFB_BTN_RIGHT		0x004
-#define RFB_WHEEL_UP		0x008
-#define RFB_WHEEL_DOWN		0x010
-#define RFB_WHEEL_LEFT		0x020
-#define RFB_WHEEL_RIGHT		0x040
-#define RFB_BTN_BACK		0x080
-#define RFB_BTN_FORWARD		0x100
-
 #define HID_BTN_LEFT		0x01
 #define HID_BTN_RIGHT		0x02
 #define HID_BTN_MIDDLE		0x04
@@ -67,7 +57,7 @@ struct hid_viewer {
 	 * by usage so a viewer holds a key once however often it is sent. */
 	uint32_t src[256];
 	uint8_t buttons;	/* HID button bits */
-	uint32_t rfb_buttons;	/* last RFB mask, for the wheel's press edges */
+	uint32_t wk_buttons;	/* last WK_BTN_* / WK_WHEEL_* mask, for the wheel's press edges */
 	/* Relative mode: the last position, and the scaled motion not yet
 	 * sent (below one target pixel), in 1/den pixels. */
 	bool has_pos;
@@ -441,19 +431,19 @@ static uint8_t held_buttons(const struct hid_dev *h)
 	return b;
 }
 
-static uint8_t buttons_from_rfb(uint32_t m)
+static uint8_t buttons_from_wk(uint32_t m)
 {
 	uint8_t b = 0;
 
-	if (m & RFB_BTN_LEFT)
+	if (m & WK_BTN_LEFT)
 		b |= HID_BTN_LEFT;
-	if (m & RFB_BTN_MIDDLE)
+	if (m & WK_BTN_MIDDLE)
 		b |= HID_BTN_MIDDLE;
-	if (m & RFB_BTN_RIGHT)
+	if (m & WK_BTN_RIGHT)
 		b |= HID_BTN_RIGHT;
-	if (m & RFB_BTN_BACK)
+	if (m & WK_BTN_BACK)
 		b |= HID_BTN_BACK;
-	if (m & RFB_BTN_FORWARD)
+	if (m & WK_BTN_FORWARD)
 		b |= HID_BTN_FORWARD;
 	return b;
 }
@@ -543,22 +533,22 @@ static bool have_iface(struct hid_dev *h, enum hid_iface iface)
 	return false;
 }
 
-/* Wheel steps of the RFB buttons newly pressed; records the mask. */
-static void take_buttons(struct hid_viewer *v, uint32_t rfb_buttons, int *wheel, int *pan)
+/* Wheel steps of the wheel bits newly pressed; records the mask. */
+static void take_buttons(struct hid_viewer *v, uint32_t buttons, int *wheel, int *pan)
 {
-	uint32_t pressed = rfb_buttons & ~v->rfb_buttons;
+	uint32_t pressed = buttons & ~v->wk_buttons;
 
 	*wheel = *pan = 0;
-	if (pressed & RFB_WHEEL_UP)
+	if (pressed & WK_WHEEL_UP)
 		(*wheel)++;
-	if (pressed & RFB_WHEEL_DOWN)
+	if (pressed & WK_WHEEL_DOWN)
 		(*wheel)--;
-	if (pressed & RFB_WHEEL_RIGHT)
+	if (pressed & WK_WHEEL_RIGHT)
 		(*pan)++;
-	if (pressed & RFB_WHEEL_LEFT)
+	if (pressed & WK_WHEEL_LEFT)
 		(*pan)--;
-	v->rfb_buttons = rfb_buttons;
-	v->buttons = buttons_from_rfb(rfb_buttons);
+	v->wk_buttons = buttons;
+	v->buttons = buttons_from_wk(buttons);
 }
 
 static uint16_t scale_axis(int v, int size)
@@ -570,7 +560,7 @@ static uint16_t scale_axis(int v, int size)
 	return (uint16_t)((int64_t)v * HID_ABS_MAX / (size - 1));
 }
 
-int hid_pointer(struct hid_dev *h, int viewer, int x, int y, int w, int h_, uint32_t rfb_buttons)
+int hid_pointer(struct hid_dev *h, int viewer, int x, int y, int w, int h_, uint32_t buttons)
 {
 	int wheel, pan;
 
@@ -579,7 +569,7 @@ int hid_pointer(struct hid_dev *h, int viewer, int x, int y, int w, int h_, uint
 	struct hid_viewer *v = viewer_get(h, viewer);
 	if (!v)
 		return HID_ENOMEM;
-	take_buttons(v, rfb_buttons, &wheel, &pan);
+	take_buttons(v, buttons, &wheel, &pan);
 	if (h->mode == HID_POINTER_RELATIVE) {
 		int64_t dx = v->has_pos ? (int64_t)x - v->last_x : 0;
 		int64_t dy = v->has_pos ? (int64_t)y - v->last_y : 0;
@@ -598,7 +588,7 @@ int hid_pointer(struct hid_dev *h, int viewer, int x, int y, int w, int h_, uint
 	return flush_ptr(h, xy, (int8_t)wheel, (int8_t)pan);
 }
 
-int hid_mouse_move(struct hid_dev *h, int viewer, int dx, int dy, uint32_t rfb_buttons)
+int hid_mouse_move(struct hid_dev *h, int viewer, int dx, int dy, uint32_t buttons)
 {
 	int wheel, pan;
 
@@ -607,7 +597,7 @@ int hid_mouse_move(struct hid_dev *h, int viewer, int dx, int dy, uint32_t rfb_b
 	struct hid_viewer *v = viewer_get(h, viewer);
 	if (!v)
 		return HID_ENOMEM;
-	take_buttons(v, rfb_buttons, &wheel, &pan);
+	take_buttons(v, buttons, &wheel, &pan);
 	if (!have_iface(h, HID_IFACE_MOUSE))
 		return 0;
 	return rel_move(h, v, dx, dy, wheel, pan);

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/input.h"
+
 /* Report interfaces (one USB HID function each on a gadget). */
 enum hid_iface {
 	HID_IFACE_KEYBOARD = 0,	/* 8-byte boot keyboard report; 1-byte LED output */
@@ -124,11 +126,10 @@ int hid_key_keysym(struct hid_dev *h, int viewer, uint32_t keysym, bool down);
  * Pause, as QEMU sends it. */
 int hid_key_xt(struct hid_dev *h, int viewer, uint32_t xt, bool down);
 
-/* Absolute pointer: x,y in a w×h framebuffer; buttons as the RFB mask
- * (bit0 left, bit1 middle, bit2 right, bit3/4 wheel up/down, bit5/6 wheel
- * left/right, bit7 back, bit8 forward).  Wheel bits make one step each on
- * their press. */
-int hid_pointer(struct hid_dev *h, int viewer, int x, int y, int w, int h_, uint32_t rfb_buttons);
+/* Absolute pointer: x,y in a w×h framebuffer; buttons as WK_BTN_* held and
+ * WK_WHEEL_* (common/input.h).  Wheel bits make one step each on their
+ * press. */
+int hid_pointer(struct hid_dev *h, int viewer, int x, int y, int w, int h_, uint32_t buttons);
 
 /* Pointer mode for hid_pointer().  In relative mode a viewer's first
  * position only sets where it is; each later one becomes the move from the
@@ -143,7 +144,7 @@ enum hid_pointer_mode hid_get_pointer_mode(const struct hid_dev *h);
 int hid_set_relative_scale(struct hid_dev *h, int num, int den);
 /* Moves the relative mouse by (dx, dy) target pixels as they are, for a
  * caller that has motion rather than positions.  Buttons as hid_pointer(). */
-int hid_mouse_move(struct hid_dev *h, int viewer, int dx, int dy, uint32_t rfb_buttons);
+int hid_mouse_move(struct hid_dev *h, int viewer, int dx, int dy, uint32_t buttons);
 
 /* The interfaces the target has (mask of 1 << HID_IFACE_*; all by
  * default).  Pointer input for an interface the target lacks is dropped

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "capture/capture.h"
+#include "common/input.h"
 
 /* ---- tile diff (rfb/tilediff.c) ---- */
 
@@ -62,9 +63,10 @@ enum rfb_power {
 /* Where viewers' input goes.  A connection is a viewer once its RFB
  * handshake is done.  `viewer` is a small id unique per connected
  * viewer; release(viewer) is called when it disconnects.  xt is an XT
- * scancode with extended keys as 0xe0XX (0xe11d for Pause).  buttons is the
- * RFB button mask.  Return values are errors to log; they never close the
- * viewer. */
+ * scancode with extended keys as 0xe0XX (0xe11d for Pause).  buttons are
+ * WK_BTN_* held and WK_WHEEL_* (common/input.h), made from the RFB mask by
+ * rfb_buttons_to_wk().  Return values are errors to log; they never close
+ * the viewer. */
 struct rfb_input {
 	void *ctx;
 	int (*key_sym)(void *ctx, int viewer, uint32_t keysym, bool down);
@@ -115,9 +117,14 @@ void rfb_free(struct rfb_server *s);
  * or sooner as part of an area a viewer is sent anyway. */
 int rfb_frame(struct rfb_server *s, const struct cap_frame *f);
 
-/* Sends the target's keyboard LEDs (HID_LED_* bits: 1 num, 2 caps, 4 scroll)
- * to every viewer that asked for QEMU LED state. */
-void rfb_set_leds(struct rfb_server *s, uint8_t hid_leds);
+/* Sends the target's keyboard LEDs (WK_LED_* bits, common/input.h) to
+ * every viewer that asked for QEMU LED state. */
+void rfb_set_leds(struct rfb_server *s, unsigned leds);
+
+/* The conversions at rfb/'s edge, for tests: an RFB button mask into
+ * WK_BTN_* / WK_WHEEL_*, WK_LED_* into QEMU's LED state byte. */
+uint32_t rfb_buttons_to_wk(uint32_t mask);
+uint8_t rfb_leds_to_qemu(unsigned leds);
 
 /* Fills up to max pollfds with the sockets to watch, viewers before
  * connections still in the handshake; returns the count. */

@@ -483,6 +483,24 @@ on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 		rfb__log(WK_LOG_DEBUG, "viewer %d: keysym 0x%x not sent (%d)", v->id, (unsigned)keysym, rc);
 }
 
+/* The RFB button mask: bit0 left, bit1 middle, bit2 right, bit3/4 wheel
+ * up/down, bit5/6 wheel left/right, bit7 back, bit8 forward (as noVNC and
+ * TigerVNC send them). */
+uint32_t
+rfb_buttons_to_wk(uint32_t mask)
+{
+	static const uint32_t wk[9] = {
+		WK_BTN_LEFT, WK_BTN_MIDDLE, WK_BTN_RIGHT, WK_WHEEL_UP, WK_WHEEL_DOWN,
+		WK_WHEEL_LEFT, WK_WHEEL_RIGHT, WK_BTN_BACK, WK_BTN_FORWARD,
+	};
+	uint32_t b = 0;
+
+	for (int i = 0; i < 9; i++)
+		if (mask & 1u << i)
+			b |= wk[i];
+	return b;
+}
+
 static void
 on_pointer(int mask, int x, int y, rfbClientPtr cl)
 {
@@ -496,7 +514,7 @@ on_pointer(int mask, int x, int y, rfbClientPtr cl)
 		x = s->width - 1;
 	if (y >= s->height)
 		y = s->height - 1;
-	s->in.pointer(s->in.ctx, v->id, x, y, s->width, s->height, (uint32_t)mask);
+	s->in.pointer(s->in.ctx, v->id, x, y, s->width, s->height, rfb_buttons_to_wk((uint32_t)mask));
 }
 
 static rfbBool
@@ -854,16 +872,21 @@ rfb_frame(struct rfb_server *s, const struct cap_frame *f)
 	return diff_frame(s, diff, convert);
 }
 
+uint8_t
+rfb_leds_to_qemu(unsigned leds)
+{
+	/* QEMU LED state: bit0 scroll, bit1 num, bit2 caps. */
+	return (uint8_t)((leds & WK_LED_SCROLL ? 1 : 0) | (leds & WK_LED_NUM ? 2 : 0) |
+			 (leds & WK_LED_CAPS ? 4 : 0));
+}
+
 void
-rfb_set_leds(struct rfb_server *s, uint8_t hid_leds)
+rfb_set_leds(struct rfb_server *s, unsigned leds)
 {
 	rfbClientIteratorPtr it;
 	rfbClientPtr cl;
 
-	/* HID: bit0 num, bit1 caps, bit2 scroll.  QEMU: bit0 scroll, bit1
-	 * num, bit2 caps. */
-	s->qemu_leds = (uint8_t)((hid_leds & 1 ? 2 : 0) | (hid_leds & 2 ? 4 : 0) |
-				 (hid_leds & 4 ? 1 : 0));
+	s->qemu_leds = rfb_leds_to_qemu(leds);
 	it = rfbGetClientIterator(s->scr);
 	while ((cl = rfbClientIteratorNext(it)) != NULL)
 		if (viewer_of(cl) != NULL)

@@ -110,7 +110,7 @@ fi
 # sanitizer build, say) rebuilds it as well as a newer one.
 img="$out/initrd.cpio.gz"
 inputs=$(for f in "$webkvmd" "$target" "$boothost" "$ustreamer" "$board/init" "$board/webkvm-svc" "$board/mkimage.sh" \
-		"$board/board.conf"; do
+		"$board/guest.env" "$board/board.conf"; do
 	printf '%s %s\n' "$f" "$(stat -L -c '%s %Y' "$f")"
 done)
 if [ -f "$img" ] && [ "$(cat "$out/initrd.inputs" 2>/dev/null)" = "$inputs" ]; then
@@ -175,7 +175,10 @@ done
 cp "$board/init" "$root/init"
 cp "$board/webkvm-svc" "$root/usr/bin/webkvm-svc"
 chmod 755 "$root/init"
-cp "$board/board.conf" "$root/etc/webkvm-board.conf"
+cp "$board/guest.env" "$root/etc/webkvm-board.conf"
+# webkvmd reads its board from where an installed daemon looks (board/board.h).
+mkdir -p "$root/usr/share/webkvm/board/qemu-x86_64"
+cp "$board/board.conf" "$root/usr/share/webkvm/board/qemu-x86_64/board.conf"
 echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$img.tmp"

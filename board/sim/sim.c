@@ -419,6 +419,11 @@ void sim_power(struct sim_target *s, enum sim_power p)
 	sim__log(WK_LOG_WARN, "unknown power action %d ignored", (int)p);
 }
 
+bool sim_is_on(const struct sim_target *s)
+{
+	return s != NULL && s->mode != SIM__OFF;
+}
+
 int sim_resize(struct sim_target *s, int width, int height)
 {
 	if (!size_ok(width, height))

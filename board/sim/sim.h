@@ -18,6 +18,7 @@
 #ifndef WEBKVM_SIM_H
 #define WEBKVM_SIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,8 @@ int sim_hid_input(struct sim_target *s, int iface, const uint8_t *buf, size_t le
 
 /* Power control (XVP / power button). */
 void sim_power(struct sim_target *s, enum sim_power p);
+/* Whether the target is on (booting or running): its power LED. */
+bool sim_is_on(const struct sim_target *s);
 
 /* Renders the screen as of now_us (CLOCK_MONOTONIC µs) and returns it in
  * *out as CAP_FMT_XRGB32.  The pixels belong to the sim and stay valid until

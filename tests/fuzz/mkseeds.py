@@ -271,6 +271,21 @@ sim = [
     b"\x00" + b"\xf1" + p(0, 0, 0)[1:] + k(0, 0x28) + k(0),
 ]
 
+# ---- board.conf: the tree's own, and a few edges ----
+BOARD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "board")
+board = []
+for name in sorted(os.listdir(BOARD_DIR)):
+    conf = os.path.join(BOARD_DIR, name, "board.conf")
+    if os.path.isfile(conf):
+        with open(conf, "rb") as f:
+            board.append(f.read())
+board += [
+    b"ops = sim\nsource = sim\nresolution = 640x400\nfps = 60\nedid = e.bin\n",
+    b"format = mjpeg, yuyv ,uyvy\nudc = a.b-c_d\nhid-profile = keyboard\npower-button =\n",
+    b"fps = 30\nfps = 30\n",
+]
+
+put("board", board)
 put("rfb", rfb)
 put("rfb_framing", framing)
 put("proxy", proxy)

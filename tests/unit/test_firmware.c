@@ -209,16 +209,20 @@ static void
 test_config_check(void **state)
 {
 	struct fw_config c;
+	struct board_def def;
 
 	(void)state;
 	fw_config_defaults(&c);
 	strcpy(c.source, "file");
 	assert_int_equal(fw_config_check(&c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "--device"));
+	/* The sim source is the in-process target's screen: the board
+	 * (board/rpi4/board.conf in the tree) says it has none. */
 	fw_config_defaults(&c);
 	strcpy(c.board, "rpi4");
 	strcpy(c.source, "sim");
-	assert_int_equal(fw_config_check(&c, err, sizeof(err)), -1);
+	assert_int_equal(fw_config_apply_board(&c, &def, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "virtual target"));
 }
 
 /* ---- the control protocol (ctlproto.c) ---- */
@@ -316,7 +320,7 @@ test_ctl_bad(void **state)
 		{ "{\"cmd\":\"key\",\"keys\":[\"a\",\"\"]}", "\"keys\" item 2" },
 		{ "{\"cmd\":\"power\"}", "power: missing member \"action\"" },
 		{ "{\"cmd\":\"power\",\"action\":\"explode\"}",
-		  "power: \"action\" must be \"on\", \"off\", \"reset\" or \"reboot\"" },
+		  "power: \"action\" must be \"on\", \"off\", \"force-off\", \"reset\" or \"reboot\"" },
 		{ "{\"cmd\":\"power\",\"action\":\"on \"}", "\"action\" must be" },
 		{ "{\"cmd\":\"hid\",\"mouse\":\"tablet\"}", "\"mouse\" must be \"absolute\" or \"relative\"" },
 		{ "{\"cmd\":\"hid\",\"layout\":3}", "hid: \"layout\" must be a name" },

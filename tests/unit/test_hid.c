@@ -813,8 +813,8 @@ static void test_release_viewer(void **state)
 	hid_key_keysym(f->h, 1, XK_Control_L, true);
 	hid_key_xt(f->h, 2, 0x30, true);	/* b */
 	hid_key_xt(f->h, 2, 0x38, true);	/* Left Alt */
-	hid_pointer(f->h, 1, 10, 10, 100, 100, 0x01);
-	hid_pointer(f->h, 2, 20, 20, 100, 100, 0x04);
+	hid_pointer(f->h, 1, 10, 10, 100, 100, WK_BTN_LEFT);
+	hid_pointer(f->h, 2, 20, 20, 100, 100, WK_BTN_RIGHT);
 	f->cap.n = 0;
 
 	assert_int_equal(hid_release(f->h, 1), 0);
@@ -938,28 +938,28 @@ static void test_pointer_buttons(void **state)
 {
 	struct fixture *f = *state;
 	static const struct {
-		uint32_t rfb;
+		uint32_t wk;
 		uint8_t hid;
 	} t[] = {
-		{ 0x001, 0x01 },	/* left */
-		{ 0x002, 0x04 },	/* middle */
-		{ 0x004, 0x02 },	/* right */
-		{ 0x080, 0x08 },	/* back */
-		{ 0x100, 0x10 },	/* forward */
-		{ 0x185, 0x1b },
-		{ 0x000, 0x00 },
+		{ WK_BTN_LEFT, 0x01 },
+		{ WK_BTN_MIDDLE, 0x04 },
+		{ WK_BTN_RIGHT, 0x02 },
+		{ WK_BTN_BACK, 0x08 },
+		{ WK_BTN_FORWARD, 0x10 },
+		{ WK_BTN_FORWARD | WK_BTN_BACK | WK_BTN_RIGHT | WK_BTN_LEFT, 0x1b },
+		{ 0, 0x00 },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		hid_pointer(f->h, 1, 3, 4, 10, 10, t[i].rfb);
+		hid_pointer(f->h, 1, 3, 4, 10, 10, t[i].wk);
 		expect_ptr(&f->cap, (int)i, t[i].hid, 3 * 32767 / 9, 4 * 32767 / 9, 0, 0);
 	}
 	assert_int_equal(f->cap.n, 7);
 
 	/* two viewers: the target sees both buttons until both let go */
 	f->cap.n = 0;
-	hid_pointer(f->h, 1, 3, 4, 10, 10, 0x01);
-	hid_pointer(f->h, 2, 3, 4, 10, 10, 0x04);
-	hid_pointer(f->h, 1, 3, 4, 10, 10, 0x00);
+	hid_pointer(f->h, 1, 3, 4, 10, 10, WK_BTN_LEFT);
+	hid_pointer(f->h, 2, 3, 4, 10, 10, WK_BTN_RIGHT);
+	hid_pointer(f->h, 1, 3, 4, 10, 10, 0);
 	assert_int_equal(f->cap.n, 3);
 	expect_ptr(&f->cap, 1, 0x03, 3 * 32767 / 9, 4 * 32767 / 9, 0, 0);
 	expect_ptr(&f->cap, 2, 0x02, 3 * 32767 / 9, 4 * 32767 / 9, 0, 0);
@@ -970,13 +970,13 @@ static void test_pointer_wheel(void **state)
 	struct fixture *f = *state;
 
 	hid_pointer(f->h, 1, 5, 5, 11, 11, 0);
-	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x08);	/* up pressed: one step */
-	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x08);	/* still down: nothing */
-	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x00);	/* released: nothing */
-	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x10);	/* down */
-	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x20);	/* left; down released */
-	hid_pointer(f->h, 1, 5, 5, 11, 11, 0x40);	/* right */
-	hid_pointer(f->h, 1, 6, 5, 11, 11, 0x41);	/* moved with left button */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, WK_WHEEL_UP);	/* up pressed: one step */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, WK_WHEEL_UP);	/* still down: nothing */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, 0);	/* released: nothing */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, WK_WHEEL_DOWN);	/* down */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, WK_WHEEL_LEFT);	/* left; down released */
+	hid_pointer(f->h, 1, 5, 5, 11, 11, WK_WHEEL_RIGHT);	/* right */
+	hid_pointer(f->h, 1, 6, 5, 11, 11, WK_BTN_LEFT | WK_WHEEL_RIGHT);	/* moved with left button */
 	assert_int_equal(f->cap.n, 6);
 	int c = HID_ABS_MAX / 2;
 	expect_ptr(&f->cap, 0, 0, c, c, 0, 0);
@@ -992,7 +992,7 @@ static void test_pointer_no_duplicates(void **state)
 	struct fixture *f = *state;
 
 	for (int i = 0; i < 5; i++)
-		hid_pointer(f->h, 1, 50, 60, 100, 100, 0x01);
+		hid_pointer(f->h, 1, 50, 60, 100, 100, WK_BTN_LEFT);
 	assert_int_equal(f->cap.n, 1);
 	/* another viewer at the same spot with no buttons adds nothing */
 	hid_pointer(f->h, 2, 50, 60, 100, 100, 0);
@@ -1469,15 +1469,15 @@ static void test_rel_buttons_wheel(void **state)
 	set_relative(f);
 	hid_pointer(f->h, 1, 10, 10, BIG, BIG, 0);
 	f->cap.n = 0;
-	hid_pointer(f->h, 1, 10, 10, BIG, BIG, 0x001);	/* left */
-	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x005);	/* + right, moved */
-	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x00d);	/* wheel up */
-	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x005);	/* wheel up released */
-	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x015);	/* wheel down */
-	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x045);	/* pan right */
-	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x025);	/* pan left */
-	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x182);	/* middle, back, forward */
-	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0x000);
+	hid_pointer(f->h, 1, 10, 10, BIG, BIG, WK_BTN_LEFT);	/* left */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, WK_BTN_LEFT | WK_BTN_RIGHT);	/* + right, moved */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, WK_BTN_LEFT | WK_BTN_RIGHT | WK_WHEEL_UP);	/* wheel up */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, WK_BTN_LEFT | WK_BTN_RIGHT);	/* wheel up released */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, WK_BTN_LEFT | WK_BTN_RIGHT | WK_WHEEL_DOWN);	/* wheel down */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, WK_BTN_LEFT | WK_BTN_RIGHT | WK_WHEEL_RIGHT);	/* pan right */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, WK_BTN_LEFT | WK_BTN_RIGHT | WK_WHEEL_LEFT);	/* pan left */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, WK_BTN_MIDDLE | WK_BTN_BACK | WK_BTN_FORWARD);	/* middle, back, forward */
+	hid_pointer(f->h, 1, 12, 10, BIG, BIG, 0);
 	assert_int_equal(f->cap.n, 8);
 	expect_mouse(&f->cap, 0, 0x01, 0, 0, 0, 0);
 	expect_mouse(&f->cap, 1, 0x03, 2, 0, 0, 0);
@@ -1490,7 +1490,7 @@ static void test_rel_buttons_wheel(void **state)
 
 	/* A wheel step with a long move goes once, with the first report. */
 	f->cap.n = 0;
-	hid_pointer(f->h, 1, 512, 10, BIG, BIG, 0x008);
+	hid_pointer(f->h, 1, 512, 10, BIG, BIG, WK_WHEEL_UP);
 	assert_int_equal(f->cap.n, 4);
 	expect_mouse(&f->cap, 0, 0, HID_REL_MAX, 0, 1, 0);
 	for (int i = 1; i < f->cap.n; i++)
@@ -1498,9 +1498,9 @@ static void test_rel_buttons_wheel(void **state)
 
 	/* Two viewers: the target sees the union of their buttons. */
 	f->cap.n = 0;
-	hid_pointer(f->h, 2, 50, 50, BIG, BIG, 0x004);
-	hid_pointer(f->h, 1, 512, 10, BIG, BIG, 0x001);
-	hid_pointer(f->h, 2, 50, 50, BIG, BIG, 0x000);
+	hid_pointer(f->h, 2, 50, 50, BIG, BIG, WK_BTN_RIGHT);
+	hid_pointer(f->h, 1, 512, 10, BIG, BIG, WK_BTN_LEFT);
+	hid_pointer(f->h, 2, 50, 50, BIG, BIG, 0);
 	assert_int_equal(f->cap.n, 3);
 	expect_mouse(&f->cap, 0, 0x02, 0, 0, 0, 0);
 	expect_mouse(&f->cap, 1, 0x03, 0, 0, 0, 0);
@@ -1508,7 +1508,7 @@ static void test_rel_buttons_wheel(void **state)
 
 	/* hid_mouse_move takes buttons too. */
 	f->cap.n = 0;
-	assert_int_equal(hid_mouse_move(f->h, 3, 0, 0, 0x002), 0);
+	assert_int_equal(hid_mouse_move(f->h, 3, 0, 0, WK_BTN_MIDDLE), 0);
 	assert_int_equal(f->cap.n, 1);
 	expect_mouse(&f->cap, 0, 0x05, 0, 0, 0, 0);
 }
@@ -1521,7 +1521,7 @@ static void test_rel_mode_switch_lifts_buttons(void **state)
 	assert_int_equal(hid_set_pointer_mode(NULL, HID_POINTER_RELATIVE), HID_EINVAL);
 
 	/* Left held on the tablet; switching lets it go there. */
-	hid_pointer(f->h, 1, 3, 4, 10, 10, 0x001);
+	hid_pointer(f->h, 1, 3, 4, 10, 10, WK_BTN_LEFT);
 	assert_int_equal(f->cap.n, 1);
 	expect_ptr(&f->cap, 0, 0x01, 3 * 32767 / 9, 4 * 32767 / 9, 0, 0);
 	set_relative(f);
@@ -1533,7 +1533,7 @@ static void test_rel_mode_switch_lifts_buttons(void **state)
 
 	/* Right held on the mouse; switching back lets it go there. */
 	f->cap.n = 0;
-	hid_pointer(f->h, 1, 3, 4, 10, 10, 0x004);
+	hid_pointer(f->h, 1, 3, 4, 10, 10, WK_BTN_RIGHT);
 	assert_int_equal(f->cap.n, 1);
 	expect_mouse(&f->cap, 0, 0x02, 0, 0, 0, 0);
 	assert_int_equal(hid_set_pointer_mode(f->h, HID_POINTER_ABSOLUTE), 0);
@@ -1590,8 +1590,8 @@ static void test_rel_release(void **state)
 	struct fixture *f = *state;
 
 	set_relative(f);
-	hid_pointer(f->h, 1, 10, 10, BIG, BIG, 0x001);
-	hid_pointer(f->h, 2, 10, 10, BIG, BIG, 0x004);
+	hid_pointer(f->h, 1, 10, 10, BIG, BIG, WK_BTN_LEFT);
+	hid_pointer(f->h, 2, 10, 10, BIG, BIG, WK_BTN_RIGHT);
 	f->cap.n = 0;
 	assert_int_equal(hid_release(f->h, 1), 0);
 	assert_int_equal(f->cap.n, 1);
@@ -1609,11 +1609,11 @@ static void test_ifaces_drop_pointer(void **state)
 	struct fixture *f = *state;
 
 	hid_set_ifaces(f->h, hid_profile_ifaces(HID_PROFILE_KEYBOARD));
-	assert_int_equal(hid_pointer(f->h, 1, 5, 5, 10, 10, 0x001), 0);
+	assert_int_equal(hid_pointer(f->h, 1, 5, 5, 10, 10, WK_BTN_LEFT), 0);
 	set_relative(f);
-	assert_int_equal(hid_pointer(f->h, 1, 5, 5, BIG, BIG, 0x001), 0);
-	assert_int_equal(hid_pointer(f->h, 1, 500, 5, BIG, BIG, 0x009), 0);
-	assert_int_equal(hid_mouse_move(f->h, 1, 300, 0, 0x001), 0);
+	assert_int_equal(hid_pointer(f->h, 1, 5, 5, BIG, BIG, WK_BTN_LEFT), 0);
+	assert_int_equal(hid_pointer(f->h, 1, 500, 5, BIG, BIG, WK_BTN_LEFT | WK_WHEEL_UP), 0);
+	assert_int_equal(hid_mouse_move(f->h, 1, 300, 0, WK_BTN_LEFT), 0);
 	assert_int_equal(f->cap.calls, 0);
 	assert_int_equal(hid_release(f->h, -1), 0);
 	assert_int_equal(f->cap.calls, 0);
@@ -1637,7 +1637,7 @@ static void test_ifaces_drop_pointer(void **state)
 	/* Keyboard + mouse: absolute input is dropped. */
 	hid_set_ifaces(f->h, hid_profile_ifaces(HID_PROFILE_RELATIVE));
 	f->cap.n = 0;
-	assert_int_equal(hid_pointer(f->h, 1, 1, 1, 11, 11, 0x001), 0);
+	assert_int_equal(hid_pointer(f->h, 1, 1, 1, 11, 11, WK_BTN_LEFT), 0);
 	assert_int_equal(f->cap.n, 0);
 
 	/* A mask without the keyboard bit still has the keyboard. */

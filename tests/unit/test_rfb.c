@@ -1228,6 +1228,33 @@ test_parallel_diff_matches(void **state)
 	rfb_free(s3);
 }
 
+/* rfb/'s edge: the RFB mask and QEMU's LED byte are its own; what crosses
+ * to the rest of webkvm is common/input.h's bits. */
+static void
+test_input_bits(void **state)
+{
+	static const struct {
+		uint32_t rfb, wk;
+	} b[] = {
+		{ 0x001, WK_BTN_LEFT }, { 0x002, WK_BTN_MIDDLE }, { 0x004, WK_BTN_RIGHT },
+		{ 0x008, WK_WHEEL_UP }, { 0x010, WK_WHEEL_DOWN }, { 0x020, WK_WHEEL_LEFT },
+		{ 0x040, WK_WHEEL_RIGHT }, { 0x080, WK_BTN_BACK }, { 0x100, WK_BTN_FORWARD },
+		{ 0x185, WK_BTN_LEFT | WK_BTN_RIGHT | WK_BTN_BACK | WK_BTN_FORWARD },
+		{ 0x000, 0 },
+		{ 0xfe00, 0 },		/* bits RFB does not define: nothing */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+		assert_int_equal(rfb_buttons_to_wk(b[i].rfb), b[i].wk);
+	/* QEMU LED state: bit0 scroll, bit1 num, bit2 caps. */
+	assert_int_equal(rfb_leds_to_qemu(WK_LED_SCROLL), 1);
+	assert_int_equal(rfb_leds_to_qemu(WK_LED_NUM), 2);
+	assert_int_equal(rfb_leds_to_qemu(WK_LED_CAPS), 4);
+	assert_int_equal(rfb_leds_to_qemu(WK_LED_CAPS | WK_LED_NUM | WK_LED_SCROLL), 7);
+	assert_int_equal(rfb_leds_to_qemu(0), 0);
+}
+
 int
 main(void)
 {
@@ -1251,6 +1278,7 @@ main(void)
 		cmocka_unit_test(test_server_shared_tight),
 		cmocka_unit_test(test_server_stable_frames),
 		cmocka_unit_test(test_parallel_diff_matches),
+		cmocka_unit_test(test_input_bits),
 	};
 
 	return cmocka_run_group_tests_name("rfb", tests, NULL, NULL);
