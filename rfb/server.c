@@ -210,8 +210,13 @@ listen_on(struct rfb_server *s, const char *spec)
 	struct wk_hostport hp;
 	char port[8], why[320];
 	struct addrinfo hints = { 0 }, *res = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+		struct sockaddr_storage ss;
+	} local = { .ss = { 0 } };
+	socklen_t sl = sizeof(local);
 	int fd = -1, one = 1, rc;
 
 	/* ":port" is every address; port 0 lets the kernel choose (tests). */
@@ -247,10 +252,8 @@ listen_on(struct rfb_server *s, const char *spec)
 		rfb__log(WK_LOG_ERROR, "%s: listen: %s", spec, strerror(errno));
 		goto fail;
 	}
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		s->port = ntohs(ss.ss_family == AF_INET6 ?
-				((struct sockaddr_in6 *)&ss)->sin6_port :
-				((struct sockaddr_in *)&ss)->sin_port);
+	if (getsockname(fd, &local.sa, &sl) == 0)
+		s->port = ntohs(local.sa.sa_family == AF_INET6 ? local.in6.sin6_port : local.in.sin_port);
 	freeaddrinfo(res);
 	s->listen_fd = fd;
 	rfb__log(WK_LOG_INFO, "listening for viewers on %s (port %d)", spec, s->port);
@@ -330,8 +333,8 @@ static void
 make_room(struct rfb_server *s, const char *addr)
 {
 	struct rfb_viewer *oldest_addr = NULL, *oldest_all = NULL, *victim = NULL;
-	struct rfb_viewer *pv[PENDING_MAX + 1];
-	struct pollfd pfd[PENDING_MAX + 1];
+	struct rfb_viewer *pv[PENDING_MAX + 1] = { 0 };
+	struct pollfd pfd[PENDING_MAX + 1] = { 0 };
 	int n_addr = 0, n_all = 0, np = 0;
 	rfbClientIteratorPtr it;
 	rfbClientPtr cl;
@@ -425,6 +428,10 @@ promote(struct rfb_server *s, struct rfb_viewer *v)
 	}
 	for (id = 0; id < MAX_VIEWERS && (s->viewer_ids & (1ULL << id)); id++)
 		;
+	if (id == MAX_VIEWERS) {	/* cannot be, with fewer than MAX_VIEWERS viewers */
+		rfbCloseClient(v->cl);
+		return false;
+	}
 	v->pending = false;
 	v->id = id;
 	snprintf(v->name, sizeof(v->name), "viewer %d (%s)", id, v->addr);

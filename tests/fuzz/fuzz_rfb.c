@@ -11,7 +11,8 @@
  *   bits 1-3 LED state set on the server between reads
  * The rest is written to the socket in one go; the server then runs a
  * bounded number of rfb_process() rounds while the harness drains what it
- * sends.  After the viewer hangs up, the server must count it gone. */
+ * sends.  The connection is a viewer once the handshake is done; after it
+ * hangs up, the server must count it gone. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -227,8 +228,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)rfb_port(srv)) };
 	int fd, gone;
-
-	bool raw;
+	bool raw, shaken;
 
 	if (size < 1)
 		return 0;
@@ -251,9 +251,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     raw ? size - 1 : 12) < 0)
 		abort();
 	rfb_process(srv);	/* accepts; the server greets */
-	/* Raw bytes may already have been refused in that same round. */
-	FUZZ_CHECK(rfb_viewer_count(srv) == 1 || raw);
-	if (raw || handshake(fd) == 0) {
+	/* Not a viewer before its handshake is done. */
+	FUZZ_CHECK(rfb_viewer_count(srv) == 0 || raw);
+	shaken = !raw && handshake(fd) == 0;
+	FUZZ_CHECK(rfb_viewer_count(srv) == 1 || !shaken);
+	if (raw || shaken) {
 		if (raw || send_all(fd, data + 1, size - 1) == 0) {
 			for (int i = 0; i < 6; i++) {
 				if (i == 2)
