@@ -214,7 +214,7 @@ run_bench_smoke() {
 	if [ "$n" -gt 0 ]; then
 		# Those programs were counted as passed: move them to failed.
 		summary=$(printf '%s' "$summary" | sed '$d')
-		summary="$summary
+		[ -n "$summary" ] && summary="$summary
 "
 		total_pass=$((total_pass - pass))
 		total_fail=$((total_fail - fail))

@@ -28,6 +28,17 @@ GADGET = "/sys/kernel/config/usb_gadget/webkvm"
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:"
                           r"|SUMMARY: \w*Sanitizer")
 KERNEL_BUG = re.compile(r"(BUG:|WARNING:|Oops|Internal error: Oops|Kernel panic)")
+# Kernel warnings known to come from the kernel itself, each with the call
+# path that must be in its trace to count as that one.  Debian 6.1: writing
+# "" to the gadget's UDC (webkvmd does on a profile change and at exit)
+# while the host has a control transfer queued on ep0 makes libcomposite
+# free the queued request (dummy_free_request warns) and dummy_hcd then
+# complete it (composite_setup_complete warns "unknown request").  Printed
+# on every run, never counted as a failure; anything else is.
+KNOWN_KERNEL_WARNINGS = (
+    ("dummy_free_request", "gadget_dev_desc_UDC_store"),
+    ("composite_setup_complete", "gadget_dev_desc_UDC_store"),
+)
 
 
 def _die_with_parent():
@@ -229,9 +240,10 @@ class Board:
         return c
 
     def kernel_problems(self):
-        """Lines of the guest kernel's log that report a kernel bug: BUG:,
-        WARNING: (a WARN_ON), Oops, panic.  /dev/kmsg records are
-        "prio,seq,time,flags;message"."""
+        """Reports of a kernel bug in the guest kernel's log (BUG:, WARNING:
+        from a WARN_ON, Oops, panic), each with its task and call trace,
+        as (problems, known): known are those in KNOWN_KERNEL_WARNINGS.
+        /dev/kmsg records are "prio,seq,time,flags;message"."""
         out = []
         msgs = []
         for line in self.sh("cat /tmp/kernel.log", timeout=60, check=False).splitlines():
@@ -256,7 +268,9 @@ class Board:
                     elif trace and m.startswith(" "):
                         ctx.append(m)
                 out.append("\n    ".join(ctx))
-        return out
+        known = [o for o in out if any(fn in o.split("\n", 1)[0] and path in o
+                                       for fn, path in KNOWN_KERNEL_WARNINGS)]
+        return [o for o in out if o not in known], known
 
     def final_check(self):
         """Stops webkvmd cleanly (SIGTERM, bounded) as the last thing before
@@ -267,6 +281,7 @@ class Board:
         problems = []
         self.sh("webkvm-svc stop webkvmd", timeout=60)
         exits = self.sh("webkvm-svc exits", check=False).splitlines()
+        print("webkvmd ends recorded in the guest: " + "; ".join(exits), flush=True)
         if not exits:
             problems.append("no exit of webkvmd was recorded (webkvm-svc exits is empty)")
         bad = [e for e in exits if not re.match(r"webkvmd \d+ exited 0 ", e)]
@@ -276,7 +291,9 @@ class Board:
         m = SANITIZER_RE.search(log)
         if m:
             problems.append("sanitizer report in the guest's logs:\n" + log[max(0, m.start() - 300):m.start() + 3000])
-        kernel = self.kernel_problems()
+        kernel, known = self.kernel_problems()
+        for k in known:
+            print("known kernel warning (not a failure): " + k.split("\n", 1)[0], flush=True)
         if kernel:
             problems.append("the guest kernel reported bugs:\n  " + "\n  ".join(kernel[:6]))
         if problems:
