@@ -91,9 +91,10 @@ new_frame(uint8_t salt)
 {
 	struct cap_frame f = {
 		.fmt = CAP_FMT_XRGB32, .width = W, .height = H, .stride = W * 4,
-		.size = sizeof(frame), .data = frame, .seq = seq++,
+		.size = sizeof(frame), .data = frame, .seq = seq,
 	};
 
+	seq++;
 	for (size_t i = 0; i < sizeof(frame); i += 4) {
 		frame[i] = (uint8_t)(i / 4 * 7 + salt);
 		frame[i + 1] = (uint8_t)(i / 256 + salt);
