@@ -247,6 +247,8 @@ listen_on(struct rfb_server *s, const char *spec)
 		rfb__log(WK_LOG_ERROR, "%s: listen: %s", spec, strerror(errno));
 		goto fail;
 	}
+	/* Zeroed: the analyser does not see what getsockname writes. */
+	memset(&ss, 0, sizeof(ss));
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		s->port = ntohs(ss.ss_family == AF_INET6 ?
 				((struct sockaddr_in6 *)&ss)->sin6_port :
@@ -330,8 +332,8 @@ static void
 make_room(struct rfb_server *s, const char *addr)
 {
 	struct rfb_viewer *oldest_addr = NULL, *oldest_all = NULL, *victim = NULL;
-	struct rfb_viewer *pv[PENDING_MAX + 1];
-	struct pollfd pfd[PENDING_MAX + 1];
+	struct rfb_viewer *pv[PENDING_MAX + 1] = { 0 };
+	struct pollfd pfd[PENDING_MAX + 1] = { 0 };
 	int n_addr = 0, n_all = 0, np = 0;
 	rfbClientIteratorPtr it;
 	rfbClientPtr cl;
@@ -418,13 +420,14 @@ promote(struct rfb_server *s, struct rfb_viewer *v)
 {
 	int id;
 
-	if (s->n_viewers >= MAX_VIEWERS) {
+	/* A free id is the room: viewer_ids has a bit per counted viewer. */
+	for (id = 0; id < MAX_VIEWERS && (s->viewer_ids & (1ULL << id)); id++)
+		;
+	if (id == MAX_VIEWERS) {
 		rfb__log(WK_LOG_WARN, "%s: viewer refused: %d viewers already", v->name, s->n_viewers);
 		rfbCloseClient(v->cl);
 		return false;
 	}
-	for (id = 0; id < MAX_VIEWERS && (s->viewer_ids & (1ULL << id)); id++)
-		;
 	v->pending = false;
 	v->id = id;
 	snprintf(v->name, sizeof(v->name), "viewer %d (%s)", id, v->addr);
