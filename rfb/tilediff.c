@@ -100,7 +100,8 @@ resize(struct rfb_tilediff *td, const struct cap_frame *f)
 	if (tx != td->tiles_x || ty != td->tiles_y || f->height != td->height ||
 	    td->hash == NULL) {
 		hash = malloc((size_t)tx * ty * sizeof(*hash));
-		line_hash = malloc((size_t)f->height * sizeof(*line_hash));
+		/* Zeroed: the first frame compares against it before any is stored. */
+		line_hash = calloc((size_t)f->height, sizeof(*line_hash));
 		changed = malloc((size_t)tx);
 		row = calloc((size_t)ty, 1);
 		if (hash == NULL || line_hash == NULL || changed == NULL || row == NULL) {
