@@ -531,7 +531,6 @@ hid_gadget_open(const struct hid_gadget_options *opt, struct hid_gadget **out)
 		.it_interval = { .tv_nsec = TICK_MS * 1000000L },
 		.it_value = { .tv_nsec = TICK_MS * 1000000L },
 	};
-	int rc;
 
 	if (g == NULL)
 		return HID_ENOMEM;
@@ -562,7 +561,7 @@ hid_gadget_open(const struct hid_gadget_options *opt, struct hid_gadget **out)
 		free(g);
 		return HID_EIO;
 	}
-	if ((rc = build_gadget(g)) < 0 || (rc = open_functions(g)) < 0)
+	if (build_gadget(g) < 0 || open_functions(g) < 0)
 		goto fail;
 	if ((g->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
 	    timerfd_settime(g->tfd, 0, &its, NULL) < 0) {
@@ -592,8 +591,6 @@ close_functions(struct hid_gadget *g)
 int
 hid_gadget_set_profile(struct hid_gadget *g, enum hid_profile profile)
 {
-	int rc;
-
 	if (hid_profile_ifaces(profile) == 0)
 		return HID_EINVAL;
 	if (profile == g->profile)
@@ -608,7 +605,7 @@ hid_gadget_set_profile(struct hid_gadget *g, enum hid_profile profile)
 	memset(g->last_ptr, 0, sizeof(g->last_ptr));
 	/* On failure the functions that exist are retried by each tick, and
 	 * a missing gadget directory is the admin's to see in the log. */
-	if ((rc = build_gadget(g)) < 0 || (rc = open_functions(g)) < 0)
+	if (build_gadget(g) < 0 || open_functions(g) < 0)
 		return HID_EIO;
 	host_check(g);
 	return 0;
