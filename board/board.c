@@ -405,7 +405,8 @@ board_find(const char *dir, const char *name, struct board_def *out, char *err, 
 int
 board_print_list(FILE *fp, const char *dir)
 {
-	char names[BOARD_MAX][BOARD_NAME_MAX];
+	/* Zeroed: the analyser cannot see that -errno is negative. */
+	char names[BOARD_MAX][BOARD_NAME_MAX] = { { 0 } };
 	int n = board_list(dir, names, BOARD_MAX);
 
 	if (n < 0) {
