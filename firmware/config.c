@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/hostport.h"
+#include "common/parse.h"
 #include "firmware/config.h"
 #include "hid/hid.h"
 #include "rfb/rfb_server.h"
@@ -75,20 +76,6 @@ find_opt(const char *name)
 }
 
 static int
-parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
 copy_str(char *dst, size_t len, const char *v)
 {
 	if (strlen(v) >= len)
@@ -128,28 +115,11 @@ parse_formats(struct fw_config *c, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-parse_resolution(const char *v, int *w, int *h)
-{
-	char buf[32], *x;
-	long lw, lh;
-
-	if (copy_str(buf, sizeof(buf), v) < 0 || (x = strchr(buf, 'x')) == NULL)
-		return -1;
-	*x = '\0';
-	if (parse_int(buf, 64, 8192, &lw) < 0 || parse_int(x + 1, 64, 8192, &lh) < 0)
-		return -1;
-	*w = (int)lw;
-	*h = (int)lh;
-	return 0;
-}
-
 int
 fw_config_set(struct fw_config *c, const char *name, const char *value,
 	      char *err, size_t errlen)
 {
 	const struct opt *o = find_opt(name);
-	long n;
 
 	if (o == NULL || strcmp(name, "config") == 0) {
 		snprintf(err, errlen, "unknown option \"%s\" (see --help)", name);
@@ -251,18 +221,17 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 		return 0;
 	}
 	if (strcmp(name, "mouse-scale") == 0) {
-		char num[16];
 		const char *slash = strchr(value, '/');
-		long a, b = 1;
 		size_t nl = slash ? (size_t)(slash - value) : strlen(value);
+		long num, den = 1;
 
-		if (nl >= sizeof(num) || (snprintf(num, sizeof(num), "%.*s", (int)nl, value), parse_int(num, 1, 1000, &a) < 0) ||
-		    (slash && parse_int(slash + 1, 1, 1000, &b) < 0)) {
+		if (wk_parse_long_n(value, nl, 1, 1000, &num) < 0 ||
+		    (slash && wk_parse_long(slash + 1, 1, 1000, &den) < 0)) {
 			snprintf(err, errlen, "mouse-scale: \"%s\" is not N or N/D with N and D from 1 to 1000", value);
 			return -1;
 		}
-		c->mouse_num = (int)a;
-		c->mouse_den = (int)b;
+		c->mouse_num = (int)num;
+		c->mouse_den = (int)den;
 		return 0;
 	}
 	if (strcmp(name, "rfb-listen") == 0)
@@ -287,42 +256,45 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 		return 0;
 	}
 	if (strcmp(name, "resolution") == 0) {
-		if (parse_resolution(value, &c->width, &c->height) < 0) {
+		long w, h;
+
+		if (wk_parse_dims(value, 64, 8192, &w, &h) < 0) {
 			snprintf(err, errlen, "resolution: \"%s\" is not WxH with 64 <= W,H <= 8192", value);
 			return -1;
 		}
+		c->width = (int)w;
+		c->height = (int)h;
 		return 0;
 	}
 	if (strcmp(name, "fps") == 0) {
-		if (parse_int(value, 1, 240, &n) < 0) {
+		if (wk_parse_int(value, 1, 240, &c->fps) < 0) {
 			snprintf(err, errlen, "fps: \"%s\" is not a number from 1 to 240", value);
 			return -1;
 		}
-		c->fps = (int)n;
 		return 0;
 	}
 	if (strcmp(name, "paste-delay") == 0) {
-		if (parse_int(value, 0, 1000, &n) < 0) {
+		if (wk_parse_int(value, 0, 1000, &c->paste_delay_ms) < 0) {
 			snprintf(err, errlen, "paste-delay: \"%s\" is not a number of milliseconds from 0 to 1000", value);
 			return -1;
 		}
-		c->paste_delay_ms = (int)n;
 		return 0;
 	}
 	if (strcmp(name, "buffers") == 0) {
-		if (parse_int(value, 3, 16, &n) < 0) {
+		if (wk_parse_int(value, 3, 16, &c->buffers) < 0) {
 			snprintf(err, errlen, "buffers: \"%s\" is not a number from 3 to 16", value);
 			return -1;
 		}
-		c->buffers = (int)n;
 		return 0;
 	}
 	if (strcmp(name, "tile") == 0) {
-		if (parse_int(value, 8, 256, &n) < 0 || (n & 1)) {
+		int n;
+
+		if (wk_parse_int(value, 8, 256, &n) < 0 || (n & 1)) {
 			snprintf(err, errlen, "tile: \"%s\" is not an even number from 8 to 256", value);
 			return -1;
 		}
-		c->tile = (int)n;
+		c->tile = n;
 		return 0;
 	}
 	if (strcmp(name, "log-level") == 0) {
