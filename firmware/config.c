@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/conf.h"
 #include "common/hostport.h"
 #include "common/parse.h"
 #include "firmware/config.h"
@@ -311,65 +312,21 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 	return -1;
 }
 
-static char *
-trim(char *s)
+static int
+take_option(void *ctx, int lineno, const char *key, const char *val, char *msg, size_t msglen)
 {
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+	(void)lineno;
+	if (strcmp(key, "config") == 0 || strcmp(key, "help") == 0 || strcmp(key, "list-boards") == 0) {
+		snprintf(msg, msglen, "\"%s\" is not allowed in a config file", key);
+		return -EINVAL;
+	}
+	return fw_config_set(ctx, key, val, msg, msglen) < 0 ? -EINVAL : 0;
 }
 
 int
 fw_config_load(struct fw_config *c, const char *path, char *err, size_t errlen)
 {
-	char line[1024], msg[512];
-	FILE *fp = fopen(path, "r");
-	int lineno = 0, rc = -1;
-
-	if (fp == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *eq, *key, *val;
-
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
-			goto out;
-		}
-		key = trim(line);
-		if (key[0] == '\0' || key[0] == '#')
-			continue;
-		if ((eq = strchr(key, '=')) == NULL) {
-			snprintf(err, errlen, "%s:%d: expected `name = value`", path, lineno);
-			goto out;
-		}
-		*eq = '\0';
-		key = trim(key);
-		val = trim(eq + 1);
-		if (strcmp(key, "config") == 0 || strcmp(key, "help") == 0 || strcmp(key, "list-boards") == 0) {
-			snprintf(err, errlen, "%s:%d: \"%s\" is not allowed in a config file", path, lineno, key);
-			goto out;
-		}
-		if (fw_config_set(c, key, val, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
-			goto out;
-		}
-	}
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: read error", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	fclose(fp);
-	return rc;
+	return wk_conf_read(path, take_option, c, err, errlen) < 0 ? -1 : 0;
 }
 
 /* Splits "--name=value" / "--name" into name and inline value. */
