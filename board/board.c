@@ -61,34 +61,6 @@ put(char *dst, size_t len, const char *v)
 	return 0;
 }
 
-static int
-parse_formats(const char *v, enum cap_pixfmt *out, int max, char *msg, size_t msglen)
-{
-	char buf[128], *save = NULL, *tok;
-	int n = 0;
-
-	if (put(buf, sizeof(buf), v) < 0) {
-		snprintf(msg, msglen, "list too long");
-		return -1;
-	}
-	memset(out, 0, sizeof(*out) * (size_t)max);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-		enum cap_pixfmt f = cap_fmt_parse(wk_trim(tok));
-
-		if (f == CAP_FMT_NONE) {
-			snprintf(msg, msglen, "unknown pixel format \"%.32s\" (yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32, mjpeg)",
-				 wk_trim(tok));
-			return -1;
-		}
-		if (n >= max - 1) {
-			snprintf(msg, msglen, "more than %d formats", max - 1);
-			return -1;
-		}
-		out[n++] = f;
-	}
-	return 0;
-}
-
 /* The keys of board.conf.  Hooks are keys whose code comes later: they
  * are documented, and refused when given a value until that code exists. */
 enum key_id {
@@ -149,8 +121,8 @@ set_key(struct board_def *d, enum key_id k, const char *v, char *msg, size_t msg
 			goto too_long;
 		return 0;
 	case K_FORMAT:
-		return parse_formats(v, d->formats, (int)(sizeof(d->formats) / sizeof(d->formats[0])),
-				     msg, msglen);
+		return cap_fmt_parse_list(v, d->formats, (int)(sizeof(d->formats) / sizeof(d->formats[0])),
+					  msg, msglen) < 0 ? -1 : 0;
 	case K_RESOLUTION:
 		if (wk_parse_dims(v, 64, 8192, &w, &h) < 0) {
 			snprintf(msg, msglen, "\"%.32s\" is not WxH with 64 <= W,H <= 8192", v);

@@ -85,37 +85,6 @@ copy_str(char *dst, size_t len, const char *v)
 	return 0;
 }
 
-static int
-parse_formats(struct fw_config *c, const char *v, char *err, size_t errlen)
-{
-	char buf[128], *save = NULL, *tok;
-	int n = 0;
-
-	if (copy_str(buf, sizeof(buf), v) < 0) {
-		snprintf(err, errlen, "format: list too long");
-		return -1;
-	}
-	memset(c->formats, 0, sizeof(c->formats));
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		enum cap_pixfmt f = cap_fmt_parse(tok);
-
-		if (f == CAP_FMT_NONE) {
-			snprintf(err, errlen, "format: unknown pixel format \"%s\" (yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32, mjpeg)", tok);
-			return -1;
-		}
-		if (n >= (int)(sizeof(c->formats) / sizeof(c->formats[0])) - 1) {
-			snprintf(err, errlen, "format: too many formats");
-			return -1;
-		}
-		c->formats[n++] = f;
-	}
-	if (n == 0) {
-		snprintf(err, errlen, "format: empty list");
-		return -1;
-	}
-	return 0;
-}
-
 int
 fw_config_set(struct fw_config *c, const char *name, const char *value,
 	      char *err, size_t errlen)
@@ -246,8 +215,17 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 	if (strcmp(name, "control-group") == 0)
 		STR(control_group);
 #undef STR
-	if (strcmp(name, "format") == 0)
-		return parse_formats(c, value, err, errlen);
+	if (strcmp(name, "format") == 0) {
+		char why[256];
+		int n = cap_fmt_parse_list(value, c->formats,
+					   (int)(sizeof(c->formats) / sizeof(c->formats[0])), why, sizeof(why));
+
+		if (n <= 0) {
+			snprintf(err, errlen, "format: %s", n < 0 ? why : "empty list");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(name, "file-format") == 0) {
 		c->file_format = cap_fmt_parse(value);
 		if (c->file_format == CAP_FMT_NONE || c->file_format == CAP_FMT_MJPEG) {
