@@ -227,8 +227,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)rfb_port(srv)) };
-	int fd, gone;
-
+	struct pollfd pfd[8];
+	int fd, gone, idle;
 	bool raw;
 
 	if (size < 1)
@@ -243,6 +243,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (raw && (size < 5 || memcmp(data + 1, "GET ", 4) == 0 ||
 		    memcmp(data + 1, "<pol", 4) == 0))
 		return 0;
+	/* The sockets watched with nobody connected: the listener. */
+	idle = rfb_pollfds(srv, pfd, 8);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 || connect_to(fd, &a) < 0) {
 		perror("fuzz: connect");
@@ -252,9 +254,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     raw ? size - 1 : 12) < 0)
 		abort();
 	rfb_process(srv);	/* accepts; the server greets */
-	/* Raw bytes may already have been refused in that same round. */
-	FUZZ_CHECK(rfb_viewer_count(srv) == 1 || raw);
+	/* The connection is watched but takes no viewer slot until its
+	 * handshake ends; raw bytes may already have been refused in that
+	 * same round. */
+	FUZZ_CHECK((rfb_pollfds(srv, pfd, 8) == idle + 1 && rfb_viewer_count(srv) == 0) || raw);
 	if (raw || handshake(fd) == 0) {
+		FUZZ_CHECK(rfb_viewer_count(srv) == 1 || raw);
 		if (raw || send_all(fd, data + 1, size - 1) == 0) {
 			for (int i = 0; i < 6; i++) {
 				if (i == 2)
@@ -267,12 +272,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	shutdown(fd, SHUT_WR);
-	for (gone = 0; gone < 20 && rfb_viewer_count(srv) > 0; gone++) {
+	for (gone = 0; gone < 20 && (rfb_viewer_count(srv) > 0 || rfb_pollfds(srv, pfd, 8) > idle);
+	     gone++) {
 		rfb_process(srv);
 		drain(fd);
 	}
 	close(fd);
-	/* A viewer that hung up is reaped within a few rounds. */
-	FUZZ_CHECK(rfb_viewer_count(srv) == 0);
+	/* A viewer or handshake that hung up is reaped within a few rounds. */
+	FUZZ_CHECK(rfb_viewer_count(srv) == 0 && rfb_pollfds(srv, pfd, 8) == idle);
 	return 0;
 }
