@@ -22,7 +22,7 @@ endif
 # functions under the same names.
 PKGS     := libturbojpeg libxxhash libvncserver jansson
 CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE
-CFLAGS   += -std=c11 -O$(O) -g -Wall -Wextra -Werror -pthread $(SANFLAGS) -MMD -MP \
+CFLAGS   += -std=c11 -O$(O) -g -Wall -Wextra -Wshadow -Werror -pthread $(SANFLAGS) -MMD -MP \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS  += -pthread $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyuv -lz -lm
@@ -140,9 +140,6 @@ $(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth
 			 $(CTLPROTO_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2 $(shell pkg-config --libs jansson libxxhash 2>/dev/null)
-
-# proxy/ is kept clean of shadowed names.
-$(BUILD)/obj/proxy/%.o: CFLAGS += -Wshadow
 
 # The network edge: no device code; libwebsockets, and libargon2 for logins.
 $(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ) $(CTLPROTO_OBJ) $(COMMON_OBJ)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "board/board.h"
+#include "common/conf.h"
 #include "common/parse.h"
 #include "hid/hid.h"
 
@@ -48,19 +49,6 @@ name_ok(const char *s, size_t max)
 	return true;
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* Copies v into dst (len bytes); -1 when it does not fit. */
 static int
 put(char *dst, size_t len, const char *v)
@@ -70,34 +58,6 @@ put(char *dst, size_t len, const char *v)
 	if (n >= len)
 		return -1;
 	memcpy(dst, v, n + 1);
-	return 0;
-}
-
-static int
-parse_formats(const char *v, enum cap_pixfmt *out, int max, char *msg, size_t msglen)
-{
-	char buf[128], *save = NULL, *tok;
-	int n = 0;
-
-	if (put(buf, sizeof(buf), v) < 0) {
-		snprintf(msg, msglen, "list too long");
-		return -1;
-	}
-	memset(out, 0, sizeof(*out) * (size_t)max);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-		enum cap_pixfmt f = cap_fmt_parse(trim(tok));
-
-		if (f == CAP_FMT_NONE) {
-			snprintf(msg, msglen, "unknown pixel format \"%.32s\" (yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32, mjpeg)",
-				 trim(tok));
-			return -1;
-		}
-		if (n >= max - 1) {
-			snprintf(msg, msglen, "more than %d formats", max - 1);
-			return -1;
-		}
-		out[n++] = f;
-	}
 	return 0;
 }
 
@@ -161,8 +121,8 @@ set_key(struct board_def *d, enum key_id k, const char *v, char *msg, size_t msg
 			goto too_long;
 		return 0;
 	case K_FORMAT:
-		return parse_formats(v, d->formats, (int)(sizeof(d->formats) / sizeof(d->formats[0])),
-				     msg, msglen);
+		return cap_fmt_parse_list(v, d->formats, (int)(sizeof(d->formats) / sizeof(d->formats[0])),
+					  msg, msglen) < 0 ? -1 : 0;
 	case K_RESOLUTION:
 		if (wk_parse_dims(v, 64, 8192, &w, &h) < 0) {
 			snprintf(msg, msglen, "\"%.32s\" is not WxH with 64 <= W,H <= 8192", v);
@@ -222,13 +182,43 @@ too_long:
 	return -1;
 }
 
+struct load {
+	struct board_def *def;
+	int seen[K_COUNT];	/* the line of each key given, 0 when not yet */
+};
+
+static int
+take_key(void *ctx, int lineno, const char *key, const char *val, char *msg, size_t msglen)
+{
+	struct load *l = ctx;
+	char why[256];
+	int k;
+
+	for (k = 0; k < K_COUNT; k++)
+		if (strcmp(key, key_names[k]) == 0)
+			break;
+	if (k == K_COUNT) {
+		snprintf(msg, msglen, "unknown key \"%.40s\" (see board/README.md)", key);
+		return -EINVAL;
+	}
+	if (l->seen[k]) {
+		snprintf(msg, msglen, "%s given twice (first on line %d)", key, l->seen[k]);
+		return -EINVAL;
+	}
+	l->seen[k] = lineno;
+	if (set_key(l->def, (enum key_id)k, val, why, sizeof(why)) < 0) {
+		snprintf(msg, msglen, "%s: %s", key, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 board_def_load(const char *path, const char *name, struct board_def *out, char *err, size_t errlen)
 {
-	char line[1024], msg[256];
-	int lineno = 0, rc = -EINVAL, seen[K_COUNT] = { 0 };
+	struct load l = { .def = out };
 	const char *slash;
-	FILE *fp;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!name_ok(name, sizeof(out->name))) {
@@ -242,63 +232,15 @@ board_def_load(const char *path, const char *name, struct board_def *out, char *
 	snprintf(out->source, sizeof(out->source), "v4l2");
 	out->hid_profile = HID_PROFILE_FULL;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if ((rc = wk_conf_read(path, take_key, &l, err, errlen)) < 0)
 		return rc;
-	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *key, *val, *eq;
-		int k;
-
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			snprintf(err, errlen, "%s:%d: line too long (at most %zu characters)", path, lineno,
-				 sizeof(line) - 2);
-			goto out;
-		}
-		key = trim(line);
-		if (key[0] == '\0' || key[0] == '#')
-			continue;
-		if ((eq = strchr(key, '=')) == NULL) {
-			snprintf(err, errlen, "%s:%d: expected `key = value`", path, lineno);
-			goto out;
-		}
-		*eq = '\0';
-		key = trim(key);
-		val = trim(eq + 1);
-		for (k = 0; k < K_COUNT; k++)
-			if (strcmp(key, key_names[k]) == 0)
-				break;
-		if (k == K_COUNT) {
-			snprintf(err, errlen, "%s:%d: unknown key \"%.40s\" (see board/README.md)", path, lineno, key);
-			goto out;
-		}
-		if (seen[k]) {
-			snprintf(err, errlen, "%s:%d: %s given twice (first on line %d)", path, lineno, key, seen[k]);
-			goto out;
-		}
-		seen[k] = lineno;
-		if (set_key(out, (enum key_id)k, val, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "%s:%d: %s: %s", path, lineno, key, msg);
-			goto out;
-		}
-	}
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: read error", path);
-		rc = -EIO;
-		goto out;
-	}
 	/* The sim source is the in-process target's screen. */
 	if (strcmp(out->source, "sim") == 0 && out->ops != BOARD_OPS_SIM) {
 		snprintf(err, errlen, "%s:%d: source = sim needs ops = sim (the in-process virtual target)",
-			 path, seen[K_SOURCE]);
-		goto out;
+			 path, l.seen[K_SOURCE]);
+		return -EINVAL;
 	}
-	rc = 0;
-out:
-	fclose(fp);
-	return rc;
+	return 0;
 }
 
 /* ---- where boards are ---- */
@@ -405,7 +347,8 @@ board_find(const char *dir, const char *name, struct board_def *out, char *err, 
 int
 board_print_list(FILE *fp, const char *dir)
 {
-	char names[BOARD_MAX][BOARD_NAME_MAX];
+	/* Zeroed: the analyser cannot see that -errno is negative. */
+	char names[BOARD_MAX][BOARD_NAME_MAX] = { { 0 } };
 	int n = board_list(dir, names, BOARD_MAX);
 
 	if (n < 0) {

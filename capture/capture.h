@@ -30,6 +30,10 @@ const char *cap_fmt_name(enum cap_pixfmt fmt);
 /* Parses "yuyv", "uyvy", "rgb24", "bgr24", "rgb565", "xrgb32", "mjpeg"
  * (case-insensitive).  Returns CAP_FMT_NONE when unknown. */
 enum cap_pixfmt cap_fmt_parse(const char *name);
+/* Parses a comma-separated list of those names (blanks around each one
+ * allowed) into out, at most max - 1 of them and CAP_FMT_NONE after the
+ * last.  Returns how many, or -1 with why in msg (out then undefined). */
+int cap_fmt_parse_list(const char *list, enum cap_pixfmt *out, int max, char *msg, size_t msglen);
 
 struct cap_frame {
 	enum cap_pixfmt fmt;

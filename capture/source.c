@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "capture/internal.h"
+#include "common/conf.h"
 
 /* ---- formats, names, codes ---- */
 
@@ -55,6 +56,37 @@ cap_fmt_parse(const char *name)
 		if (strcasecmp(name, fmt_table[i].key) == 0)
 			return fmt_table[i].fmt;
 	return CAP_FMT_NONE;
+}
+
+int
+cap_fmt_parse_list(const char *list, enum cap_pixfmt *out, int max, char *msg, size_t msglen)
+{
+	char buf[128], *save = NULL, *tok;
+	size_t len = strlen(list);
+	int n = 0;
+
+	if (len >= sizeof(buf)) {
+		snprintf(msg, msglen, "list too long");
+		return -1;
+	}
+	memcpy(buf, list, len + 1);
+	memset(out, 0, sizeof(*out) * (size_t)max);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		const char *name = wk_trim(tok);
+		enum cap_pixfmt f = cap_fmt_parse(name);
+
+		if (f == CAP_FMT_NONE) {
+			snprintf(msg, msglen, "unknown pixel format \"%.32s\" (yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32, mjpeg)",
+				 name);
+			return -1;
+		}
+		if (n >= max - 1) {
+			snprintf(msg, msglen, "more than %d formats", max - 1);
+			return -1;
+		}
+		out[n++] = f;
+	}
+	return n;
 }
 
 const char *

@@ -195,21 +195,30 @@ dev_close(struct cap__v4l2 *v)
 	v->fd = -1;
 }
 
+/* b made ready for QBUF, QUERYBUF or DQBUF of buffer index: our queue's
+ * type, MMAP, and on a multi-planar device planes with n_planes in use. */
+static void
+buf_init(const struct cap__v4l2 *v, struct v4l2_buffer *b, struct v4l2_plane planes[VIDEO_MAX_PLANES],
+	 unsigned index, unsigned n_planes)
+{
+	memset(b, 0, sizeof(*b));
+	b->type = v->buf_type;
+	b->memory = V4L2_MEMORY_MMAP;
+	b->index = index;
+	if (v->mplane) {
+		memset(planes, 0, sizeof(*planes) * VIDEO_MAX_PLANES);
+		b->m.planes = planes;
+		b->length = n_planes;
+	}
+}
+
 static int
 queue_buf(struct cap__v4l2 *v, unsigned index)
 {
 	struct v4l2_plane planes[VIDEO_MAX_PLANES];
 	struct v4l2_buffer b;
 
-	memset(&b, 0, sizeof(b));
-	b.type = v->buf_type;
-	b.memory = V4L2_MEMORY_MMAP;
-	b.index = index;
-	if (v->mplane) {
-		memset(planes, 0, sizeof(planes));
-		b.m.planes = planes;
-		b.length = 1;
-	}
+	buf_init(v, &b, planes, index, 1);
 	return xioctl(v->fd, VIDIOC_QBUF, &b);
 }
 
@@ -241,15 +250,7 @@ map_buffers(struct cap__v4l2 *v)
 		off_t offset;
 		void *p;
 
-		memset(&b, 0, sizeof(b));
-		b.type = v->buf_type;
-		b.memory = V4L2_MEMORY_MMAP;
-		b.index = i;
-		if (v->mplane) {
-			memset(planes, 0, sizeof(planes));
-			b.m.planes = planes;
-			b.length = VIDEO_MAX_PLANES;
-		}
+		buf_init(v, &b, planes, i, VIDEO_MAX_PLANES);
 		if ((r = xioctl(v->fd, VIDIOC_QUERYBUF, &b)) < 0) {
 			note(v, WK_LOG_WARN, "VIDIOC_QUERYBUF %u: %s", i, strerror(-r));
 			return r;
@@ -845,14 +846,7 @@ dequeue_newest(struct cap__v4l2 *v, struct cap_frame *frame)
 		size_t used, off;
 		const char *why;
 
-		memset(&b, 0, sizeof(b));
-		b.type = v->buf_type;
-		b.memory = V4L2_MEMORY_MMAP;
-		if (v->mplane) {
-			memset(planes, 0, sizeof(planes));
-			b.m.planes = planes;
-			b.length = VIDEO_MAX_PLANES;
-		}
+		buf_init(v, &b, planes, 0, VIDEO_MAX_PLANES);
 		if ((r = xioctl(v->fd, VIDIOC_DQBUF, &b)) == -EAGAIN)
 			break;
 		if (r < 0) {

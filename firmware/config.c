@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/conf.h"
 #include "common/hostport.h"
+#include "common/parse.h"
 #include "firmware/config.h"
 #include "hid/hid.h"
 #include "rfb/rfb_server.h"
@@ -75,20 +77,6 @@ find_opt(const char *name)
 }
 
 static int
-parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
 copy_str(char *dst, size_t len, const char *v)
 {
 	if (strlen(v) >= len)
@@ -97,59 +85,11 @@ copy_str(char *dst, size_t len, const char *v)
 	return 0;
 }
 
-static int
-parse_formats(struct fw_config *c, const char *v, char *err, size_t errlen)
-{
-	char buf[128], *save = NULL, *tok;
-	int n = 0;
-
-	if (copy_str(buf, sizeof(buf), v) < 0) {
-		snprintf(err, errlen, "format: list too long");
-		return -1;
-	}
-	memset(c->formats, 0, sizeof(c->formats));
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		enum cap_pixfmt f = cap_fmt_parse(tok);
-
-		if (f == CAP_FMT_NONE) {
-			snprintf(err, errlen, "format: unknown pixel format \"%s\" (yuyv, uyvy, rgb24, bgr24, rgb565, xrgb32, mjpeg)", tok);
-			return -1;
-		}
-		if (n >= (int)(sizeof(c->formats) / sizeof(c->formats[0])) - 1) {
-			snprintf(err, errlen, "format: too many formats");
-			return -1;
-		}
-		c->formats[n++] = f;
-	}
-	if (n == 0) {
-		snprintf(err, errlen, "format: empty list");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-parse_resolution(const char *v, int *w, int *h)
-{
-	char buf[32], *x;
-	long lw, lh;
-
-	if (copy_str(buf, sizeof(buf), v) < 0 || (x = strchr(buf, 'x')) == NULL)
-		return -1;
-	*x = '\0';
-	if (parse_int(buf, 64, 8192, &lw) < 0 || parse_int(x + 1, 64, 8192, &lh) < 0)
-		return -1;
-	*w = (int)lw;
-	*h = (int)lh;
-	return 0;
-}
-
 int
 fw_config_set(struct fw_config *c, const char *name, const char *value,
 	      char *err, size_t errlen)
 {
 	const struct opt *o = find_opt(name);
-	long n;
 
 	if (o == NULL || strcmp(name, "config") == 0) {
 		snprintf(err, errlen, "unknown option \"%s\" (see --help)", name);
@@ -251,18 +191,17 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 		return 0;
 	}
 	if (strcmp(name, "mouse-scale") == 0) {
-		char num[16];
 		const char *slash = strchr(value, '/');
-		long a, b = 1;
 		size_t nl = slash ? (size_t)(slash - value) : strlen(value);
+		long num, den = 1;
 
-		if (nl >= sizeof(num) || (snprintf(num, sizeof(num), "%.*s", (int)nl, value), parse_int(num, 1, 1000, &a) < 0) ||
-		    (slash && parse_int(slash + 1, 1, 1000, &b) < 0)) {
+		if (wk_parse_long_n(value, nl, 1, 1000, &num) < 0 ||
+		    (slash && wk_parse_long(slash + 1, 1, 1000, &den) < 0)) {
 			snprintf(err, errlen, "mouse-scale: \"%s\" is not N or N/D with N and D from 1 to 1000", value);
 			return -1;
 		}
-		c->mouse_num = (int)a;
-		c->mouse_den = (int)b;
+		c->mouse_num = (int)num;
+		c->mouse_den = (int)den;
 		return 0;
 	}
 	if (strcmp(name, "rfb-listen") == 0)
@@ -276,8 +215,17 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 	if (strcmp(name, "control-group") == 0)
 		STR(control_group);
 #undef STR
-	if (strcmp(name, "format") == 0)
-		return parse_formats(c, value, err, errlen);
+	if (strcmp(name, "format") == 0) {
+		char why[256];
+		int n = cap_fmt_parse_list(value, c->formats,
+					   (int)(sizeof(c->formats) / sizeof(c->formats[0])), why, sizeof(why));
+
+		if (n <= 0) {
+			snprintf(err, errlen, "format: %s", n < 0 ? why : "empty list");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(name, "file-format") == 0) {
 		c->file_format = cap_fmt_parse(value);
 		if (c->file_format == CAP_FMT_NONE || c->file_format == CAP_FMT_MJPEG) {
@@ -287,42 +235,45 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 		return 0;
 	}
 	if (strcmp(name, "resolution") == 0) {
-		if (parse_resolution(value, &c->width, &c->height) < 0) {
+		long w, h;
+
+		if (wk_parse_dims(value, 64, 8192, &w, &h) < 0) {
 			snprintf(err, errlen, "resolution: \"%s\" is not WxH with 64 <= W,H <= 8192", value);
 			return -1;
 		}
+		c->width = (int)w;
+		c->height = (int)h;
 		return 0;
 	}
 	if (strcmp(name, "fps") == 0) {
-		if (parse_int(value, 1, 240, &n) < 0) {
+		if (wk_parse_int(value, 1, 240, &c->fps) < 0) {
 			snprintf(err, errlen, "fps: \"%s\" is not a number from 1 to 240", value);
 			return -1;
 		}
-		c->fps = (int)n;
 		return 0;
 	}
 	if (strcmp(name, "paste-delay") == 0) {
-		if (parse_int(value, 0, 1000, &n) < 0) {
+		if (wk_parse_int(value, 0, 1000, &c->paste_delay_ms) < 0) {
 			snprintf(err, errlen, "paste-delay: \"%s\" is not a number of milliseconds from 0 to 1000", value);
 			return -1;
 		}
-		c->paste_delay_ms = (int)n;
 		return 0;
 	}
 	if (strcmp(name, "buffers") == 0) {
-		if (parse_int(value, 3, 16, &n) < 0) {
+		if (wk_parse_int(value, 3, 16, &c->buffers) < 0) {
 			snprintf(err, errlen, "buffers: \"%s\" is not a number from 3 to 16", value);
 			return -1;
 		}
-		c->buffers = (int)n;
 		return 0;
 	}
 	if (strcmp(name, "tile") == 0) {
-		if (parse_int(value, 8, 256, &n) < 0 || (n & 1)) {
+		int n;
+
+		if (wk_parse_int(value, 8, 256, &n) < 0 || (n & 1)) {
 			snprintf(err, errlen, "tile: \"%s\" is not an even number from 8 to 256", value);
 			return -1;
 		}
-		c->tile = (int)n;
+		c->tile = n;
 		return 0;
 	}
 	if (strcmp(name, "log-level") == 0) {
@@ -339,65 +290,21 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 	return -1;
 }
 
-static char *
-trim(char *s)
+static int
+take_option(void *ctx, int lineno, const char *key, const char *val, char *msg, size_t msglen)
 {
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+	(void)lineno;
+	if (strcmp(key, "config") == 0 || strcmp(key, "help") == 0 || strcmp(key, "list-boards") == 0) {
+		snprintf(msg, msglen, "\"%s\" is not allowed in a config file", key);
+		return -EINVAL;
+	}
+	return fw_config_set(ctx, key, val, msg, msglen) < 0 ? -EINVAL : 0;
 }
 
 int
 fw_config_load(struct fw_config *c, const char *path, char *err, size_t errlen)
 {
-	char line[1024], msg[512];
-	FILE *fp = fopen(path, "r");
-	int lineno = 0, rc = -1;
-
-	if (fp == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *eq, *key, *val;
-
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
-			goto out;
-		}
-		key = trim(line);
-		if (key[0] == '\0' || key[0] == '#')
-			continue;
-		if ((eq = strchr(key, '=')) == NULL) {
-			snprintf(err, errlen, "%s:%d: expected `name = value`", path, lineno);
-			goto out;
-		}
-		*eq = '\0';
-		key = trim(key);
-		val = trim(eq + 1);
-		if (strcmp(key, "config") == 0 || strcmp(key, "help") == 0 || strcmp(key, "list-boards") == 0) {
-			snprintf(err, errlen, "%s:%d: \"%s\" is not allowed in a config file", path, lineno, key);
-			goto out;
-		}
-		if (fw_config_set(c, key, val, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
-			goto out;
-		}
-	}
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: read error", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	fclose(fp);
-	return rc;
+	return wk_conf_read(path, take_option, c, err, errlen) < 0 ? -1 : 0;
 }
 
 /* Splits "--name=value" / "--name" into name and inline value. */

@@ -112,7 +112,7 @@ int
 proxy_path_resolve(const char *root_real, const char *rel, char *out, size_t outlen)
 {
 	char joined[PATH_MAX], real[PATH_MAX];
-	struct stat st;
+	struct stat st = { 0 };	/* the analyser cannot see that -errno is below 0 */
 	int rc;
 
 	if (snprintf(joined, sizeof(joined), "%s/%s", root_real, rel) >= (int)sizeof(joined))

@@ -209,8 +209,10 @@ proxy_token_lookup(const char *source, const char *token, struct proxy_addr *tar
 		}
 		n++;
 	}
-	/* Sorted so that a token in two files always resolves the same way. */
-	qsort(names, n, sizeof(*names), by_name);
+	/* Sorted so that a token in two files always resolves the same way.
+	 * An empty folder leaves names NULL, which qsort must not get. */
+	if (n > 1)
+		qsort(names, n, sizeof(*names), by_name);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char path[4096];
 		struct stat fst;

@@ -2,8 +2,12 @@
 # Runs the test suites and ends with one line "N passed, N failed" (the CI
 # reads it).  Exit status is non-zero when anything failed or nothing ran.
 #
-#   BUILD=build tests/run-all.sh [unit|integration|browser|hil|bench|fuzz]   (default: all)
+#   BUILD=build tests/run-all.sh [static|unit|integration|browser|hil|bench|fuzz]   (default: all)
 #
+# static:      tests/static.sh: cppcheck and clang's scan-build (its own
+#              build in build/scan), each one test that passes with no
+#              finding.  Only in the normal pass: the sanitizer pass
+#              (BUILD=build/san) analyses the same sources, so it skips it.
 # unit:        every $BUILD/tests/test_* (cmocka), each in its own process
 #              with a timeout; a crash, timeout or non-zero exit is a failure,
 #              and so is a tests/unit/test_*.c whose binary was not built.
@@ -41,8 +45,8 @@ IT_TIMEOUT=${IT_TIMEOUT:-600}
 what=${1:-all}
 
 case $what in
-unit|integration|browser|hil|bench|fuzz|all) ;;
-*) echo "usage: BUILD=build $0 [unit|integration|browser|hil|bench|fuzz]" >&2; exit 2 ;;
+static|unit|integration|browser|hil|bench|fuzz|all) ;;
+*) echo "usage: BUILD=build $0 [static|unit|integration|browser|hil|bench|fuzz]" >&2; exit 2 ;;
 esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/webkvm-run-all.XXXXXX") || exit 2
@@ -145,6 +149,15 @@ run_counted() {
 	note "$name" "$pass" "$fail"
 }
 
+run_static() {
+	if [ "$(basename "$BUILD")" = san ]; then
+		echo "static: not in the sanitizer pass: the analysers read the same sources in the normal pass (BUILD=build)"
+		return
+	fi
+	echo "== static analysers (cppcheck, scan-build into build/scan)"
+	run_counted static "${STATIC_TIMEOUT:-900}" tests/static.sh
+}
+
 run_integration() {
 	echo "== integration tests ($BUILD/webkvmd)"
 	if [ ! -x "$PY" ]; then
@@ -225,13 +238,14 @@ run_bench_smoke() {
 }
 
 case $what in
+static) run_static ;;
 unit) run_unit ;;
 integration) run_integration ;;
 browser) run_browser ;;
 hil) run_hil ;;
 bench) run_bench_smoke ;;
 fuzz) run_fuzz ;;
-all) run_unit; run_fuzz; run_integration; run_browser; run_hil; run_bench_smoke ;;
+all) run_static; run_unit; run_fuzz; run_integration; run_browser; run_hil; run_bench_smoke ;;
 esac
 
 if [ -s "$tmp/measure" ]; then

@@ -16,6 +16,8 @@ fail=0
 SRC="common capture rfb hid firmware proxy board bench tests/unit tests/hil tests/fuzz"
 
 echo "== cppcheck"
+# $SRC is a list of folders, split on purpose.
+# shellcheck disable=SC2086
 if ! command -v cppcheck >/dev/null 2>&1; then
 	echo "cppcheck: not installed (scripts/install-deps.sh installs it)"
 	fail=$((fail + 1))

@@ -38,7 +38,8 @@ usage(FILE *f)
 		   "  terminal (twice, not echoed) or, when stdin is not a terminal, one line of it\n");
 }
 
-/* Reads the file; a missing one is empty.  *buf is malloc'd, NUL-ended. */
+/* Reads the file; a missing one is empty.  *buf is malloc'd, NUL-ended;
+ * NULL on failure. */
 static int
 read_file(const char *path, char **buf, size_t *len)
 {
@@ -46,6 +47,7 @@ read_file(const char *path, char **buf, size_t *len)
 	struct stat st;
 	size_t n;
 
+	*buf = NULL;
 	*len = 0;
 	if (f == NULL) {
 		if (errno != ENOENT) {
@@ -70,6 +72,7 @@ read_file(const char *path, char **buf, size_t *len)
 		fprintf(stderr, "webkvm-passwd: %s: %s\n", path, strerror(errno));
 		fclose(f);
 		free(*buf);
+		*buf = NULL;
 		return -EIO;
 	}
 	fclose(f);

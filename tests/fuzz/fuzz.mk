@@ -11,7 +11,7 @@ FB       := build/fuzz
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 PKGS     := libturbojpeg libxxhash libvncserver jansson
 CPPFLAGS := -I. -Ibuild/gen -D_GNU_SOURCE
-CFLAGS   := -std=c11 -g -O1 -pthread -Wall -Wextra $(SAN) -MMD -MP \
+CFLAGS   := -std=c11 -g -O1 -pthread -Wall -Wextra -Wshadow $(SAN) -MMD -MP \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyuv -lz -lm -pthread
 

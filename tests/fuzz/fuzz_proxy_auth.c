@@ -83,7 +83,7 @@ ratelimit(const uint8_t *d, size_t n)
 	for (size_t i = 0; i + 2 <= n; i += 2) {
 		int w, delay;
 
-		snprintf(addr, sizeof(addr), "a%u", d[i] & 0x3f);
+		snprintf(addr, sizeof(addr), "a%d", d[i] & 0x3f);
 		now += d[i + 1] & 0x1f;
 		w = proxy_rate_wait(&rl, addr, now);
 		FUZZ_CHECK(w >= 0 && w <= PROXY_RATE_DELAY_CAP);

@@ -164,6 +164,27 @@ test_formats(void **state)
 	assert_int_equal(cap_fmt_parse(NULL), CAP_FMT_NONE);
 	assert_int_equal(cap_fmt_bpp(CAP_FMT_NONE), 0);
 
+	{
+		enum cap_pixfmt l[4] = { CAP_FMT_RGB24, CAP_FMT_RGB24, CAP_FMT_RGB24, CAP_FMT_RGB24 };
+		char msg[160], big[200];
+
+		assert_int_equal(cap_fmt_parse_list(" mjpeg ,UYVY", l, 4, msg, sizeof(msg)), 2);
+		assert_int_equal(l[0], CAP_FMT_MJPEG);
+		assert_int_equal(l[1], CAP_FMT_UYVY);
+		assert_int_equal(l[2], CAP_FMT_NONE);
+		assert_int_equal(l[3], CAP_FMT_NONE);
+		assert_int_equal(cap_fmt_parse_list(",,", l, 4, msg, sizeof(msg)), 0);
+		assert_int_equal(l[0], CAP_FMT_NONE);
+		assert_int_equal(cap_fmt_parse_list("yuyv, h264", l, 4, msg, sizeof(msg)), -1);
+		assert_non_null(strstr(msg, "unknown pixel format \"h264\""));
+		assert_int_equal(cap_fmt_parse_list("yuyv,uyvy,rgb24,bgr24", l, 4, msg, sizeof(msg)), -1);
+		assert_string_equal(msg, "more than 3 formats");
+		memset(big, 'y', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(cap_fmt_parse_list(big, l, 4, msg, sizeof(msg)), -1);
+		assert_string_equal(msg, "list too long");
+	}
+
 	assert_string_equal(cap_state_name(CAP_STATE_NO_SIGNAL), "no signal");
 	assert_string_equal(cap_state_name(CAP_STATE_NO_DEVICE), "no device");
 	for (int e = CAP_EAGAIN; e <= CAP_OK; e++)

@@ -1,16 +1,20 @@
-/* common/: the clock, the logger, number and address parsing, UTF-8 and
- * the JSON helpers. */
+/* common/: the clock, the logger, number and address parsing, UTF-8, the
+ * JSON helpers and `key = value` files. */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/clock.h"
+#include "common/conf.h"
 #include "common/hostport.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -377,6 +381,84 @@ json_dump_and_quote(void **state)
 	assert_string_equal(out, "\"x\xef\xbf\xbdy\"");
 }
 
+/* ---- key = value files ---- */
+
+struct pairs {
+	char seen[256];
+	int refuse_line;	/* the callback refuses this line */
+};
+
+static int
+take_pair(void *ctx, int lineno, const char *key, const char *value, char *msg, size_t msglen)
+{
+	struct pairs *p = ctx;
+	size_t n = strlen(p->seen);
+
+	if (lineno == p->refuse_line) {
+		snprintf(msg, msglen, "%s refused", key);
+		return -ERANGE;
+	}
+	snprintf(p->seen + n, sizeof(p->seen) - n, "%d:[%s]=[%s];", lineno, key, value);
+	return 0;
+}
+
+/* Writes text to a new temporary file; its path goes to path. */
+static void
+conf_file(char *path, size_t len, const char *text)
+{
+	FILE *fp;
+	int fd;
+
+	snprintf(path, len, "/tmp/webkvm-test-conf.XXXXXX");
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(fp = fdopen(fd, "w"));
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void
+conf_pairs_and_refusals(void **state)
+{
+	char path[64], err[256], big[WK_CONF_LINE_MAX + 8], s[] = " \t a b \r\n";
+	struct pairs p;
+
+	(void)state;
+	assert_string_equal(wk_trim(s), "a b");
+
+	conf_file(path, sizeof(path), "# comment\n\n  a = 1 \n\tb=two words\r\n   # indented\nc =\nd = x = y");
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(wk_conf_read(path, take_pair, &p, err, sizeof(err)), 0);
+	assert_string_equal(p.seen, "3:[a]=[1];4:[b]=[two words];6:[c]=[];7:[d]=[x = y];");
+
+	/* The callback's refusal stops the file, with its code and its line. */
+	memset(&p, 0, sizeof(p));
+	p.refuse_line = 4;
+	assert_int_equal(wk_conf_read(path, take_pair, &p, err, sizeof(err)), -ERANGE);
+	assert_string_equal(p.seen, "3:[a]=[1];");
+	assert_non_null(strstr(err, ":4: b refused"));
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	unlink(path);
+
+	conf_file(path, sizeof(path), "a = 1\nno equals sign\n");
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(wk_conf_read(path, take_pair, &p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":2: expected `key = value`"));
+	unlink(path);
+
+	memset(big, 'k', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[3] = '=';
+	conf_file(path, sizeof(path), big);
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(wk_conf_read(path, take_pair, &p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":1: line too long"));
+	assert_string_equal(p.seen, "");
+	unlink(path);
+
+	assert_int_equal(wk_conf_read("/nonexistent/webkvm.conf", take_pair, &p, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "/nonexistent/webkvm.conf: No such file or directory");
+}
+
 int
 main(void)
 {
@@ -391,6 +473,7 @@ main(void)
 		cmocka_unit_test(json_object_and_members),
 		cmocka_unit_test(json_refusals),
 		cmocka_unit_test(json_dump_and_quote),
+		cmocka_unit_test(conf_pairs_and_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -116,10 +116,12 @@ static void expect_ptr(const struct capture *c, int i, uint8_t buttons, int x, i
 }
 
 /* Finds the field that carries a usage and the bit where that usage's slot
- * starts (variable fields only). */
+ * starts (variable fields only); -1 where there is none. */
 static const struct hid_field *find_usage(const struct hid_report_layout *l, bool output,
 					  uint16_t page, uint16_t usage, int *bit)
 {
+	if (bit)
+		*bit = -1;
 	for (int i = 0; i < l->n_fields; i++) {
 		const struct hid_field *f = &l->fields[i];
 		if (f->output != output || f->usage_page != page || usage < f->usage_min || usage > f->usage_max)

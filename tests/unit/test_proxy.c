@@ -19,20 +19,15 @@
 
 /* ---- command line ---- */
 
-static int
-parse(struct proxy_options *o, char *err, size_t errlen, ...)
-{
-	char *argv[32] = { "webkvm-proxy" };
-	int argc = 1;
-	va_list ap;
-	char *a;
-
-	va_start(ap, errlen);
-	while ((a = va_arg(ap, char *)) != NULL && argc < 31)
-		argv[argc++] = a;
-	va_end(ap);
-	return proxy_cli_parse(argc, argv, o, err, errlen);
-}
+/* The arguments as webkvm-proxy's command line: its name first and, as
+ * main() gets it, NULL after the last; counted by the compiler, so the
+ * callers pass no sentinel through a variadic call and there is no limit. */
+#define ARGV(...) ((char *[]){ "webkvm-proxy", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof(ARGV(__VA_ARGS__)) / sizeof(char *)) - 1)
+/* C11 has no empty __VA_ARGS__: the name alone. */
+#define ARGV_NONE ((char *[]){ "webkvm-proxy", NULL })
+#define parse(o, err, errlen, ...) \
+	proxy_cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (o), (err), (errlen))
 
 static void
 test_cli_websockify_order(void **state)
@@ -42,7 +37,7 @@ test_cli_websockify_order(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, err, sizeof(err), "--web", "web/dist", "127.0.0.1:6080",
-			       "127.0.0.1:5900", NULL), 0);
+			       "127.0.0.1:5900"), 0);
 	assert_string_equal(o.listen.host, "127.0.0.1");
 	assert_int_equal(o.listen.port, 6080);
 	assert_true(o.has_target);
@@ -53,7 +48,7 @@ test_cli_websockify_order(void **state)
 
 	/* options after the addresses, and --opt=value */
 	assert_int_equal(parse(&o, err, sizeof(err), "6080", "localhost:5901", "--heartbeat=30",
-			       "--idle-timeout", "5", "--timeout", "7", "-v", "--control", "/run/c.sock", NULL), 0);
+			       "--idle-timeout", "5", "--timeout", "7", "-v", "--control", "/run/c.sock"), 0);
 	assert_string_equal(o.listen.host, "");
 	assert_int_equal(o.heartbeat, 30);
 	assert_int_equal(o.idle_timeout, 5);
@@ -62,80 +57,73 @@ test_cli_websockify_order(void **state)
 	assert_string_equal(o.control, "/run/c.sock");
 	assert_int_equal(o.sndbuf, 0);
 	assert_string_equal(o.target.host, "localhost");
-	assert_int_equal(parse(&o, err, sizeof(err), "--sndbuf=65536", "6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--sndbuf=65536", "6080", "h:1"), 0);
 	assert_int_equal(o.sndbuf, 65536);
 
-	assert_int_equal(parse(&o, err, sizeof(err), "[::1]:6080", "[fe80::1]:5900", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "[::1]:6080", "[fe80::1]:5900"), 0);
 	assert_string_equal(o.listen.host, "::1");
 	assert_string_equal(o.target.host, "fe80::1");
 
 	assert_int_equal(parse(&o, err, sizeof(err), "--cert", "c.pem", "--key", "k.pem", "--ssl-only",
 			       "--token-plugin", "websockify.token_plugins.TokenFile", "--token-source", "/etc/t",
-			       "0.0.0.0:443", NULL), 0);
+			       "0.0.0.0:443"), 0);
 	assert_true(o.ssl_only);
 	assert_string_equal(o.token_source, "/etc/t");
 	assert_false(o.has_target);
 
-	assert_int_equal(parse(&o, err, sizeof(err), "--unix-target", "/run/rfb.sock", "127.0.0.1:6080", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--unix-target", "/run/rfb.sock", "127.0.0.1:6080"), 0);
 	assert_string_equal(o.unix_target, "/run/rfb.sock");
 }
 
 static void
-expect_bad(const char *want, ...)
+expect_bad_argv(const char *want, int argc, char **argv)
 {
-	char *argv[32] = { "webkvm-proxy" };
 	struct proxy_options o;
 	char err[256];
-	int argc = 1;
-	va_list ap;
-	char *a;
 
-	va_start(ap, want);
-	while ((a = va_arg(ap, char *)) != NULL && argc < 31)
-		argv[argc++] = a;
-	va_end(ap);
 	assert_int_equal(proxy_cli_parse(argc, argv, &o, err, sizeof(err)), -EINVAL);
 	if (strstr(err, want) == NULL)
 		fail_msg("error \"%s\" does not mention \"%s\"", err, want);
 }
+#define expect_bad(want, ...) expect_bad_argv((want), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 static void
 test_cli_errors(void **state)
 {
 	(void)state;
-	expect_bad("unknown option", "--frobnicate", "6080", "h:1", NULL);
-	expect_bad("unknown option", "--webx", "d", "6080", "h:1", NULL);
-	expect_bad("needs a value", "6080", "h:1", "--web", NULL);
-	expect_bad("missing", NULL);
-	expect_bad("no target", "6080", NULL);
-	expect_bad("bad port", "70000", "h:1", NULL);
-	expect_bad("bad port", "abc", "h:1", NULL);
-	expect_bad("bad port", "h:0", "h:1", NULL);
-	expect_bad("want host:port", "6080", "5900", NULL);
-	expect_bad("bad port", "6080", "h:5900x", NULL);
-	expect_bad("IPv6 addresses need brackets", "::1:6080", "h:1", NULL);
-	expect_bad("not an IPv6 address", "[zz::1]:6080", "h:1", NULL);
-	expect_bad("want [ipv6]:port", "[::1]6080", "h:1", NULL);
-	expect_bad("empty host", ":6080", "h:1", NULL);
-	expect_bad("bad character", "ho st:6080", "h:1", NULL);
-	expect_bad("unexpected argument", "6080", "h:1", "extra", NULL);
-	expect_bad("bad number of seconds", "--heartbeat", "-1", "6080", "h:1", NULL);
-	expect_bad("bad number of seconds", "--timeout", "1x", "6080", "h:1", NULL);
-	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "4095", "6080", "h:1", NULL);
-	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "64k", "6080", "h:1", NULL);
-	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "67108865", "6080", "h:1", NULL);
-	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "-65536", "6080", "h:1", NULL);
-	expect_bad("only TokenFile", "--token-plugin", "TokenRedis", "--token-source", "x", "6080", NULL);
-	expect_bad("needs --token-source", "--token-plugin", "TokenFile", "6080", NULL);
-	expect_bad("needs --token-plugin", "--token-source", "x", "6080", NULL);
-	expect_bad("only one of", "--unix-target", "/s", "6080", "h:1", NULL);
-	expect_bad("--key needs --cert", "--key", "k", "6080", "h:1", NULL);
-	expect_bad("unknown mode", "--auth", "basic", "127.0.0.1:6080", "h:1", NULL);
+	expect_bad("unknown option", "--frobnicate", "6080", "h:1");
+	expect_bad("unknown option", "--webx", "d", "6080", "h:1");
+	expect_bad("needs a value", "6080", "h:1", "--web");
+	expect_bad_argv("missing", 1, ARGV_NONE);
+	expect_bad("no target", "6080");
+	expect_bad("bad port", "70000", "h:1");
+	expect_bad("bad port", "abc", "h:1");
+	expect_bad("bad port", "h:0", "h:1");
+	expect_bad("want host:port", "6080", "5900");
+	expect_bad("bad port", "6080", "h:5900x");
+	expect_bad("IPv6 addresses need brackets", "::1:6080", "h:1");
+	expect_bad("not an IPv6 address", "[zz::1]:6080", "h:1");
+	expect_bad("want [ipv6]:port", "[::1]6080", "h:1");
+	expect_bad("empty host", ":6080", "h:1");
+	expect_bad("bad character", "ho st:6080", "h:1");
+	expect_bad("unexpected argument", "6080", "h:1", "extra");
+	expect_bad("bad number of seconds", "--heartbeat", "-1", "6080", "h:1");
+	expect_bad("bad number of seconds", "--timeout", "1x", "6080", "h:1");
+	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "4095", "6080", "h:1");
+	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "64k", "6080", "h:1");
+	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "67108865", "6080", "h:1");
+	expect_bad("--sndbuf: want a number of bytes", "--sndbuf", "-65536", "6080", "h:1");
+	expect_bad("only TokenFile", "--token-plugin", "TokenRedis", "--token-source", "x", "6080");
+	expect_bad("needs --token-source", "--token-plugin", "TokenFile", "6080");
+	expect_bad("needs --token-plugin", "--token-source", "x", "6080");
+	expect_bad("only one of", "--unix-target", "/s", "6080", "h:1");
+	expect_bad("--key needs --cert", "--key", "k", "6080", "h:1");
+	expect_bad("unknown mode", "--auth", "basic", "127.0.0.1:6080", "h:1");
 	/* --auth none only where nobody else can reach it */
-	expect_bad("loopback", "--auth", "none", "6080", "h:1", NULL);
-	expect_bad("loopback", "--auth", "none", "0.0.0.0:6080", "h:1", NULL);
-	expect_bad("loopback", "--auth", "none", "[::]:6080", "h:1", NULL);
-	expect_bad("loopback", "--auth", "none", "192.168.1.2:6080", "h:1", NULL);
+	expect_bad("loopback", "--auth", "none", "6080", "h:1");
+	expect_bad("loopback", "--auth", "none", "0.0.0.0:6080", "h:1");
+	expect_bad("loopback", "--auth", "none", "[::]:6080", "h:1");
+	expect_bad("loopback", "--auth", "none", "192.168.1.2:6080", "h:1");
 }
 
 static void
@@ -145,11 +133,11 @@ test_cli_auth_none_on_loopback(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "127.0.0.1:6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "127.0.0.1:6080", "h:1"), 0);
 	assert_int_equal(o.auth, PROXY_AUTH_NONE);
-	assert_int_equal(parse(&o, err, sizeof(err), "--auth=none", "[::1]:6080", "h:1", NULL), 0);
-	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "localhost:6080", "h:1", NULL), 0);
-	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "127.1.2.3:6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--auth=none", "[::1]:6080", "h:1"), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "localhost:6080", "h:1"), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "127.1.2.3:6080", "h:1"), 0);
 	assert_true(wk_host_is_loopback("::ffff:127.0.0.1"));
 	assert_false(wk_host_is_loopback("128.0.0.1"));
 	assert_false(wk_host_is_loopback(""));
@@ -603,7 +591,7 @@ test_cli_security_options(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(parse(&o, err, sizeof(err), "127.0.0.1:6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "127.0.0.1:6080", "h:1"), 0);
 	assert_null(o.users);
 	assert_int_equal(o.session_idle, PROXY_SESSION_IDLE_DEFAULT);
 	assert_int_equal(o.session_max, PROXY_SESSION_MAX_DEFAULT);
@@ -611,7 +599,7 @@ test_cli_security_options(void **state)
 	assert_int_equal(parse(&o, err, sizeof(err), "--users", "/u", "--session-idle", "5",
 			       "--session-max=9", "--allow-origin", "https://a.example",
 			       "--allow-origin", "http://b:8080", "--user", "nobody", "--tls",
-			       "--state-dir", "/s", "6080", "h:1", NULL), 0);
+			       "--state-dir", "/s", "6080", "h:1"), 0);
 	assert_string_equal(o.users, "/u");
 	assert_int_equal(o.session_idle, 5);
 	assert_int_equal(o.session_max, 9);
@@ -621,10 +609,10 @@ test_cli_security_options(void **state)
 	assert_string_equal(o.state_dir, "/s");
 	assert_true(o.tls);
 	/* --ssl-only alone means TLS with the self-signed certificate. */
-	assert_int_equal(parse(&o, err, sizeof(err), "--ssl-only", "6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--ssl-only", "6080", "h:1"), 0);
 	assert_true(o.tls && o.ssl_only);
-	assert_int_equal(parse(&o, err, sizeof(err), "--session-idle", "0", "6080", "h:1", NULL), -EINVAL);
-	assert_int_equal(parse(&o, err, sizeof(err), "--allow-origin", "evil.example", "6080", "h:1", NULL),
+	assert_int_equal(parse(&o, err, sizeof(err), "--session-idle", "0", "6080", "h:1"), -EINVAL);
+	assert_int_equal(parse(&o, err, sizeof(err), "--allow-origin", "evil.example", "6080", "h:1"),
 			 -EINVAL);
 	assert_non_null(strstr(err, "--allow-origin"));
 }
@@ -879,7 +867,7 @@ test_listen_check(void **state)
 	char err[512];
 
 	(void)state;
-	assert_int_equal(parse(&o, err, sizeof(err), "--users", "/etc/u", "0.0.0.0:6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--users", "/etc/u", "0.0.0.0:6080", "h:1"), 0);
 	/* With users, anywhere. */
 	assert_int_equal(proxy_listen_check(&o, 1, NULL, err, sizeof(err)), 0);
 	assert_int_equal(proxy_listen_check(&o, 1, "192.0.2.1", err, sizeof(err)), 0);
@@ -890,7 +878,7 @@ test_listen_check(void **state)
 	assert_non_null(strstr(err, "webkvm-passwd add --file /etc/u NAME"));
 	assert_non_null(strstr(err, "0.0.0.0:6080"));
 	assert_null(strstr(err, "--auth"));
-	assert_int_equal(parse(&o, err, sizeof(err), "--users", "/etc/u", "localhost:6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--users", "/etc/u", "localhost:6080", "h:1"), 0);
 	assert_int_equal(proxy_listen_check(&o, 0, NULL, err, sizeof(err)), 0);
 	assert_int_equal(proxy_listen_check(&o, 0, "127.0.0.1", err, sizeof(err)), 0);
 	/* A name that resolved somewhere else. */
@@ -899,12 +887,12 @@ test_listen_check(void **state)
 	assert_non_null(strstr(err, "192.0.2.1"));
 	assert_null(strstr(err, "--auth"));
 	/* Every address ("" = a bare port) is not loopback. */
-	assert_int_equal(parse(&o, err, sizeof(err), "6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "6080", "h:1"), 0);
 	assert_int_equal(proxy_listen_check(&o, 0, NULL, err, sizeof(err)), -EPERM);
 	assert_non_null(strstr(err, "*:6080"));
 	assert_non_null(strstr(err, PROXY_USERS_DEFAULT));
 	/* --auth none says so. */
-	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "localhost:6080", "h:1", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--auth", "none", "localhost:6080", "h:1"), 0);
 	assert_int_equal(proxy_listen_check(&o, 0, "192.0.2.1", err, sizeof(err)), -EPERM);
 	assert_non_null(strstr(err, "--auth none: localhost resolves to 192.0.2.1"));
 	assert_int_equal(proxy_listen_check(&o, 5, "192.0.2.1", err, sizeof(err)), -EPERM);

@@ -452,10 +452,11 @@ static size_t
 tdec_update(struct tdec *d, const uint8_t *m, size_t len)
 {
 	size_t at = 4;
-	int nrects = m[2] << 8 | m[3];
+	int nrects;
 
 	assert_true(len >= 4);
 	assert_int_equal(m[0], 0);
+	nrects = m[2] << 8 | m[3];
 	for (int r = 0; r < nrects; r++) {
 		int x = m[at] << 8 | m[at + 1], y = m[at + 2] << 8 | m[at + 3];
 		int w = m[at + 4] << 8 | m[at + 5], h = m[at + 6] << 8 | m[at + 7];
@@ -1008,7 +1009,7 @@ test_server_shared_tight(void **state)
 				 .encoder_threads = 3 };
 	uint8_t *img = desktop(w, h, 5), *other = desktop(w, h, 6);
 	size_t cap = (size_t)w * h * 8, l1, l2;
-	uint8_t *m1 = malloc(cap), *m2 = malloc(cap);
+	uint8_t *m1 = calloc(1, cap), *m2 = calloc(1, cap);
 	struct cap_frame f = { .fmt = CAP_FMT_XRGB32, .width = w, .height = h, .stride = w * 4,
 			       .size = (size_t)w * h * 4, .data = img, .seq = 1 };
 	struct rfb_server *s;
@@ -1085,7 +1086,7 @@ test_server_stable_frames(void **state)
 	uint8_t *a = desktop(w, h, 7), *b = desktop(w, h, 8), *c = malloc((size_t)w * h * 4);
 	uint8_t *small = desktop(160, 96, 9);
 	size_t cap = (size_t)w * h * 8, len;
-	uint8_t *m = malloc(cap);
+	uint8_t *m = calloc(1, cap);
 	struct cap_frame f = { .fmt = CAP_FMT_XRGB32, .width = w, .height = h, .stride = w * 4,
 			       .size = (size_t)w * h * 4, .data = a, .seq = 1, .stable = true };
 	struct rfb_server *s;
