@@ -8,10 +8,12 @@
 
 FUZZ_CC  ?= clang-14
 FB       := build/fuzz
-SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# Not SAN: `make test SAN=1` passes SAN=1 down to this make on its command
+# line, which would override a variable of that name here.
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 PKGS     := libturbojpeg libxxhash libvncserver jansson
 CPPFLAGS := -I. -Ibuild/gen -D_GNU_SOURCE
-CFLAGS   := -std=c11 -g -O1 -pthread -Wall -Wextra -Wshadow $(SAN) -MMD -MP \
+CFLAGS   := -std=c11 -g -O1 -pthread -Wall -Wextra -Wshadow $(FUZZ_SAN) -MMD -MP \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyuv -lz -lm -pthread
 
@@ -70,7 +72,7 @@ $(FB)/fuzz_sim: $(SIM_O) $(HID_O)
 $(FB)/fuzz_proxy $(FB)/fuzz_proxy_auth $(FB)/fuzz_proxy_http: LIBS += -largon2
 
 $(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o $(COMMON_O)
-	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 .SECONDARY:
 -include $(shell find $(FB)/obj -name '*.d' 2>/dev/null)
