@@ -10,7 +10,8 @@ libcmocka-dev console-setup-linux libwebsockets-dev xkb-data x11proto-dev
 libargon2-dev libjansson-dev openssl libusb-1.0-0-dev
 clang-14 libclang-rt-14-dev clang-tools-14 cppcheck
 vncsnapshot gvncviewer tightvncpasswd chromium websockify novnc
-qemu-system-x86 busybox-static cpio ustreamer"
+qemu-system-x86 busybox-static cpio ustreamer
+libx264-dev x264 ffmpeg"
 
 missing=""
 for p in $PKGS; do
