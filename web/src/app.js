@@ -6,8 +6,12 @@
 // state (noVNC keeps Caps/Num private and discards Scroll), in stats.js
 // Display.flip and Websock._recvMessage for the live figures, and in
 // relmouse.js RFB.messages.pointerEvent, RFB._sock, RFB._sendMouse,
-// Display.absX/absY and RFB._mouseButtonMask for the relative mouse.
+// Display.absX/absY and RFB._mouseButtonMask for the relative mouse, in
+// codec.js RFB._sendEncodings and RFB.messages.clientEncodings for the
+// codec and its caps, and in web/build.mjs the H.264 check of
+// core/util/browser.js.
 import RFB from "../node_modules/@novnc/novnc/core/rfb.js";
+import { CODECS, checkH264, h264Support, hookEncodings, plan, resendEncodings } from "./codec.js";
 import { COMBOS, MODIFIERS, NAMED_KEYS, sendCombo, typeText, charKeysym } from "./keys.js";
 import { RelativeMouse } from "./relmouse.js";
 import { Stats } from "./stats.js";
@@ -106,6 +110,7 @@ function connect() {
 	r.background = "#0b0e13";
 	r.focusOnClick = true;
 	applyView();
+	hookEncodings(r, wantCodec);
 	hookLeds(r);
 	relMouse.watch(r);
 	stats.attach(r);
@@ -560,6 +565,12 @@ function applyView() {
 	document.body.dataset.fit = String(fit);
 }
 
+// A select shows the stored value if it is one of its options.
+function setSelect(el, value) {
+	if ([...el.options].some((o) => o.value === value))
+		el.value = value;
+}
+
 function loadSettings() {
 	const get = (k, d) => {
 		const v = localStorage.getItem("webkvm." + k);
@@ -570,6 +581,13 @@ function loadSettings() {
 	$("opt-compression").value = get("compression", "2");
 	$("out-quality").textContent = $("opt-quality").value;
 	$("out-compression").textContent = $("opt-compression").value;
+	setSelect($("opt-codec"), get("codec", "auto"));
+	setSelect($("opt-kbps"), get("kbps", "0"));
+	setSelect($("opt-fps"), get("fps", "0"));
+	// ?codec= picks one for this page without storing it (a link, a test).
+	const codec = params.get("codec");
+	if (CODECS.includes(codec))
+		$("opt-codec").value = codec;
 }
 
 function saveSettings() {
@@ -578,6 +596,38 @@ function saveSettings() {
 	localStorage.setItem("webkvm.compression", $("opt-compression").value);
 	$("out-quality").textContent = $("opt-quality").value;
 	$("out-compression").textContent = $("opt-compression").value;
+}
+
+// ---- video codec ----
+
+let noticeHidden = false;	// the user closed the notice
+
+// What the daemon is asked for (codec.js editEncodings).
+function wantCodec() {
+	const p = plan($("opt-codec").value, h264Support());
+	return { h264: p.h264, kbps: Number($("opt-kbps").value), fps: Number($("opt-fps").value) };
+}
+
+// The notice under the bar says why the page uses Tight when the user
+// did not choose it; the View menu says what is asked for.
+function showCodec() {
+	const choice = $("opt-codec").value;
+	const sup = h264Support();
+	const p = plan(choice, sup);
+	const notice = noticeHidden ? "" : p.notice;
+	$("notice-text").textContent = notice;
+	$("notice").hidden = !notice;
+	document.body.dataset.notice = String(!!notice);
+	$("codec-info").textContent = p.h264 ? "Asking the KVM for H.264; Tight if it has none."
+		: choice === "tight" ? "Asking the KVM for Tight." : p.notice || "Checking for H.264…";
+	for (const id of ["opt-kbps", "opt-fps"])
+		$(id).disabled = !p.h264;
+}
+
+function codecChanged(e) {
+	localStorage.setItem("webkvm." + e.target.id.replace(/^opt-/, ""), e.target.value);
+	showCodec();
+	resendEncodings(rfb);
 }
 
 function toggleFullscreen() {
@@ -709,16 +759,22 @@ function setupToolbar() {
 		b.addEventListener("click", () => power(b.dataset.power));
 	for (const id of ["opt-fit", "opt-quality", "opt-compression"])
 		$(id).addEventListener("input", () => { saveSettings(); applyView(); });
+	for (const id of ["opt-codec", "opt-kbps", "opt-fps"])
+		$(id).addEventListener("change", codecChanged);
+	$("notice-close").addEventListener("click", () => { noticeHidden = true; showCodec(); });
 	$("btn-full").addEventListener("click", toggleFullscreen);
 	$("banner-retry").addEventListener("click", () => { attempt = 0; connect(); });
 }
 
 // ---- figures ----
 
-const stats = new Stats(({ fps, kbps, rtt }) => {
+const stats = new Stats(({ fps, kbps, rtt, codec, decode }) => {
+	$("stat-codec").textContent = codec || "–";
 	$("stat-fps").textContent = fps.toFixed(fps < 10 ? 1 : 0);
 	$("stat-kbps").textContent = kbps < 100 ? kbps.toFixed(1) : kbps.toFixed(0);
 	$("stat-rtt").textContent = rtt === null ? "–" : rtt.toFixed(rtt < 10 ? 1 : 0);
+	$("stat-decode-box").hidden = codec !== "H.264";
+	$("stat-decode").textContent = decode === null ? "–" : decode.toFixed(decode < 10 ? 1 : 0);
 });
 
 setInterval(() => {
@@ -773,7 +829,14 @@ setupMenus();
 setupToolbar();
 setupOsk();
 showLeds(null);
-checkSession().then((ok) => { if (ok) connect(); });
+showCodec();
+// The connection waits for the browser's H.264 check, at most CHECK_MS;
+// should it answer later, a live connection switches.
+Promise.all([checkSession(), checkH264(() => { showCodec(); resendEncodings(rfb); })]).then(([ok]) => {
+	showCodec();
+	if (ok)
+		connect();
+});
 
 // For tests and the curious: the live connection.
 Object.defineProperty(window, "webkvm", {
@@ -782,6 +845,17 @@ Object.defineProperty(window, "webkvm", {
 		get apiUp() { return apiUp; },
 		get firstFrameMs() { return stats.firstFrameMs; },
 		get hid() { return hid; },
+		// What the page asked the daemon for and what arrives.
+		get codec() {
+			return {
+				choice: $("opt-codec").value,
+				support: h264Support(),
+				want: wantCodec(),
+				encodings: rfb && rfb.webkvmEncodings ? [...rfb.webkvmEncodings] : null,
+				inUse: stats.codec,
+				h264Frames: stats.h264Frames,
+			};
+		},
 		relativeMouse: relMouse,
 	}),
 });

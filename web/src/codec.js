@@ -1,0 +1,154 @@
+// Which video codec the page asks the KVM for, and why.
+//
+// H.264 (RFB encoding 50) is decoded by noVNC with WebCodecs, which exists
+// only in secure contexts (HTTPS, http://localhost, http://127.0.0.1).
+// noVNC decides whether to offer it from its own check (a test frame
+// decoded by VideoDecoder, core/util/browser.js); web/build.mjs turns that
+// check's top-level await into the promise webCodecsH264Check, so a
+// browser whose VideoDecoder never answers (Android Chrome with noVNC
+// 1.7.0) still gets a page.  We wait for it at most CHECK_MS.
+//
+// Hooks into noVNC internals (pinned 1.7.0): RFB._sendEncodings is
+// replaced per connection and RFB.messages.clientEncodings is swapped for
+// the length of one call, so noVNC's own list is kept and only edited.
+import RFB from "../node_modules/@novnc/novnc/core/rfb.js";
+import { encodings } from "../node_modules/@novnc/novnc/core/encodings.js";
+import { webCodecsH264Check } from "../node_modules/@novnc/novnc/core/util/browser.js";
+
+export const CHECK_MS = 1000;
+
+// webkvm's private pseudo-encodings (rfb/ in the daemon): a viewer's H.264
+// bitrate cap in 100 kbit/s steps and its frame-rate cap in fps.
+export const KBPS_BASE = 0x574B1000;
+export const KBPS_STEP = 100;
+export const KBPS_MAX = 255 * KBPS_STEP;
+export const FPS_BASE = 0x574B2000;
+export const FPS_MAX = 60;
+
+export const CODECS = ["auto", "h264", "tight"];
+
+// What the browser can do, once known: { ok, why } where why says, in a
+// few words, why H.264 cannot be used ("" when it can).  null until the
+// check answered or CHECK_MS passed.
+let support = null;
+let late = false;	// the check answered after we stopped waiting
+const waiters = new Set();
+
+const CANNOT = "this browser cannot decode H.264";
+
+// Resolves to { ok, why } within CHECK_MS.  onChange(support) is called
+// again if the browser's check answers after that.
+export function checkH264(onChange) {
+	if (onChange)
+		waiters.add(onChange);
+	if (!window.isSecureContext) {
+		support = { ok: false, why: "H.264 needs HTTPS (this page is not a secure context)" };
+		return Promise.resolve(support);
+	}
+	if (!("VideoDecoder" in window)) {
+		support = { ok: false, why: "this browser has no WebCodecs VideoDecoder for H.264" };
+		return Promise.resolve(support);
+	}
+	if (support)
+		return Promise.resolve(support);
+	let timer;
+	const timeout = new Promise((res) => {
+		timer = setTimeout(() => res(null), CHECK_MS);
+	});
+	return Promise.race([webCodecsH264Check, timeout]).then((ok) => {
+		clearTimeout(timer);
+		if (support)
+			return support;
+		if (ok === null) {
+			late = true;
+			support = { ok: false, why: `the browser's H.264 check did not answer within ${CHECK_MS / 1000} s` };
+			webCodecsH264Check.then((v) => {
+				support = { ok: v, why: v ? "" : CANNOT };
+				for (const f of waiters)
+					f(support);
+			});
+		} else {
+			support = { ok, why: ok ? "" : CANNOT };
+		}
+		return support;
+	});
+}
+
+export function h264Support() {
+	return support;
+}
+
+export function checkWasLate() {
+	return late;
+}
+
+// What to ask the KVM for, from the user's choice and what the browser
+// can do: { h264, notice } where notice is the one line shown when the
+// page falls back to Tight although the user did not choose Tight.
+export function plan(choice, sup) {
+	if (choice === "tight")
+		return { h264: false, notice: "" };
+	if (!sup)
+		return { h264: false, notice: "" };
+	if (sup.ok)
+		return { h264: true, notice: "" };
+	return { h264: false, notice: `Using Tight: ${sup.why}` };
+}
+
+// Edits noVNC's encoding list: 50 goes right after CopyRect when H.264 is
+// wanted (the daemon takes it when it comes before every other pixel
+// encoding), and nowhere otherwise, whatever noVNC's own check found;
+// the caps follow when set.  Only at full depth: noVNC lists Tight then.
+export function editEncodings(encs, want) {
+	const out = encs.filter((e) => e !== encodings.encodingH264);
+	if (!want.h264 || !out.includes(encodings.encodingTight))
+		return out;
+	const at = out.indexOf(encodings.encodingCopyRect);
+	out.splice(at + 1, 0, encodings.encodingH264);
+	if (want.kbps)
+		out.push(KBPS_BASE + Math.round(want.kbps / KBPS_STEP));
+	if (want.fps)
+		out.push(FPS_BASE + want.fps);
+	return out;
+}
+
+// Makes rfb send noVNC's encodings as edited by editEncodings(list,
+// getWant()), now and whenever noVNC sends them (connect, quality or
+// compression changed).  The list sent last is kept in rfb.webkvmEncodings.
+export function hookEncodings(rfb, getWant) {
+	const own = rfb._sendEncodings;
+	rfb._sendEncodings = function () {
+		const send = RFB.messages.clientEncodings;
+		RFB.messages.clientEncodings = (sock, encs) => {
+			const edited = editEncodings(encs, getWant());
+			rfb.webkvmEncodings = edited;
+			return send.call(RFB.messages, sock, edited);
+		};
+		try {
+			return own.call(this);
+		} finally {
+			RFB.messages.clientEncodings = send;
+		}
+	};
+}
+
+// Sends the encodings again on a live connection (a setting changed).
+export function resendEncodings(rfb) {
+	if (rfb && rfb._rfbConnectionState === "connected")
+		rfb._sendEncodings();
+}
+
+export function codecName(encoding) {
+	switch (encoding) {
+	case encodings.encodingH264: return "H.264";
+	case encodings.encodingTight: return "Tight";
+	case encodings.encodingTightPNG: return "TightPNG";
+	case encodings.encodingZRLE: return "ZRLE";
+	case encodings.encodingHextile: return "Hextile";
+	case encodings.encodingZlib: return "Zlib";
+	case encodings.encodingRRE: return "RRE";
+	case encodings.encodingJPEG: return "JPEG";
+	case encodings.encodingRaw: return "Raw";
+	default: return null;	// CopyRect and the like say nothing of the codec
+	}
+}
