@@ -8,7 +8,9 @@
 // relmouse.js RFB.messages.pointerEvent, RFB._sock, RFB._sendMouse,
 // Display.absX/absY and RFB._mouseButtonMask for the relative mouse, in
 // codec.js RFB._sendEncodings and RFB.messages.clientEncodings for the
-// codec and its caps, and in web/build.mjs the H.264 check of
+// codec and its caps and H264Parser.parse for pictures in several slices,
+// in stats.js RFB._handleDataRect and H264Context.decode for the codec in
+// use and the decode time, and in web/build.mjs the H.264 check of
 // core/util/browser.js.
 import RFB from "../node_modules/@novnc/novnc/core/rfb.js";
 import { CODECS, checkH264, h264Support, hookEncodings, plan, resendEncodings } from "./codec.js";
@@ -830,10 +832,12 @@ setupToolbar();
 setupOsk();
 showLeds(null);
 showCodec();
-// The connection waits for the browser's H.264 check, at most CHECK_MS;
-// should it answer later, a live connection switches.
-Promise.all([checkSession(), checkH264(() => { showCodec(); resendEncodings(rfb); })]).then(([ok]) => {
-	showCodec();
+// Unless Tight is chosen, the connection waits for the browser's H.264
+// check, at most CHECK_MS; should it answer later, a live connection
+// switches.
+const h264Checked = checkH264(() => { showCodec(); resendEncodings(rfb); });
+h264Checked.then(() => { showCodec(); resendEncodings(rfb); });
+Promise.all([checkSession(), $("opt-codec").value === "tight" ? null : h264Checked]).then(([ok]) => {
 	if (ok)
 		connect();
 });

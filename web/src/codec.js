@@ -10,10 +10,12 @@
 //
 // Hooks into noVNC internals (pinned 1.7.0): RFB._sendEncodings is
 // replaced per connection and RFB.messages.clientEncodings is swapped for
-// the length of one call, so noVNC's own list is kept and only edited.
+// the length of one call, so noVNC's own list is kept and only edited;
+// H264Parser.prototype.parse is replaced (below).
 import RFB from "../node_modules/@novnc/novnc/core/rfb.js";
 import { encodings } from "../node_modules/@novnc/novnc/core/encodings.js";
 import { webCodecsH264Check } from "../node_modules/@novnc/novnc/core/util/browser.js";
+import { H264Parser } from "../node_modules/@novnc/novnc/core/decoders/h264.js";
 
 export const CHECK_MS = 1000;
 
@@ -31,55 +33,46 @@ export const CODECS = ["auto", "h264", "tight"];
 // few words, why H.264 cannot be used ("" when it can).  null until the
 // check answered or CHECK_MS passed.
 let support = null;
-let late = false;	// the check answered after we stopped waiting
-const waiters = new Set();
+let checking = null;	// the one check, started by the first checkH264()
 
 const CANNOT = "this browser cannot decode H.264";
 
-// Resolves to { ok, why } within CHECK_MS.  onChange(support) is called
-// again if the browser's check answers after that.
-export function checkH264(onChange) {
-	if (onChange)
-		waiters.add(onChange);
-	if (!window.isSecureContext) {
+// Resolves to { ok, why } within CHECK_MS.  onLate(support) is called if
+// the browser's check answers after that (the page may switch then).
+export function checkH264(onLate) {
+	if (checking)
+		return checking;
+	if (!window.isSecureContext)
 		support = { ok: false, why: "H.264 needs HTTPS (this page is not a secure context)" };
-		return Promise.resolve(support);
-	}
-	if (!("VideoDecoder" in window)) {
+	else if (!("VideoDecoder" in window))
 		support = { ok: false, why: "this browser has no WebCodecs VideoDecoder for H.264" };
-		return Promise.resolve(support);
+	if (support) {
+		checking = Promise.resolve(support);
+		return checking;
 	}
-	if (support)
-		return Promise.resolve(support);
 	let timer;
 	const timeout = new Promise((res) => {
 		timer = setTimeout(() => res(null), CHECK_MS);
 	});
-	return Promise.race([webCodecsH264Check, timeout]).then((ok) => {
+	checking = Promise.race([webCodecsH264Check, timeout]).then((ok) => {
 		clearTimeout(timer);
-		if (support)
-			return support;
-		if (ok === null) {
-			late = true;
-			support = { ok: false, why: `the browser's H.264 check did not answer within ${CHECK_MS / 1000} s` };
-			webCodecsH264Check.then((v) => {
-				support = { ok: v, why: v ? "" : CANNOT };
-				for (const f of waiters)
-					f(support);
-			});
-		} else {
+		if (ok !== null) {
 			support = { ok, why: ok ? "" : CANNOT };
+			return support;
 		}
+		support = { ok: false, why: `the browser's H.264 check did not answer within ${CHECK_MS / 1000} s` };
+		webCodecsH264Check.then((v) => {
+			support = { ok: v, why: v ? "" : CANNOT };
+			if (onLate)
+				onLate(support);
+		});
 		return support;
 	});
+	return checking;
 }
 
 export function h264Support() {
 	return support;
-}
-
-export function checkWasLate() {
-	return late;
 }
 
 // What to ask the KVM for, from the user's choice and what the browser
@@ -152,3 +145,38 @@ export function codecName(encoding) {
 	default: return null;	// CopyRect and the like say nothing of the codec
 	}
 }
+
+// noVNC 1.7.0's H264Parser.parse ends a frame at the first slice, so a
+// picture coded in several slices (x264 with sliced threads, as its
+// zerolatency tuning sets; many hardware encoders) reaches VideoDecoder
+// as several chunks, each decoded as a picture of its own: the page shows
+// the last slice over a green screen.  This one ends a frame where the
+// next picture starts: a slice whose first_mb_in_slice is 0 (ue(v) 0 is
+// the single bit 1) or any other unit after a slice (SPS, PPS, SEI, AUD
+// open an access unit).  What it returns is as before: { frame, key }.
+H264Parser.prototype.parse = function () {
+	const data = this._data;
+	const start = this._index;
+	let key = false;
+	let slices = 0;
+	while (this._index < data.length) {
+		const startLen = this._getStartSequenceLen(this._index);
+		if (startLen === 0)
+			throw new Error("Invalid start sequence in bit stream");
+		const nal = this._index + startLen;
+		const type = data[nal] & 0x1f;
+		const slice = type === 1 || type === 5;
+		if (slices && (!slice || (data[nal + 1] & 0x80)))
+			break;
+		this._parseNalUnit(nal);
+		if (type === 5)
+			key = true;
+		if (slice)
+			slices++;
+		const next = this._indexOfNextNalUnit(nal);
+		this._index = next < 0 ? data.length : next;
+	}
+	if (start === this._index)
+		return null;
+	return { frame: data.subarray(start, this._index), key };
+};
