@@ -1,6 +1,9 @@
 # webkvm — one non-recursive Makefile.  Objects and binaries go to build/.
 #   make            build everything        make V=1     show commands
 #   make SAN=1      ASan+UBSan build (in build/san/)
+#   make ARCH=arm64 cross-build for arm64 boards (in build/arm64/), with
+#                   Debian's aarch64-linux-gnu toolchain and arm64 -dev
+#                   packages (multiarch; scripts/install-deps.sh)
 #   make run        install deps, build, start the product on the sim board
 #   make test       install deps, build, run every test
 #   make clean
@@ -10,6 +13,9 @@ V        ?= 0
 SAN      ?= 0
 O        ?= 2
 
+ARCH     ?=
+PKG_CONFIG := pkg-config
+
 ifeq ($(SAN),1)
 BUILD    := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -18,14 +24,35 @@ BUILD    := build
 SANFLAGS :=
 endif
 
+ifeq ($(ARCH),arm64)
+ifeq ($(SAN),1)
+$(error ARCH=arm64 has no SAN=1 build: its unit tests run under qemu-user, where ASan does not)
+endif
+BUILD    := build/arm64
+CC       := aarch64-linux-gnu-gcc
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+# libwebsockets-dev cannot be installed for two architectures at once (its
+# lws_config.h differs): the arm64 one's headers are unpacked under build/
+# and its library is linked by name.
+LWS_ROOT := $(BUILD)/lws
+CPPFLAGS += -I$(LWS_ROOT)/usr/include
+LWS_LIBS := /usr/lib/aarch64-linux-gnu/libwebsockets.so.17
+LWS_HDR  := $(LWS_ROOT)/usr/include/lws_config.h
+else ifneq ($(ARCH),)
+$(error ARCH=$(ARCH): only arm64 is known (or nothing, for this machine))
+else
+LWS_LIBS = $(shell pkg-config --libs libwebsockets 2>/dev/null)
+LWS_HDR  :=
+endif
+
 # libturbojpeg before libvncserver: the latter exports an old copy of some tj*
 # functions under the same names.
 PKGS     := libturbojpeg libxxhash libvncserver jansson x264
 CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE
 CFLAGS   += -std=c11 -O$(O) -g -Wall -Wextra -Wshadow -Werror -pthread $(SANFLAGS) -MMD -MP \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+            $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDFLAGS  += -pthread $(SANFLAGS)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyuv -lz -lm
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lyuv -lz -lm
 
 ifeq ($(V),1)
 Q :=
@@ -71,7 +98,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 .PHONY: all run test test-unit test-integration test-browser test-hil qemu deps clean bench web fuzz
 all: $(BINS) $(UNIT)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | $(LWS_HDR)
 	$(call msg,CC,$<)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -120,7 +147,7 @@ $(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_firmware: $(LIB_OBJ)
 $(BUILD)/tests/test_proxy: $(PROXY_OBJ) $(CTLPROTO_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_ring: $(BUILD)/obj/proxy/ring.o
-$(BUILD)/tests/test_proxy: LDLIBS += $(shell pkg-config --libs libwebsockets 2>/dev/null) -largon2
+$(BUILD)/tests/test_proxy: LDLIBS += $(LWS_LIBS) -largon2
 # The virtual target as its own process, on the far side of real HDMI and
 # USB drivers (QEMU board).
 TARGET_SRC := $(wildcard board/sim/target/*.c)
@@ -139,12 +166,12 @@ $(BUILD)/obj/tests/hil/boothost.o: CFLAGS += $(shell pkg-config --cflags libusb-
 $(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth.o $(BUILD)/obj/proxy/rest.o \
 			 $(CTLPROTO_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2 $(shell pkg-config --libs jansson libxxhash 2>/dev/null)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2 $(shell $(PKG_CONFIG) --libs jansson libxxhash 2>/dev/null)
 
 # The network edge: no device code; libwebsockets, and libargon2 for logins.
 $(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ) $(CTLPROTO_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libwebsockets jansson libxxhash 2>/dev/null) -largon2
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(shell $(PKG_CONFIG) --libs jansson libxxhash 2>/dev/null) -largon2
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o
 	$(call msg,LD,$@)
@@ -153,6 +180,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o
 
 deps:
 	$(Q)scripts/install-deps.sh
+
+# arm64: libwebsockets' headers as Debian builds them for arm64.
+$(LWS_ROOT)/usr/include/lws_config.h:
+	$(call msg,DEB,libwebsockets-dev:arm64)
+	@rm -rf $(LWS_ROOT) && mkdir -p $(LWS_ROOT)
+	$(Q)cd $(LWS_ROOT) && apt-get download -q=2 libwebsockets-dev:arm64 2>/dev/null && \
+		dpkg-deb -x libwebsockets-dev_*_arm64.deb . && rm -f libwebsockets-dev_*_arm64.deb
+	@test -f $@ || { echo "arm64: libwebsockets-dev:arm64 has no lws_config.h" >&2; exit 1; }
 
 # web/: noVNC core + our page, bundled by esbuild into web/dist.  npm ci
 # writes node_modules/.package-lock.json; touching it keeps make quiet.
@@ -172,6 +207,7 @@ run: deps
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all web
+	$(Q)$(if $(filter 1,$(SAN)),,$(MAKE) --no-print-directory ARCH=arm64 all)
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
 
 test-unit: all
