@@ -31,28 +31,31 @@ endif
 BUILD    := build/arm64
 CC       := aarch64-linux-gnu-gcc
 PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
-# libwebsockets-dev cannot be installed for two architectures at once (its
-# lws_config.h differs): the arm64 one's headers are unpacked under build/
-# and its library is linked by name.
-LWS_ROOT := $(BUILD)/lws
-CPPFLAGS += -I$(LWS_ROOT)/usr/include
+# libwebsockets-dev and libvncserver-dev cannot be installed for two
+# architectures at once (their config headers differ): the arm64 packages
+# are unpacked under build/ for their headers, and their libraries (the
+# runtime packages, which are multiarch) are linked by name.
+DEB_ROOT := $(BUILD)/deb
+DEB_HDRS := $(DEB_ROOT)/usr/include/lws_config.h $(DEB_ROOT)/usr/include/rfb/rfbconfig.h
+CPPFLAGS += -I$(DEB_ROOT)/usr/include
 LWS_LIBS := /usr/lib/aarch64-linux-gnu/libwebsockets.so.17
-LWS_HDR  := $(LWS_ROOT)/usr/include/lws_config.h
+VNC_LIBS := /usr/lib/aarch64-linux-gnu/libvncserver.so.1
 else ifneq ($(ARCH),)
 $(error ARCH=$(ARCH): only arm64 is known (or nothing, for this machine))
 else
 LWS_LIBS = $(shell pkg-config --libs libwebsockets 2>/dev/null)
-LWS_HDR  :=
+VNC_PKG  := libvncserver
+DEB_HDRS :=
 endif
 
 # libturbojpeg before libvncserver: the latter exports an old copy of some tj*
 # functions under the same names.
-PKGS     := libturbojpeg libxxhash libvncserver jansson x264
+PKGS     := libturbojpeg libxxhash $(VNC_PKG) jansson x264
 CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE
 CFLAGS   += -std=c11 -O$(O) -g -Wall -Wextra -Wshadow -Werror -pthread $(SANFLAGS) -MMD -MP \
             $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDFLAGS  += -pthread $(SANFLAGS)
-LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lyuv -lz -lm
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(VNC_LIBS) -lyuv -lz -lm
 
 ifeq ($(V),1)
 Q :=
@@ -98,7 +101,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 .PHONY: all run test test-unit test-integration test-browser test-hil qemu deps clean bench web fuzz
 all: $(BINS) $(UNIT)
 
-$(BUILD)/obj/%.o: %.c | $(LWS_HDR)
+$(BUILD)/obj/%.o: %.c | $(DEB_HDRS)
 	$(call msg,CC,$<)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -181,13 +184,16 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o
 deps:
 	$(Q)scripts/install-deps.sh
 
-# arm64: libwebsockets' headers as Debian builds them for arm64.
-$(LWS_ROOT)/usr/include/lws_config.h:
-	$(call msg,DEB,libwebsockets-dev:arm64)
-	@rm -rf $(LWS_ROOT) && mkdir -p $(LWS_ROOT)
-	$(Q)cd $(LWS_ROOT) && apt-get download -q=2 libwebsockets-dev:arm64 2>/dev/null && \
-		dpkg-deb -x libwebsockets-dev_*_arm64.deb . && rm -f libwebsockets-dev_*_arm64.deb
-	@test -f $@ || { echo "arm64: libwebsockets-dev:arm64 has no lws_config.h" >&2; exit 1; }
+# arm64: the headers of the -dev packages that are not multiarch, as
+# Debian builds them for arm64.
+$(DEB_ROOT)/usr/include/lws_config.h: DEB := libwebsockets-dev
+$(DEB_ROOT)/usr/include/rfb/rfbconfig.h: DEB := libvncserver-dev
+$(DEB_HDRS):
+	$(call msg,DEB,$(DEB):arm64)
+	@mkdir -p $(DEB_ROOT)/$(DEB)
+	$(Q)cd $(DEB_ROOT)/$(DEB) && rm -f *.deb && apt-get download -q=2 $(DEB):arm64 2>/dev/null && \
+		dpkg-deb -x $(DEB)_*_arm64.deb $(CURDIR)/$(DEB_ROOT) && rm -f $(DEB)_*_arm64.deb
+	@test -f $@ || { echo "arm64: $(DEB):arm64 has no $@" >&2; exit 1; }
 
 # web/: noVNC core + our page, bundled by esbuild into web/dist.  npm ci
 # writes node_modules/.package-lock.json; touching it keeps make quiet.

@@ -14,9 +14,10 @@ qemu-system-x86 busybox-static cpio ustreamer
 libx264-dev x264 ffmpeg
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
 # The arm64 build (make ARCH=arm64): Debian's arm64 -dev packages next to
-# the machine's own (multiarch).  libwebsockets-dev is not multiarch: the
-# Makefile unpacks its arm64 headers under build/; its library is here.
-ARM64_PKGS="libvncserver-dev libturbojpeg0-dev libjpeg62-turbo-dev libyuv-dev libxxhash-dev
+# the machine's own (multiarch).  libwebsockets-dev and libvncserver-dev
+# are not: the Makefile unpacks their arm64 headers under build/; their
+# libraries are here.
+ARM64_PKGS="libvncserver1 libturbojpeg0-dev libjpeg62-turbo-dev libyuv-dev libxxhash-dev
 zlib1g-dev libcmocka-dev libwebsockets17 libargon2-dev libjansson-dev libx264-dev libusb-1.0-0-dev"
 for p in $ARM64_PKGS; do PKGS="$PKGS $p:arm64"; done
 
