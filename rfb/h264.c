@@ -87,7 +87,15 @@ rfb_h264_new(const struct rfb_h264_params *p, int *err)
 	e->par.rc.f_rf_constant = (float)(p->crf ? p->crf : RFB_H264_DEFAULT_CRF);
 	e->par.rc.i_vbv_max_bitrate = p->kbps;
 	e->par.rc.i_vbv_buffer_size = p->kbps;
+	/* Say how the pixels became YUV: libyuv's ARGBToI420 is BT.601,
+	 * limited range.  A decoder told nothing guesses; Chromium's
+	 * WebCodecs guesses BT.709 and turns the sim's blue 0x0000aa into
+	 * 0x000aa8 (the browser test's 35 dB bar failed at 33.0 dB; 42 dB
+	 * with this).  Primaries and transfer: the screen's, sRGB's BT.709. */
 	e->par.vui.b_fullrange = 0;
+	e->par.vui.i_colmatrix = 6;	/* smpte170m: BT.601 */
+	e->par.vui.i_colorprim = 1;	/* bt709 */
+	e->par.vui.i_transfer = 1;	/* bt709 */
 	e->par.pf_log = x264_log;
 	e->par.i_log_level = X264_LOG_WARNING;
 	if (x264_param_apply_profile(&e->par, "baseline") < 0)
