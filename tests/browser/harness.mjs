@@ -393,20 +393,31 @@ export async function canvasPixels(page) {
 	return band && { w: band.w, h: band.h, rgba: Buffer.from(band.data, "base64") };
 }
 
-// Peak signal-to-noise ratio of b against a over R, G and B, in dB
-// (Infinity when equal); both the same size.
-export function psnr(a, b) {
-	if (a.w !== b.w || a.h !== b.h)
-		throw new Error(`psnr: ${a.w}x${a.h} against ${b.w}x${b.h}`);
-	let sum = 0;
-	for (let i = 0; i < a.rgba.length; i += 4) {
-		for (let k = 0; k < 3; k++) {
-			const d = a.rgba[i + k] - b.rgba[i + k];
-			sum += d * d;
-		}
+// Peak signal-to-noise ratio of b against a, in dB (Infinity when equal),
+// over R, G and B (db) and over luma alone (luma, BT.601 weights); both
+// the same size.  With same (a picture of the same size), only the pixels
+// where a and same are equal count: a reference taken before and after
+// b, so what changed meanwhile (the sim's clock) is left out.  counted:
+// the pixels counted.
+export function psnr(a, b, same = null) {
+	for (const o of same ? [b, same] : [b]) {
+		if (a.w !== o.w || a.h !== o.h)
+			throw new Error(`psnr: ${a.w}x${a.h} against ${o.w}x${o.h}`);
 	}
-	const mse = sum / (a.w * a.h * 3);
-	return mse === 0 ? Infinity : 10 * Math.log10(255 * 255 / mse);
+	const A = a.rgba, B = b.rgba;
+	let sum = 0, sumY = 0, counted = 0;
+	for (let i = 0; i < A.length; i += 4) {
+		if (same && A.readUInt32BE(i) !== same.rgba.readUInt32BE(i))
+			continue;
+		counted++;
+		const dr = A[i] - B[i], dg = A[i + 1] - B[i + 1], db = A[i + 2] - B[i + 2];
+		sum += dr * dr + dg * dg + db * db;
+		const dy = 0.299 * dr + 0.587 * dg + 0.114 * db;
+		sumY += dy * dy;
+	}
+	const dB = (mse) => (mse === 0 ? Infinity : 10 * Math.log10(255 * 255 / mse));
+	return counted ? { db: dB(sum / (counted * 3)), luma: dB(sumY / counted), counted }
+		: { db: Infinity, luma: Infinity, counted };
 }
 
 // The SetEncodings lists (RFB client message 2) a page sends, in order,
