@@ -194,7 +194,7 @@ export const h264Tests = [
 		}
 	}, { own: true }],
 
-	["H.264: bitrate and frame-rate caps reach the daemon; Tight chosen drops 50, auto brings it back", async ({ page, base }) => {
+	["H.264: bitrate and frame-rate caps reach the daemon; Tight chosen drops 50, auto brings it back", async ({ page, daemon, base }) => {
 		const lists = watchEncodings(page);
 		await connect(page, base);
 		await waitH264(page, "the first screen");
@@ -209,6 +209,13 @@ export const h264Tests = [
 			`the caps (2 Mbit/s = ${KBPS_BASE + 20}, 15 fps = ${FPS_BASE + 15}) not in ${last}`);
 		assert(last.filter((e) => e >= KBPS_BASE && e <= FPS_BASE + 0xff).length === 2,
 			`more than the two caps in ${last}`);
+		// The daemon encodes this viewer's next picture in a stream of its
+		// own at that rate (rfb/h264.c names it in the log).
+		await page.locator("#screen canvas").focus();
+		await page.keyboard.press("x");
+		await page.keyboard.press("Escape");
+		await waitFor(() => /H\.264 stream: .* VBV 2000 kbit\/s/.test(daemon.child.log), 5000,
+			"the daemon's log to show an H.264 stream of 2000 kbit/s");
 
 		await page.selectOption("#opt-codec", "tight");
 		await waitFor(() => lists.length >= sent + 3, 3000, "SetEncodings after choosing Tight");
