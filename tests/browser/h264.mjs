@@ -341,4 +341,33 @@ export const h264Tests = [
 		await page.keyboard.press("Enter");
 		await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "no decoder", 5000, "typing on Tight");
 	}, { own: true }],
+
+	["H.264: a browser check that answers late switches the live connection to H.264", async ({ page, daemon, base }) => {
+		// The check answers 3 s after the page asked: the page connects on
+		// Tight after 1 s, then asks for H.264 on the same connection.
+		await page.addInitScript(() => {
+			if (window.VideoDecoder) {
+				const check = window.VideoDecoder.isConfigSupported.bind(window.VideoDecoder);
+				window.VideoDecoder.isConfigSupported = (c) => new Promise((res) => setTimeout(() => res(check(c)), 3000));
+			}
+		});
+		const lists = watchEncodings(page);
+		await connect(page, base);
+		assert(lists.length >= 1 && !lists[0].includes(H264), `50 offered before the check answered: ${lists[0]}`);
+		assert(/did not answer/.test(await page.$eval("#notice-text", (el) => el.textContent)), "no notice while waiting");
+		await waitFor(() => lists.some((l) => h264First(l)), 10000, "SetEncodings with 50 first once the check answered");
+		const c = await codec(page);
+		eq([c.support, c.want.h264], [{ ok: true, why: "" }, true], "support and wish after the late answer");
+		assert(!(await page.isVisible("#notice")), "the notice after the late answer");
+		// What the screen shows next comes in H.264, decoded.
+		await page.locator("#screen canvas").focus();
+		await page.keyboard.press("Escape");
+		for (const ch of "echo switched")
+			await page.keyboard.press(ch);
+		await page.keyboard.press("Enter");
+		await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "switched", 5000,
+			"the echo after switching", { tolerant: true });
+		await waitH264(page, "after the switch");
+		assert((await daemonH264(daemon)).viewers >= 1, "the daemon counts no H.264 viewer after the switch");
+	}, { own: true }],
 ];
