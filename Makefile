@@ -20,7 +20,7 @@ endif
 
 # libturbojpeg before libvncserver: the latter exports an old copy of some tj*
 # functions under the same names.
-PKGS     := libturbojpeg libxxhash libvncserver jansson
+PKGS     := libturbojpeg libxxhash libvncserver jansson x264
 CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE
 CFLAGS   += -std=c11 -O$(O) -g -Wall -Wextra -Wshadow -Werror -pthread $(SANFLAGS) -MMD -MP \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
