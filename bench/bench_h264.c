@@ -781,8 +781,15 @@ wait_updates(struct rfb_server *s, struct viewer *v, int nv, const int *want, in
  * q8 viewer and an H.264 viewer, the frames handed over one by one, each
  * once both viewers have read the update of the one before (so every frame
  * reaches both: a measure of the encodings, not of who kept up). */
+/* Tight's figures over the first `sweep_frames` frames, for the CRF sweep
+ * (which encodes only those). */
+struct tight_ref {
+	int frames;
+	double bps, psnr;
+};
+
 static void
-bench_bytes(enum bench_mode m, struct motion *mo)
+bench_bytes(enum bench_mode m, struct motion *mo, struct tight_ref *tref)
 {
 	int nframes = m == BENCH_SMOKE ? 6 : m == BENCH_QUICK ? 3 * FPS : 10 * FPS;
 	int w = mo->w, h = mo->h;
@@ -858,6 +865,12 @@ bench_bytes(enum bench_mode m, struct motion *mo)
 			if (p < psnr_min[i])
 				psnr_min[i] = p;
 		}
+		if (k == tref->frames) {
+			pthread_mutex_lock(&v[0].mu);
+			tref->bps = (double)(v[0].bytes - bytes0[0]) * FPS / k;
+			pthread_mutex_unlock(&v[0].mu);
+			tref->psnr = psnr_sum[0] / k;
+		}
 	}
 	{
 		double secs = (double)nframes / FPS, bps[2], psnr[2];
@@ -891,6 +904,91 @@ bench_bytes(enum bench_mode m, struct motion *mo)
 			inflateEnd(&td.z[i]);
 	tjDestroy(td.tj);
 	free(td.fb), free(td.tmp), free(frame);
+}
+
+/* h264_bytes_at_tight_psnr: the same motion through the encoder alone at
+ * lower CRFs (the cap at its highest, so that only the CRF decides), each
+ * frame decoded and compared like the viewers' above: the bytes H.264
+ * needs to show these frames as well as Tight q8 did, interpolated
+ * (log bytes, linear in PSNR) between the two CRFs either side. */
+static const int sweep_crf[] = { 21, 14, 8 };
+#define SWEEP_N ((int)(sizeof(sweep_crf) / sizeof(sweep_crf[0])))
+
+static void
+bench_crf_sweep(struct motion *mo, const struct tight_ref *tref)
+{
+	int w = mo->w, h = mo->h, n = tref->frames, rc, hi = -1;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
+	uint8_t *frame = xmalloc((size_t)w * h * 4);
+	double bps[SWEEP_N], psnr[SWEEP_N], est, ceil_sum = 0;
+	size_t ysz = (size_t)w * h, csz = (size_t)(w / 2) * (h / 2);
+	uint8_t *i420 = xmalloc(ysz + 2 * csz), *back = xmalloc((size_t)w * h * 4);
+	char pts[256];
+	size_t at = 0;
+
+	for (int c = 0; c < SWEEP_N; c++) {
+		struct rfb_h264_params par = { .width = w, .height = h, .fps = FPS,
+					       .kbps = RFB_H264_MAX_KBPS, .crf = sweep_crf[c],
+					       .threads = threads };
+		struct rfb_h264 *e = rfb_h264_new(&par, &rc);
+		struct h264_dec hd;
+		double bytes = 0, sum = 0;
+
+		if (e == NULL)
+			die("rfb_h264_new failed (%d)", rc);
+		h264_dec_init(&hd, w, h);
+		for (int k = 1; k <= n; k++) {
+			struct rfb_h264_frame fr;
+
+			motion_frame(mo, k, frame);
+			rfb_h264_load(e, frame, w * 4);
+			if (rfb_h264_encode(e, k == 1, &fr) < 0 || fr.len == 0)
+				die("rfb_h264_encode failed");
+			h264_dec_payload(&hd, fr.data, fr.len, k == 1 ? RFB_H264_RESET : 0);
+			bytes += (double)fr.len + 4 + 12 + 8;	/* as an update */
+			sum += psnr_of(sse_xrgb(hd.fb, frame, (size_t)w * h), (size_t)w * h);
+		}
+		bps[c] = bytes * FPS / n;
+		psnr[c] = sum / n;
+		rfb_h264_free(e);
+		h264_dec_free(&hd);
+		at += (size_t)snprintf(pts + at, sizeof(pts) - at, "%s%d:%.0f:%.3f", c ? "," : "",
+				       sweep_crf[c], bps[c], psnr[c]);
+	}
+	/* What 4:2:0 itself costs these frames: the conversion into the
+	 * encoder's I420 and back as the viewer's decoder does it, no coding
+	 * in between.  No CRF gets above it. */
+	for (int k = 1; k <= n; k++) {
+		motion_frame(mo, k, frame);
+		ARGBToI420(frame, w * 4, i420, w, i420 + ysz, w / 2, i420 + ysz + csz, w / 2, w, h);
+		I420ToARGBMatrix(i420, w, i420 + ysz, w / 2, i420 + ysz + csz, w / 2, back, w * 4,
+				 &kYuvI601Constants, w, h);
+		ceil_sum += psnr_of(sse_xrgb(back, frame, (size_t)w * h), (size_t)w * h);
+	}
+	free(i420), free(back);
+	/* The first CRF (from the highest down) that reaches Tight's PSNR. */
+	for (int c = 0; c < SWEEP_N && hi < 0; c++)
+		if (psnr[c] >= tref->psnr)
+			hi = c;
+	if (hi == 0) {
+		est = bps[0];
+	} else if (hi > 0) {
+		double t = (tref->psnr - psnr[hi - 1]) / (psnr[hi] - psnr[hi - 1]);
+
+		est = exp(log(bps[hi - 1]) + t * (log(bps[hi]) - log(bps[hi - 1])));
+	} else {
+		est = bps[SWEEP_N - 1];	/* not reached: the most it was given */
+	}
+	bench_line("h264_bytes_at_tight_psnr", est, "B/s", "tight_q8", tref->bps, est / tref->bps);
+	bench_line("h264_psnr_i420_ceiling", ceil_sum / n, "dB", "tight_q8_psnr", tref->psnr,
+		   ceil_sum / n / tref->psnr);
+	printf("DETAIL name=h264_bytes_at_tight_psnr frames=%d tight_psnr=%.3f reached=%d "
+	       "crf_hi=%d crf_lo=%d i420_ceiling_psnr=%.3f points=%s\n", n, tref->psnr, hi >= 0,
+	       hi > 0 ? sweep_crf[hi - 1] : hi == 0 ? sweep_crf[0] : sweep_crf[SWEEP_N - 1],
+	       hi >= 0 ? sweep_crf[hi] : sweep_crf[SWEEP_N - 1], ceil_sum / n, pts);
+	fflush(stdout);
+	free(frame);
 }
 
 /* ---- encode speed against the x264 command-line tool ---- */
@@ -1104,13 +1202,16 @@ main(int argc, char **argv)
 	int w = m == BENCH_SMOKE ? 320 : 1920, h = m == BENCH_SMOKE ? 200 : 1080;
 	const char *frame = "bench/desktop-1080p.yuyv.gz";
 	struct motion mo;
+	struct tight_ref tref;
 
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--frame") == 0 && i + 1 < argc)
 			frame = argv[++i];
 	wk_log_set_level(WK_LOG_WARN);
 	motion_init(&mo, frame, w, h);
-	bench_bytes(m, &mo);
+	tref.frames = m == BENCH_SMOKE ? 3 : m == BENCH_QUICK ? 2 * FPS : 5 * FPS;
+	bench_bytes(m, &mo, &tref);
+	bench_crf_sweep(&mo, &tref);
 	bench_encode(m, &mo);
 	motion_free(&mo);
 	return 0;
