@@ -10,6 +10,12 @@
  *                        (libavcodec for H.264; TurboJPEG and zlib for
  *                        Tight), against the frame it was sent for: PSNR
  *                        over R, G, B, the mean over the frames
+ *   h264_bytes_at_tight_psnr  the first 5 s of the same motion through the
+ *                        encoder alone at CRF 21, 14 and 8 (cap at its
+ *                        highest), decoded the same way: the bytes/s H.264
+ *                        needs for Tight q8's PSNR, interpolated
+ *   h264_psnr_i420_ceiling   those frames to I420 and back, no coding: the
+ *                        PSNR a 4:2:0 stream of them cannot exceed
  *   h264_encode_1080p    rfb_h264_load + rfb_h264_encode of the same motion
  *                        (XRGB32 in, as the framebuffer holds it), against
  *                        the x264 command-line tool with the same settings
@@ -722,6 +728,9 @@ viewer_decode(struct viewer *v, struct tight_dec *td, struct h264_dec *hd)
 			at += 12;
 			if (enc == ENC_LAST_RECT)
 				break;
+			if ((enc == RFB_ENCODING_H264 && hd == NULL) ||
+			    (enc != RFB_ENCODING_H264 && td == NULL))
+				die("a rectangle in encoding %d for the other viewer", enc);
 			if (enc == RFB_ENCODING_H264) {
 				uint32_t n = be_at(m + at, 4), flags = be_at(m + at + 4, 4);
 
