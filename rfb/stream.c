@@ -204,6 +204,27 @@ is_pixel_encoding(int32_t e)
 	}
 }
 
+/* The viewer follows no stream any more.  A frame being encoded for it
+ * will not reach it: what it held is marked modified again. */
+static void
+leave_stream(struct rfb_viewer *v)
+{
+	struct rfb__h264_viewer *h = &v->h264;
+
+	if (h->in_job) {
+		sraRegionPtr all = sraRgnCreateRect(0, 0, v->srv->width, v->srv->height);
+
+		if (all != NULL) {
+			sraRgnOr(v->cl->modifiedRegion, all);
+			sraRgnDestroy(all);
+		}
+	}
+	h->in_job = false;
+	h->ready = false;
+	h->st = NULL;
+	h->seq = UINT64_MAX;
+}
+
 void
 rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 {
@@ -234,6 +255,8 @@ rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 	if (want != h->want)
 		rfb__log(WK_LOG_INFO, "%s: %s", v->name, want ? "H.264 (encoding 50)" :
 			 "no H.264 from now on");
+	if (!want)
+		leave_stream(v);
 	h->want = want;
 	h->kbps_cap = kbps ? kbps : s->h264.kbps;
 	if (h->kbps_cap < RFB_H264_MIN_KBPS)
@@ -352,8 +375,10 @@ rfb__h264_update(struct rfb_server *s, rfbClientPtr cl, bool backed_up, uint64_t
 void
 rfb__h264_viewer_gone(struct rfb_viewer *v)
 {
-	v->h264.st = NULL;	/* streams without viewers go at the next run */
+	/* Streams without viewers go at the next run. */
+	v->h264.st = NULL;
 	v->h264.in_job = false;
+	v->h264.ready = false;
 }
 
 /* ---- jobs ---- */
@@ -528,14 +553,20 @@ rfb__h264_post(struct rfb_server *s, uint64_t now)
 	for (int i = 0; i < RFB__MAX_STREAMS; i++)
 		if (s->h264.streams[i] != NULL)
 			post(s, s->h264.streams[i], now);
-	/* Streams no viewer follows any more (gone, moved, resized) go. */
+	/* A stream of another size than the framebuffer's loses its viewers
+	 * (they take one of the new size with their next frame); streams no
+	 * viewer follows go. */
 	it = rfbGetClientIterator(s->scr);
 	while ((cl = rfbClientIteratorNext(it)) != NULL) {
 		struct rfb_viewer *v = rfb__viewer_of(cl);
+		struct rfb__stream *st = v != NULL ? v->h264.st : NULL;
 
-		for (int i = 0; v != NULL && i < RFB__MAX_STREAMS; i++)
-			if (v->h264.want && v->h264.st == s->h264.streams[i])
-				used[i] = true;
+		if (st == NULL)
+			continue;
+		if (!st->busy && (st->w != s->width || st->h != s->height))
+			leave_stream(v);
+		for (int i = 0; i < RFB__MAX_STREAMS; i++)
+			used[i] |= v->h264.st != NULL && v->h264.st == s->h264.streams[i];
 	}
 	rfbReleaseClientIterator(it);
 	for (int i = 0; i < RFB__MAX_STREAMS; i++) {
