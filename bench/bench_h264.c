@@ -13,7 +13,8 @@
  *   h264_bytes_at_tight_psnr  the first 5 s of the same motion through the
  *                        encoder alone at CRF 21, 14 and 8 (cap at its
  *                        highest), decoded the same way: the bytes/s H.264
- *                        needs for Tight q8's PSNR, interpolated
+ *                        needs for Tight q8's PSNR, interpolated (no line
+ *                        when even CRF 8 stays below it: DETAIL reached=0)
  *   h264_psnr_i420_ceiling   those frames to I420 and back, no coding: the
  *                        PSNR a 4:2:0 stream of them cannot exceed
  *   h264_encode_1080p    rfb_h264_load + rfb_h264_encode of the same motion
@@ -987,9 +988,13 @@ bench_crf_sweep(struct motion *mo, const struct tight_ref *tref)
 
 		est = exp(log(bps[hi - 1]) + t * (log(bps[hi]) - log(bps[hi - 1])));
 	} else {
-		est = bps[SWEEP_N - 1];	/* not reached: the most it was given */
+		est = 0;	/* not reached */
 	}
-	bench_line("h264_bytes_at_tight_psnr", est, "B/s", "tight_q8", tref->bps, est / tref->bps);
+	/* No figure when no CRF got there: the DETAIL line's points say how
+	 * close each came. */
+	if (hi >= 0)
+		bench_line("h264_bytes_at_tight_psnr", est, "B/s", "tight_q8", tref->bps,
+			   est / tref->bps);
 	bench_line("h264_psnr_i420_ceiling", ceil_sum / n, "dB", "tight_q8_psnr", tref->psnr,
 		   ceil_sum / n / tref->psnr);
 	printf("DETAIL name=h264_bytes_at_tight_psnr frames=%d tight_psnr=%.3f reached=%d "

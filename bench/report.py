@@ -108,7 +108,7 @@ GOALS = {
     "h264_bytes_at_tight_psnr": ("the same motion (first 5 s) through the encoder alone at CRF 21, 14 and 8 "
                                  "(bitrate cap at its highest), decoded and compared the same way: the bytes/s "
                                  "at Tight q8's PSNR over those frames, interpolated between the CRFs either "
-                                 "side; when no CRF reaches it, the bytes at the lowest CRF (DETAIL reached=0)",
+                                 "side (absent when no CRF reaches it: see h264_psnr_motion_1080p)",
                                  "report", None),
     "h264_psnr_i420_ceiling": ("the same frames converted to the encoder's I420 and back as the viewer's decoder "
                                "does, no coding between: the PSNR no H.264 (4:2:0, Constrained Baseline) "
