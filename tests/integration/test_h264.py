@@ -344,6 +344,42 @@ class SlowLink(H264Case):
             self.assertEqual(dec.size, (1280, 720), "viewer %s decoded size" % name)
 
 
+    def test_viewer_a_round_trip_away_costs_the_other_no_idr(self):
+        """Two viewers of one stream, B asking for its next update 40 ms
+        after each one arrives (a link with a 40 ms round trip, not a slow
+        one): neither is ever behind, so neither needs an IDR, and A's
+        stream is what it is alone."""
+        window, rtt = 3.0, 0.04
+        a = self.h264_viewer()
+        a.wait_for(lambda: a.h264, 10 * SLOW, "viewer A's first rect")
+        a.pump(0.5)
+        b = self.h264_viewer()
+        rfb.wait_all([a, b], lambda: b.h264, 10 * SLOW, "viewer B's first rect")
+        b.auto_request = False
+        pump_all([a, b], 0.2)
+        na, nb = len(a.h264), len(b.h264)
+        seen, due = b.updates, time.monotonic() + rtt
+        end = time.monotonic() + window
+        while time.monotonic() < end:
+            pump_all([a, b], 0.005)
+            if b.updates != seen:
+                seen, due = b.updates, time.monotonic() + rtt
+            if due is not None and time.monotonic() >= due:
+                b.request(incremental=True)
+                due = None
+
+        def idrs(es):
+            return sum(1 for e in es if h264.NAL_IDR in h264.types(e[7]))
+        ea, eb = a.h264[na:], b.h264[nb:]
+        print("MEASURE: H.264 beside a viewer with a %.0f ms round trip, %.0f s: A %d frames, %d IDR, "
+              "%d with 'reset', %d B; B %d frames, %d IDR"
+              % (rtt * 1000, window, len(ea), idrs(ea), sum(1 for e in ea if e[6]),
+                 sum(len(e[7]) for e in ea), len(eb), idrs(eb)))
+        self.assertGreaterEqual(len(eb), 5 * window, "viewer B's frames")
+        self.assertEqual([e[6] for e in ea if e[6]], [], "viewer A's rects with 'reset'")
+        self.assertLessEqual(idrs(ea), 1, "IDRs viewer A got beside B")
+        self.assertLessEqual(idrs(eb), 1, "IDRs viewer B got")
+
 class Off(DaemonTestCase):
     extra_args = ("--h264", "off")
 
