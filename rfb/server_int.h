@@ -43,6 +43,8 @@ struct rfb__h264_viewer {
 	bool in_job;		/* ... which is being encoded */
 	bool reset_all;		/* its next frame resets every decoder (resize) */
 	bool announced;		/* first frame logged */
+	struct rfb__buf backlog;	/* frames of st not sent yet (no request) */
+	uint32_t backlog_flags;	/* the flags word they go with */
 };
 
 struct rfb_viewer {
