@@ -54,6 +54,7 @@ struct rfb__stream {
 	struct rfb_server *srv;
 	struct rfb_h264 *enc;
 	int w, h, kbps, fps_cap;
+	bool chroma444;
 	uint64_t seq;		/* frames delivered */
 	/* Loop side. */
 	bool busy;		/* the worker has a job: hands off the encoder */
@@ -117,12 +118,13 @@ stream_free(struct rfb__stream *st)
 }
 
 static struct rfb__stream *
-stream_new(struct rfb_server *s, int kbps, int fps_cap)
+stream_new(struct rfb_server *s, int kbps, int fps_cap, bool chroma444)
 {
 	struct rfb__stream *st = calloc(1, sizeof(*st));
 	struct rfb_h264_params p = {
 		.width = s->width, .height = s->height, .kbps = kbps,
 		.fps = fps_cap ? fps_cap : DEFAULT_FPS, .threads = s->h264.threads,
+		.chroma444 = chroma444,
 	};
 	int err;
 
@@ -133,6 +135,7 @@ stream_new(struct rfb_server *s, int kbps, int fps_cap)
 	st->h = s->height;
 	st->kbps = kbps;
 	st->fps_cap = fps_cap;
+	st->chroma444 = chroma444;
 	if ((st->enc = rfb_h264_new(&p, &err)) == NULL) {
 		wk_log_once(&s->h264.fail, "rfb", WK_LOG_WARN, "H.264 encoder for %dx%d at %d kbit/s: "
 			    "%s; Tight instead", s->width, s->height, kbps,
@@ -174,7 +177,7 @@ stream_for(struct rfb_server *s, const struct rfb__h264_viewer *h)
 			if (free_slot < 0)
 				free_slot = i;
 		} else if (st->w == s->width && st->h == s->height && st->kbps == h->kbps &&
-			   st->fps_cap == h->fps_cap) {
+			   st->fps_cap == h->fps_cap && st->chroma444 == h->chroma444) {
 			return st;
 		}
 	}
@@ -183,7 +186,7 @@ stream_for(struct rfb_server *s, const struct rfb__h264_viewer *h)
 			    "settings already; a viewer with others gets Tight", RFB__MAX_STREAMS);
 		return NULL;
 	}
-	return s->h264.streams[free_slot] = stream_new(s, h->kbps, h->fps_cap);
+	return s->h264.streams[free_slot] = stream_new(s, h->kbps, h->fps_cap, h->chroma444);
 }
 
 static void flush(rfbClientPtr cl, struct rfb__stream *st);
@@ -241,6 +244,7 @@ rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 	size_t n;
 	bool pixel_seen = false, want = false;
 	int kbps = 0, fps = 0;
+	bool chroma444 = false;
 
 	if (len < 4)
 		return;
@@ -258,6 +262,8 @@ rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 			kbps = (e - RFB_PSEUDO_H264_KBPS) * 100;
 		else if (e > RFB_PSEUDO_H264_FPS && e <= RFB_PSEUDO_H264_FPS + 60)
 			fps = e - RFB_PSEUDO_H264_FPS;
+		else if (e == RFB_PSEUDO_H264_444 + 1)
+			chroma444 = true;
 	}
 	want = want && s->h264.on;
 	if (want != h->want)
@@ -272,9 +278,10 @@ rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 	if (h->kbps == 0 || h->kbps > h->kbps_cap)
 		h->kbps = h->kbps_cap;
 	h->fps_cap = fps;
+	h->chroma444 = chroma444;
 	if (want)
-		rfb__log(WK_LOG_DEBUG, "%s: H.264 cap %d kbit/s, %d fps%s", v->name, h->kbps_cap,
-			 fps, fps ? "" : " (no cap)");
+		rfb__log(WK_LOG_DEBUG, "%s: H.264 %s, cap %d kbit/s, %d fps%s", v->name,
+			 chroma444 ? "4:4:4" : "4:2:0", h->kbps_cap, fps, fps ? "" : " (no cap)");
 }
 
 /* ---- per viewer ---- */
