@@ -94,12 +94,15 @@ BINS     := $(BUILD)/webkvmd $(if $(wildcard proxy/main.c),$(BUILD)/webkvm-proxy
             $(if $(wildcard board/sim/target/main.c),$(BUILD)/webkvm-target) \
             $(if $(wildcard proxy/passwd/main.c),$(BUILD)/webkvm-passwd)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+# Test tools the integration tests run: h264dec decodes encoding-50 streams
+# with libavcodec.
+TOOLS    := $(BUILD)/tests/h264dec
 
 # Keep test objects: they are intermediate files of the pattern rule.
 .SECONDARY:
 
 .PHONY: all run test test-unit test-integration test-browser test-hil qemu deps clean bench web fuzz
-all: $(BINS) $(UNIT)
+all: $(BINS) $(UNIT) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c | $(DEB_HDRS)
 	$(call msg,CC,$<)
@@ -164,6 +167,14 @@ $(BUILD)/boothost: $(BUILD)/obj/tests/hil/boothost.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libusb-1.0 2>/dev/null)
 $(BUILD)/obj/tests/hil/boothost.o: CFLAGS += $(shell pkg-config --cflags libusb-1.0 2>/dev/null)
+
+# Decodes what an encoding-50 viewer recorded (tests/integration/test_h264.py).
+AVCODEC_PKGS := libavcodec libavutil
+$(BUILD)/tests/h264dec: $(BUILD)/obj/tests/integration/h264dec.o
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(AVCODEC_PKGS) 2>/dev/null) -lyuv -lm
+$(BUILD)/obj/tests/integration/h264dec.o: CFLAGS += $(shell pkg-config --cflags $(AVCODEC_PKGS) 2>/dev/null)
 
 # The users file tool: argon2id (libargon2).
 $(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth.o $(BUILD)/obj/proxy/rest.o \

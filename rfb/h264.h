@@ -1,7 +1,8 @@
 /* rfb/ — the H.264 encoder behind RFB encoding 50.
  *
  * One encoder makes one Annex-B stream of XRGB32 frames of one size:
- * Constrained Baseline, no B-frames, no lookahead (each frame's bytes come
+ * Constrained Baseline 4:2:0 (or, for a viewer that decodes it, High 4:4:4
+ * Predictive), no B-frames, no lookahead (each frame's bytes come
  * out of the call that took it), SPS/PPS before every IDR, an IDR only when
  * asked for (a new viewer, one that missed frames, a resize).  Rate: a
  * quality target (CRF) capped by a VBV of `kbps`, so a frame never bursts
@@ -31,9 +32,12 @@
 #define RFB_H264_RESET_ALL	2u	/* reset every decoder */
 
 /* webkvm's own pseudo-encodings: a viewer's caps, sent by our page.
- * BASE + n, n = 1..255: bitrate cap n * 100 kbit/s; n = 1..60: fps cap. */
+ * BASE + n, n = 1..255: bitrate cap n * 100 kbit/s; n = 1..60: fps cap;
+ * 4:4:4 + 1: the viewer decodes High 4:4:4 Predictive (its page checked
+ * by decoding a frame). */
 #define RFB_PSEUDO_H264_KBPS	0x574B1000
 #define RFB_PSEUDO_H264_FPS	0x574B2000
+#define RFB_PSEUDO_H264_444	0x574B3000
 
 #define RFB_H264_MIN_KBPS	100
 #define RFB_H264_MAX_KBPS	25500
@@ -43,6 +47,8 @@ struct rfb_h264_params {
 	int fps;		/* expected frame rate, for rate control; 1..240 */
 	int kbps;		/* VBV cap, RFB_H264_MIN_KBPS..RFB_H264_MAX_KBPS */
 	int crf;		/* quality target, 0 = default (x264's scale, lower is better) */
+	bool chroma444;		/* High 4:4:4 Predictive, full-resolution colour;
+				 * else Constrained Baseline, 4:2:0 */
 	int threads;		/* encoder threads (slices), 0 = one per CPU up to 4 */
 };
 
@@ -62,8 +68,12 @@ enum {
 
 struct rfb_h264;
 
-/* The defaults rfb_h264_new() fills in, for callers that report them. */
+/* The defaults rfb_h264_new() fills in, for callers that report them:
+ * 4:2:0 cannot hold coloured text sharply whatever the bitrate (its PSNR
+ * on a desktop tops out near 41 dB), so it gets the usual CRF; 4:4:4 gets
+ * a finer one, which its colour can show. */
 #define RFB_H264_DEFAULT_CRF	21
+#define RFB_H264_DEFAULT_CRF_444	17
 #define RFB_H264_DEFAULT_KBPS	8000
 
 struct rfb_h264 *rfb_h264_new(const struct rfb_h264_params *p, int *err);

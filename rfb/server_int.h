@@ -34,6 +34,7 @@ struct rfb__stream;
 struct rfb__h264_viewer {
 	bool want;		/* listed encoding 50 before other pixel encodings */
 	int kbps_cap, fps_cap;	/* its caps (fps 0: none) */
+	bool chroma444;		/* decodes High 4:4:4 Predictive */
 	int kbps;		/* what the link takes now, <= kbps_cap */
 	uint64_t changed_us;	/* kbps last lowered or raised */
 	bool backed_up;		/* its socket held too much at the last look */
@@ -43,6 +44,8 @@ struct rfb__h264_viewer {
 	bool in_job;		/* ... which is being encoded */
 	bool reset_all;		/* its next frame resets every decoder (resize) */
 	bool announced;		/* first frame logged */
+	struct rfb__buf backlog;	/* frames of st not sent yet (no request) */
+	uint32_t backlog_flags;	/* the flags word they go with */
 };
 
 struct rfb_viewer {

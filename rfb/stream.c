@@ -3,9 +3,12 @@
  * A stream is one encoder (rfb/h264.c) at one size, bitrate cap and frame
  * rate cap, with a thread of its own that encodes while the loop goes on.
  * Viewers with the same settings share a stream: one encode, the same bytes
- * for each.  A viewer follows its stream frame by frame; one that missed a
- * frame (its socket was backed up, it just joined, or it moved to another
- * stream) makes the next frame an IDR, with the "reset" flag for it.
+ * for each.  A viewer follows its stream frame by frame: a frame encoded
+ * while it had no request outstanding (it is a round trip away) is kept
+ * for it and sent, with any later ones in the same payload, when it asks.
+ * One that missed a frame (its socket was backed up, it just joined, or it
+ * moved to another stream) makes the next frame an IDR, with the "reset"
+ * flag for it.
  *
  * The tile diff decides when: a stream encodes only when one of its viewers
  * has pixels marked modified and has asked for an update, so a still screen
@@ -44,11 +47,14 @@
 #define SQUEEZED_CRF		4.0
 /* Frame rate assumed by rate control when a viewer set no cap. */
 #define DEFAULT_FPS		30
+/* Frames kept for a viewer between its requests, at most. */
+#define BACKLOG_MAX		(1024 * 1024)
 
 struct rfb__stream {
 	struct rfb_server *srv;
 	struct rfb_h264 *enc;
 	int w, h, kbps, fps_cap;
+	bool chroma444;
 	uint64_t seq;		/* frames delivered */
 	/* Loop side. */
 	bool busy;		/* the worker has a job: hands off the encoder */
@@ -112,12 +118,13 @@ stream_free(struct rfb__stream *st)
 }
 
 static struct rfb__stream *
-stream_new(struct rfb_server *s, int kbps, int fps_cap)
+stream_new(struct rfb_server *s, int kbps, int fps_cap, bool chroma444)
 {
 	struct rfb__stream *st = calloc(1, sizeof(*st));
 	struct rfb_h264_params p = {
 		.width = s->width, .height = s->height, .kbps = kbps,
 		.fps = fps_cap ? fps_cap : DEFAULT_FPS, .threads = s->h264.threads,
+		.chroma444 = chroma444,
 	};
 	int err;
 
@@ -128,6 +135,7 @@ stream_new(struct rfb_server *s, int kbps, int fps_cap)
 	st->h = s->height;
 	st->kbps = kbps;
 	st->fps_cap = fps_cap;
+	st->chroma444 = chroma444;
 	if ((st->enc = rfb_h264_new(&p, &err)) == NULL) {
 		wk_log_once(&s->h264.fail, "rfb", WK_LOG_WARN, "H.264 encoder for %dx%d at %d kbit/s: "
 			    "%s; Tight instead", s->width, s->height, kbps,
@@ -169,7 +177,7 @@ stream_for(struct rfb_server *s, const struct rfb__h264_viewer *h)
 			if (free_slot < 0)
 				free_slot = i;
 		} else if (st->w == s->width && st->h == s->height && st->kbps == h->kbps &&
-			   st->fps_cap == h->fps_cap) {
+			   st->fps_cap == h->fps_cap && st->chroma444 == h->chroma444) {
 			return st;
 		}
 	}
@@ -178,8 +186,10 @@ stream_for(struct rfb_server *s, const struct rfb__h264_viewer *h)
 			    "settings already; a viewer with others gets Tight", RFB__MAX_STREAMS);
 		return NULL;
 	}
-	return s->h264.streams[free_slot] = stream_new(s, h->kbps, h->fps_cap);
+	return s->h264.streams[free_slot] = stream_new(s, h->kbps, h->fps_cap, h->chroma444);
 }
+
+static void flush(rfbClientPtr cl, struct rfb__stream *st);
 
 /* ---- SetEncodings ---- */
 
@@ -211,7 +221,7 @@ leave_stream(struct rfb_viewer *v)
 {
 	struct rfb__h264_viewer *h = &v->h264;
 
-	if (h->in_job) {
+	if (h->in_job || h->backlog.len > 0) {
 		sraRegionPtr all = sraRgnCreateRect(0, 0, v->srv->width, v->srv->height);
 
 		if (all != NULL) {
@@ -223,6 +233,7 @@ leave_stream(struct rfb_viewer *v)
 	h->ready = false;
 	h->st = NULL;
 	h->seq = UINT64_MAX;
+	h->backlog.len = 0;
 }
 
 void
@@ -233,6 +244,7 @@ rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 	size_t n;
 	bool pixel_seen = false, want = false;
 	int kbps = 0, fps = 0;
+	bool chroma444 = false;
 
 	if (len < 4)
 		return;
@@ -250,6 +262,8 @@ rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 			kbps = (e - RFB_PSEUDO_H264_KBPS) * 100;
 		else if (e > RFB_PSEUDO_H264_FPS && e <= RFB_PSEUDO_H264_FPS + 60)
 			fps = e - RFB_PSEUDO_H264_FPS;
+		else if (e == RFB_PSEUDO_H264_444 + 1)
+			chroma444 = true;
 	}
 	want = want && s->h264.on;
 	if (want != h->want)
@@ -264,9 +278,10 @@ rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 	if (h->kbps == 0 || h->kbps > h->kbps_cap)
 		h->kbps = h->kbps_cap;
 	h->fps_cap = fps;
+	h->chroma444 = chroma444;
 	if (want)
-		rfb__log(WK_LOG_DEBUG, "%s: H.264 cap %d kbit/s, %d fps%s", v->name, h->kbps_cap,
-			 fps, fps ? "" : " (no cap)");
+		rfb__log(WK_LOG_DEBUG, "%s: H.264 %s, cap %d kbit/s, %d fps%s", v->name,
+			 chroma444 ? "4:4:4" : "4:2:0", h->kbps_cap, fps, fps ? "" : " (no cap)");
 }
 
 /* ---- per viewer ---- */
@@ -318,6 +333,11 @@ rfb__h264_update(struct rfb_server *s, rfbClientPtr cl, bool backed_up, uint64_t
 		return false;
 	if (h->in_job || cl->onHold)
 		return true;
+	if (h->backlog.len > 0 && h->st != NULL && !backed_up &&
+	    !sraRgnEmpty(cl->requestedRegion)) {
+		flush(cl, h->st);
+		return true;
+	}
 	if (backed_up) {
 		/* Frames go by without it: it will need an IDR, at a bitrate
 		 * the link can take. */
@@ -379,21 +399,22 @@ rfb__h264_viewer_gone(struct rfb_viewer *v)
 	v->h264.st = NULL;
 	v->h264.in_job = false;
 	v->h264.ready = false;
+	rfb__buf_free(&v->h264.backlog);
 }
 
 /* ---- jobs ---- */
 
+/* Sends the viewer the frames kept for it, as one payload (a decoder shows
+ * the last picture of a payload). */
 static void
-send_frame(struct rfb_server *s, rfbClientPtr cl, struct rfb__stream *st,
-	   const struct rfb_h264_frame *f)
+flush(rfbClientPtr cl, struct rfb__stream *st)
 {
 	struct rfb_viewer *v = rfb__viewer_of(cl);
 	struct rfb__h264_viewer *h = &v->h264;
+	size_t len = h->backlog.len;
+	uint32_t flags = h->backlog_flags;
 	uint8_t hdr[4 + 12 + 8];
-	uint32_t flags = 0;
 
-	if (f->idr && h->seq != st->seq - 1)
-		flags = RFB_H264_RESET | (h->reset_all ? RFB_H264_RESET_ALL : 0);
 	hdr[0] = rfbFramebufferUpdate;
 	hdr[1] = 0;
 	hdr[2] = 0;
@@ -402,27 +423,51 @@ send_frame(struct rfb_server *s, rfbClientPtr cl, struct rfb__stream *st,
 	hdr[8] = (uint8_t)(st->w >> 8); hdr[9] = (uint8_t)st->w;
 	hdr[10] = (uint8_t)(st->h >> 8); hdr[11] = (uint8_t)st->h;
 	hdr[12] = 0; hdr[13] = 0; hdr[14] = 0; hdr[15] = RFB_ENCODING_H264;
-	hdr[16] = (uint8_t)(f->len >> 24); hdr[17] = (uint8_t)(f->len >> 16);
-	hdr[18] = (uint8_t)(f->len >> 8); hdr[19] = (uint8_t)f->len;
+	hdr[16] = (uint8_t)(len >> 24); hdr[17] = (uint8_t)(len >> 16);
+	hdr[18] = (uint8_t)(len >> 8); hdr[19] = (uint8_t)len;
 	hdr[20] = (uint8_t)(flags >> 24); hdr[21] = (uint8_t)(flags >> 16);
 	hdr[22] = (uint8_t)(flags >> 8); hdr[23] = (uint8_t)flags;
 	sraRgnMakeEmpty(cl->requestedRegion);
-	h->seq = st->seq;
-	h->reset_all = false;
+	h->backlog.len = 0;
+	h->backlog_flags = 0;
 	rfbStatRecordMessageSent(cl, rfbFramebufferUpdate, 4, 4);
-	rfbStatRecordEncodingSent(cl, RFB_ENCODING_H264, (int)(f->len + 20),
-				  st->w * st->h * 4);
+	rfbStatRecordEncodingSent(cl, RFB_ENCODING_H264, (int)(len + 20), st->w * st->h * 4);
 	if (!h->announced) {
-		rfb__log(WK_LOG_DEBUG, "%s: first H.264 frame, %zu bytes%s", v->name, f->len,
-			 f->idr ? ", IDR" : "");
+		rfb__log(WK_LOG_DEBUG, "%s: first H.264 frame, %zu bytes", v->name, len);
 		h->announced = true;
 	}
 	if (rfbWriteExact(cl, (const char *)hdr, (int)sizeof(hdr)) <= 0 ||
-	    rfbWriteExact(cl, (const char *)f->data, (int)f->len) <= 0) {
+	    rfbWriteExact(cl, (const char *)h->backlog.p, (int)len) <= 0) {
 		rfb__log(WK_LOG_INFO, "%s: write: %s", v->name, strerror(errno));
 		rfbCloseClient(cl);
 	}
-	(void)s;
+}
+
+/* The stream's new frame for a viewer that was in its job: kept, and sent
+ * at once when the viewer has asked for an update.  A viewer that has not
+ * asked for BACKLOG_MAX bytes' worth loses them and starts again from an
+ * IDR when it does. */
+static void
+deliver(rfbClientPtr cl, struct rfb__stream *st, const struct rfb_h264_frame *f)
+{
+	struct rfb_viewer *v = rfb__viewer_of(cl);
+	struct rfb__h264_viewer *h = &v->h264;
+
+	if (h->backlog.len + f->len > BACKLOG_MAX ||
+	    rfb__buf_reserve(&h->backlog, f->len) < 0) {
+		leave_stream(v);
+		h->backlog.len = 0;
+		return;
+	}
+	if (h->backlog.len == 0)
+		h->backlog_flags = f->idr && h->seq != st->seq - 1 ?
+			RFB_H264_RESET | (h->reset_all ? RFB_H264_RESET_ALL : 0) : 0;
+	memcpy(h->backlog.p + h->backlog.len, f->data, f->len);
+	h->backlog.len += f->len;
+	h->seq = st->seq;
+	h->reset_all = false;
+	if (!sraRgnEmpty(cl->requestedRegion))
+		flush(cl, st);
 }
 
 /* The viewers that waited for a stream's frame: marked modified again
@@ -481,7 +526,7 @@ collect(struct rfb_server *s, struct rfb__stream *st, uint64_t now)
 			continue;
 		v->h264.in_job = false;
 		if (cl->sock != RFB_INVALID_SOCKET)
-			send_frame(s, cl, st, &st->out);
+			deliver(cl, st, &st->out);
 	}
 	rfbReleaseClientIterator(it);
 	(void)now;
@@ -502,29 +547,42 @@ post(struct rfb_server *s, struct rfb__stream *st, uint64_t now)
 	}
 	if (st->fps_cap > 0 && now - st->last_post_us < 1000000ull / (unsigned)st->fps_cap)
 		return;
+	it = rfbGetClientIterator(s->scr);
+	while ((cl = rfbClientIteratorNext(it)) != NULL && !any) {
+		struct rfb_viewer *v = rfb__viewer_of(cl);
+
+		any = v != NULL && v->h264.st == st && v->h264.ready && !v->h264.in_job;
+	}
+	rfbReleaseClientIterator(it);
+	if (!any) {
+		st->wanted = false;
+		st->refresh = false;
+		return;
+	}
 	/* The frame holds everything on screen now: what its viewers had
-	 * marked modified is in it.  One that missed the stream's last frame
-	 * makes it an IDR. */
+	 * marked modified is in it.  It goes to those that asked, and is kept
+	 * for those in step with the stream that will ask (a round trip
+	 * away).  One that missed the stream's last frame makes it an IDR. */
 	it = rfbGetClientIterator(s->scr);
 	while ((cl = rfbClientIteratorNext(it)) != NULL) {
 		struct rfb_viewer *v = rfb__viewer_of(cl);
 
-		if (v == NULL || v->h264.st != st || !v->h264.ready)
+		if (v == NULL || v->h264.st != st || v->h264.in_job)
+			continue;
+		if (!v->h264.ready &&
+		    (v->h264.seq != st->seq || v->h264.backed_up || !v->h264.want))
 			continue;
 		v->h264.ready = false;
 		v->h264.in_job = true;
 		sraRgnMakeEmpty(cl->modifiedRegion);
 		idr |= v->h264.seq != st->seq;
-		any = true;
 	}
 	rfbReleaseClientIterator(it);
-	if (any && st->refresh && st->refresh_due && !idr)
+	if (st->refresh && st->refresh_due && !idr)
 		rfb_h264_force_qp(st->enc, rfb_h264_target_crf(st->enc));
 	st->refresh_due = false;
 	st->wanted = false;
 	st->refresh = false;
-	if (!any)
-		return;
 	rfb_h264_load(st->enc, s->fb, s->width * 4);
 	st->busy = true;
 	st->last_post_us = now;

@@ -11,7 +11,7 @@ libargon2-dev libjansson-dev openssl libusb-1.0-0-dev
 clang-14 libclang-rt-14-dev clang-tools-14 cppcheck
 vncsnapshot gvncviewer tightvncpasswd chromium websockify novnc
 qemu-system-x86 busybox-static cpio ustreamer
-libx264-dev x264 ffmpeg
+libx264-dev x264 ffmpeg libavcodec-dev
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
 # The arm64 build (make ARCH=arm64): Debian's arm64 -dev packages next to
 # the machine's own (multiarch).  libwebsockets-dev and libvncserver-dev

@@ -1346,6 +1346,24 @@ test_h264_encoder(void **state)
 	assert_int_equal(types[0], 7);
 	assert_true(has_nal(types, n, 5));
 	rfb_h264_free(e);
+
+	/* 4:4:4 for viewers that decode it: High 4:4:4 Predictive in the
+	 * SPS (profile_idc 244, right after the NAL header). */
+	p.chroma444 = true;
+	e = rfb_h264_new(&p, &err);
+	assert_non_null(e);
+	assert_non_null(strstr(rfb_h264_describe(e), "4:4:4"));
+	rfb_h264_load(e, fb, W * 4);
+	assert_int_equal(rfb_h264_encode(e, true, &f), 0);
+	assert_true(f.idr);
+	assert_true(f.len > 5 && f.data[0] == 0 && f.data[1] == 0);
+	for (size_t i = 0; i + 4 < f.len; i++)
+		if (f.data[i] == 0 && f.data[i + 1] == 0 && f.data[i + 2] == 1) {
+			assert_int_equal(f.data[i + 3] & 0x1f, 7);
+			assert_int_equal(f.data[i + 4], 244);
+			break;
+		}
+	rfb_h264_free(e);
 	free(fb);
 }
 
