@@ -586,6 +586,7 @@ function loadSettings() {
 	setSelect($("opt-codec"), get("codec", "auto"));
 	setSelect($("opt-kbps"), get("kbps", "0"));
 	setSelect($("opt-fps"), get("fps", "0"));
+	$("opt-444").checked = get("444", "true") === "true";
 	// ?codec= picks one for this page without storing it (a link, a test).
 	const codec = params.get("codec");
 	if (CODECS.includes(codec))
@@ -607,7 +608,9 @@ let noticeHidden = false;	// the user closed the notice
 // What the daemon is asked for (codec.js editEncodings).
 function wantCodec() {
 	const p = plan($("opt-codec").value, h264Support());
-	return { h264: p.h264, kbps: Number($("opt-kbps").value), fps: Number($("opt-fps").value) };
+	const sup = h264Support();
+	return { h264: p.h264, kbps: Number($("opt-kbps").value), fps: Number($("opt-fps").value),
+		chroma444: p.h264 && sup.chroma444 && $("opt-444").checked };
 }
 
 // The notice under the bar says why the page uses Tight when the user
@@ -624,10 +627,14 @@ function showCodec() {
 		: choice === "tight" ? "Asking the KVM for Tight." : p.notice || "Checking for H.264…";
 	for (const id of ["opt-kbps", "opt-fps"])
 		$(id).disabled = !p.h264;
+	$("opt-444").disabled = !p.h264 || !sup || !sup.chroma444;
+	$("info-444").textContent = !sup || !p.h264 ? "" : sup.chroma444 ? ""
+		: "this browser does not decode H.264 4:4:4";
 }
 
 function codecChanged(e) {
-	localStorage.setItem("webkvm." + e.target.id.replace(/^opt-/, ""), e.target.value);
+	const el = e.target;
+	localStorage.setItem("webkvm." + el.id.replace(/^opt-/, ""), el.type === "checkbox" ? String(el.checked) : el.value);
 	showCodec();
 	resendEncodings(rfb);
 }
@@ -761,7 +768,7 @@ function setupToolbar() {
 		b.addEventListener("click", () => power(b.dataset.power));
 	for (const id of ["opt-fit", "opt-quality", "opt-compression"])
 		$(id).addEventListener("input", () => { saveSettings(); applyView(); });
-	for (const id of ["opt-codec", "opt-kbps", "opt-fps"])
+	for (const id of ["opt-codec", "opt-kbps", "opt-fps", "opt-444"])
 		$(id).addEventListener("change", codecChanged);
 	$("notice-close").addEventListener("click", () => { noticeHidden = true; showCodec(); });
 	$("btn-full").addEventListener("click", toggleFullscreen);
@@ -775,7 +782,7 @@ const stats = new Stats(({ fps, kbps, rtt, codec, decode }) => {
 	$("stat-fps").textContent = fps.toFixed(fps < 10 ? 1 : 0);
 	$("stat-kbps").textContent = kbps < 100 ? kbps.toFixed(1) : kbps.toFixed(0);
 	$("stat-rtt").textContent = rtt === null ? "–" : rtt.toFixed(rtt < 10 ? 1 : 0);
-	$("stat-decode-box").hidden = codec !== "H.264";
+	$("stat-decode-box").hidden = !(codec && codec.startsWith("H.264"));
 	$("stat-decode").textContent = decode === null ? "–" : decode.toFixed(decode < 10 ? 1 : 0);
 });
 

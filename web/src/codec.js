@@ -29,45 +29,85 @@ export const FPS_MAX = 60;
 
 export const CODECS = ["auto", "h264", "tight"];
 
-// What the browser can do, once known: { ok, why } where why says, in a
-// few words, why H.264 cannot be used ("" when it can).  null until the
-// check answered or CHECK_MS passed.
+// webkvm's pseudo-encoding for "this viewer decodes High 4:4:4
+// Predictive": the daemon then sends full-resolution colour (sharper
+// coloured text for more bytes) instead of Constrained Baseline 4:2:0.
+export const CHROMA444 = 0x574B3001;
+
+// A 16x16 High 4:4:4 Predictive IDR (SPS, PPS, one slice), made with x264,
+// for the browser to prove it decodes that profile.
+const TEST_444 = "AAAAAWf0AAqRlp7ARAAAAwAEAAADAAo8SJqAAAAAAWjODxkgAAABZYiEOiRQABB9igACCtFAAECP";
+
+// Whether a High 4:4:4 Predictive frame decodes here: the profile at
+// 1080p is supported and the test frame comes out without an error.
+async function decodes444() {
+	const at1080 = await VideoDecoder.isConfigSupported({
+		codec: "avc1.f40028", codedWidth: 1920, codedHeight: 1080, optimizeForLatency: true });
+	if (!at1080.supported)
+		return false;
+	let frames = 0, error = null;
+	const dec = new VideoDecoder({
+		output: (f) => { frames++; f.close(); },
+		error: (e) => { error = e; },
+	});
+	try {
+		dec.configure({ codec: "avc1.f4000a", codedWidth: 16, codedHeight: 16, optimizeForLatency: true });
+		const data = Uint8Array.from(atob(TEST_444), (c) => c.charCodeAt(0));
+		dec.decode(new EncodedVideoChunk({ type: "key", timestamp: 0, data }));
+		await dec.flush();
+	} finally {
+		if (dec.state !== "closed")
+			dec.close();
+	}
+	return frames === 1 && error === null;
+}
+
+// What the browser can do, once known: { ok, why, chroma444 } where why
+// says, in a few words, why H.264 cannot be used ("" when it can) and
+// chroma444 whether it decodes High 4:4:4 Predictive too.  null until the
+// checks answered or CHECK_MS passed.
 let support = null;
 let checking = null;	// the one check, started by the first checkH264()
 
 const CANNOT = "this browser cannot decode H.264";
 
-// Resolves to { ok, why } within CHECK_MS.  onLate(support) is called if
-// the browser's check answers after that (the page may switch then).
+// Resolves to the support above within CHECK_MS: noVNC's own check for
+// H.264 (Constrained Baseline) and ours for 4:4:4, side by side.
+// onLate(support) is called if noVNC's answers after that (the page may
+// switch then).
 export function checkH264(onLate) {
 	if (checking)
 		return checking;
 	if (!window.isSecureContext)
-		support = { ok: false, why: "H.264 needs HTTPS (this page is not a secure context)" };
+		support = { ok: false, why: "H.264 needs HTTPS (this page is not a secure context)", chroma444: false };
 	else if (!("VideoDecoder" in window))
-		support = { ok: false, why: "this browser has no WebCodecs VideoDecoder for H.264" };
+		support = { ok: false, why: "this browser has no WebCodecs VideoDecoder for H.264", chroma444: false };
 	if (support) {
 		checking = Promise.resolve(support);
 		return checking;
 	}
+	const full = decodes444().catch(() => false);
 	let timer;
-	const timeout = new Promise((res) => {
+	const deadline = new Promise((res) => {
 		timer = setTimeout(() => res(null), CHECK_MS);
 	});
-	checking = Promise.race([webCodecsH264Check, timeout]).then((ok) => {
-		clearTimeout(timer);
-		if (ok !== null) {
-			support = { ok, why: ok ? "" : CANNOT };
+	const answer = (ok, c444) => ({ ok, why: ok ? "" : CANNOT, chroma444: ok && c444 === true });
+	checking = Promise.all([Promise.race([webCodecsH264Check, deadline]), Promise.race([full, deadline])])
+		.then(([ok, c444]) => {
+			clearTimeout(timer);
+			if (ok !== null) {
+				support = answer(ok, c444);
+				return support;
+			}
+			support = { ok: false, why: `the browser's H.264 check did not answer within ${CHECK_MS / 1000} s`,
+				chroma444: false };
+			Promise.all([webCodecsH264Check, full]).then(([v, c]) => {
+				support = answer(v, c);
+				if (onLate)
+					onLate(support);
+			});
 			return support;
-		}
-		support = { ok: false, why: `the browser's H.264 check did not answer within ${CHECK_MS / 1000} s` };
-		webCodecsH264Check.then((v) => {
-			support = { ok: v, why: v ? "" : CANNOT };
-			if (onLate)
-				onLate(support);
 		});
-		return support;
-	});
 	return checking;
 }
 
@@ -91,7 +131,7 @@ export function plan(choice, sup) {
 // Edits noVNC's encoding list: 50 goes right after CopyRect when H.264 is
 // wanted (the daemon takes it when it comes before every other pixel
 // encoding), and nowhere otherwise, whatever noVNC's own check found;
-// the caps follow when set.  Only at full depth: noVNC lists Tight then.
+// the caps and 4:4:4 follow when set.  Only at full depth: noVNC lists Tight then.
 export function editEncodings(encs, want) {
 	const out = encs.filter((e) => e !== encodings.encodingH264);
 	if (!want.h264 || !out.includes(encodings.encodingTight))
@@ -102,6 +142,8 @@ export function editEncodings(encs, want) {
 		out.push(KBPS_BASE + Math.round(want.kbps / KBPS_STEP));
 	if (want.fps)
 		out.push(FPS_BASE + want.fps);
+	if (want.chroma444)
+		out.push(CHROMA444);
 	return out;
 }
 
@@ -133,7 +175,7 @@ export function resendEncodings(rfb) {
 
 export function codecName(encoding) {
 	switch (encoding) {
-	case encodings.encodingH264: return "H.264";
+	case encodings.encodingH264: return lastProfile === 244 ? "H.264 4:4:4" : "H.264";
 	case encodings.encodingTight: return "Tight";
 	case encodings.encodingTightPNG: return "TightPNG";
 	case encodings.encodingZRLE: return "ZRLE";
@@ -144,6 +186,13 @@ export function codecName(encoding) {
 	case encodings.encodingRaw: return "Raw";
 	default: return null;	// CopyRect and the like say nothing of the codec
 	}
+}
+
+// The profile_idc of the last SPS seen (244: High 4:4:4 Predictive).
+let lastProfile = null;
+
+export function h264Profile() {
+	return lastProfile;
 }
 
 // noVNC 1.7.0's H264Parser.parse ends a frame at the first slice, so a
@@ -169,6 +218,8 @@ H264Parser.prototype.parse = function () {
 		if (slices && (!slice || (data[nal + 1] & 0x80)))
 			break;
 		this._parseNalUnit(nal);
+		if (type === 7)
+			lastProfile = this.profileIdc;
 		if (type === 5)
 			key = true;
 		if (slice)

@@ -133,6 +133,6 @@ export class Stats {
 		decodes = 0;
 		const on = this._rfb !== null;
 		this._show({ fps, kbps, rtt: on ? this._rtt : null, codec: on ? this.codec : null,
-			decode: on && this.codec === "H.264" ? this._decode : null });
+			decode: on && this.codec && this.codec.startsWith("H.264") ? this._decode : null });
 	}
 }
