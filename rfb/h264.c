@@ -4,6 +4,9 @@
  *  - preset "ultrafast", tune "zerolatency": no lookahead, no B-frames,
  *    sliced threads, so the bytes of a frame come out of the call that
  *    took it and one frame's latency is the time it takes to encode it.
+ *    Each thread codes a slice of every picture: more than one only for
+ *    viewers that take several slices a picture (noVNC 1.7.0 alone shows
+ *    just the last slice of each; our page joins them).
  *  - profile "baseline" (Constrained Baseline): what every WebCodecs
  *    decoder takes (noVNC checks avc1.42401f); "high444" (High 4:4:4
  *    Predictive, still no B-frames) for viewers that say they decode it:

@@ -33,11 +33,14 @@
 
 /* webkvm's own pseudo-encodings: a viewer's caps, sent by our page.
  * BASE + n, n = 1..255: bitrate cap n * 100 kbit/s; n = 1..60: fps cap;
- * 4:4:4 + 1: the viewer decodes High 4:4:4 Predictive (its page checked
- * by decoding a frame). */
+ * CAPS + bits (1..3): what the viewer's decoder takes beyond Constrained
+ * Baseline in one slice per picture (what noVNC 1.7.0's parser needs: it
+ * ends a picture at its first slice). */
 #define RFB_PSEUDO_H264_KBPS	0x574B1000
 #define RFB_PSEUDO_H264_FPS	0x574B2000
-#define RFB_PSEUDO_H264_444	0x574B3000
+#define RFB_PSEUDO_H264_CAPS	0x574B3000
+#define RFB_H264_CAP_444	1u	/* High 4:4:4 Predictive (checked by decoding a frame) */
+#define RFB_H264_CAP_SLICES	2u	/* pictures in several slices (one per encoder thread) */
 
 #define RFB_H264_MIN_KBPS	100
 #define RFB_H264_MAX_KBPS	25500
@@ -49,7 +52,8 @@ struct rfb_h264_params {
 	int crf;		/* quality target, 0 = default (x264's scale, lower is better) */
 	bool chroma444;		/* High 4:4:4 Predictive, full-resolution colour;
 				 * else Constrained Baseline, 4:2:0 */
-	int threads;		/* encoder threads (slices), 0 = one per CPU up to 4 */
+	int threads;		/* encoder threads, each with a slice of every picture;
+				 * 0 = one per CPU up to 4 */
 };
 
 /* What one encode produced. */

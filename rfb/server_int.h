@@ -35,6 +35,7 @@ struct rfb__h264_viewer {
 	bool want;		/* listed encoding 50 before other pixel encodings */
 	int kbps_cap, fps_cap;	/* its caps (fps 0: none) */
 	bool chroma444;		/* decodes High 4:4:4 Predictive */
+	bool slices;		/* takes pictures in several slices */
 	int kbps;		/* what the link takes now, <= kbps_cap */
 	uint64_t changed_us;	/* kbps last lowered or raised */
 	bool backed_up;		/* its socket held too much at the last look */

@@ -54,7 +54,7 @@ struct rfb__stream {
 	struct rfb_server *srv;
 	struct rfb_h264 *enc;
 	int w, h, kbps, fps_cap;
-	bool chroma444;
+	bool chroma444, slices;
 	uint64_t seq;		/* frames delivered */
 	/* Loop side. */
 	bool busy;		/* the worker has a job: hands off the encoder */
@@ -118,12 +118,12 @@ stream_free(struct rfb__stream *st)
 }
 
 static struct rfb__stream *
-stream_new(struct rfb_server *s, int kbps, int fps_cap, bool chroma444)
+stream_new(struct rfb_server *s, int kbps, int fps_cap, bool chroma444, bool slices)
 {
 	struct rfb__stream *st = calloc(1, sizeof(*st));
 	struct rfb_h264_params p = {
 		.width = s->width, .height = s->height, .kbps = kbps,
-		.fps = fps_cap ? fps_cap : DEFAULT_FPS, .threads = s->h264.threads,
+		.fps = fps_cap ? fps_cap : DEFAULT_FPS, .threads = slices ? s->h264.threads : 1,
 		.chroma444 = chroma444,
 	};
 	int err;
@@ -136,6 +136,7 @@ stream_new(struct rfb_server *s, int kbps, int fps_cap, bool chroma444)
 	st->kbps = kbps;
 	st->fps_cap = fps_cap;
 	st->chroma444 = chroma444;
+	st->slices = slices;
 	if ((st->enc = rfb_h264_new(&p, &err)) == NULL) {
 		wk_log_once(&s->h264.fail, "rfb", WK_LOG_WARN, "H.264 encoder for %dx%d at %d kbit/s: "
 			    "%s; Tight instead", s->width, s->height, kbps,
@@ -177,7 +178,8 @@ stream_for(struct rfb_server *s, const struct rfb__h264_viewer *h)
 			if (free_slot < 0)
 				free_slot = i;
 		} else if (st->w == s->width && st->h == s->height && st->kbps == h->kbps &&
-			   st->fps_cap == h->fps_cap && st->chroma444 == h->chroma444) {
+			   st->fps_cap == h->fps_cap && st->chroma444 == h->chroma444 &&
+			   st->slices == h->slices) {
 			return st;
 		}
 	}
@@ -186,7 +188,8 @@ stream_for(struct rfb_server *s, const struct rfb__h264_viewer *h)
 			    "settings already; a viewer with others gets Tight", RFB__MAX_STREAMS);
 		return NULL;
 	}
-	return s->h264.streams[free_slot] = stream_new(s, h->kbps, h->fps_cap, h->chroma444);
+	return s->h264.streams[free_slot] = stream_new(s, h->kbps, h->fps_cap, h->chroma444,
+						       h->slices);
 }
 
 static void flush(rfbClientPtr cl, struct rfb__stream *st);
@@ -244,7 +247,7 @@ rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 	size_t n;
 	bool pixel_seen = false, want = false;
 	int kbps = 0, fps = 0;
-	bool chroma444 = false;
+	unsigned caps = 0;
 
 	if (len < 4)
 		return;
@@ -262,8 +265,9 @@ rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 			kbps = (e - RFB_PSEUDO_H264_KBPS) * 100;
 		else if (e > RFB_PSEUDO_H264_FPS && e <= RFB_PSEUDO_H264_FPS + 60)
 			fps = e - RFB_PSEUDO_H264_FPS;
-		else if (e == RFB_PSEUDO_H264_444 + 1)
-			chroma444 = true;
+		else if (e > RFB_PSEUDO_H264_CAPS &&
+			 e <= RFB_PSEUDO_H264_CAPS + (int32_t)(RFB_H264_CAP_444 | RFB_H264_CAP_SLICES))
+			caps = (unsigned)(e - RFB_PSEUDO_H264_CAPS);
 	}
 	want = want && s->h264.on;
 	if (want != h->want)
@@ -278,10 +282,12 @@ rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len)
 	if (h->kbps == 0 || h->kbps > h->kbps_cap)
 		h->kbps = h->kbps_cap;
 	h->fps_cap = fps;
-	h->chroma444 = chroma444;
+	h->chroma444 = caps & RFB_H264_CAP_444;
+	h->slices = caps & RFB_H264_CAP_SLICES;
 	if (want)
-		rfb__log(WK_LOG_DEBUG, "%s: H.264 %s, cap %d kbit/s, %d fps%s", v->name,
-			 chroma444 ? "4:4:4" : "4:2:0", h->kbps_cap, fps, fps ? "" : " (no cap)");
+		rfb__log(WK_LOG_DEBUG, "%s: H.264 %s, %s, cap %d kbit/s, %d fps%s", v->name,
+			 h->chroma444 ? "4:4:4" : "4:2:0", h->slices ? "sliced" : "one slice",
+			 h->kbps_cap, fps, fps ? "" : " (no cap)");
 }
 
 /* ---- per viewer ---- */

@@ -18,7 +18,8 @@ const TIGHT = 7;
 const COPYRECT = 1;
 const KBPS_BASE = 0x574B1000;
 const FPS_BASE = 0x574B2000;
-const CHROMA444 = 0x574B3001;
+// webkvm's caps pseudo-encoding: CAPS + 1 (4:4:4) + 2 (several slices).
+const CAPS = 0x574B3000;
 // Quality level pseudo-encodings (-32 .. -23) and compression (-256 .. -247).
 const isQuality = (e) => e >= -32 && e <= -23;
 const isCompress = (e) => e >= -256 && e <= -247;
@@ -135,7 +136,7 @@ export const h264Tests = [
 				"codec choice and the browser's H.264 checks");
 			assert(lists.length >= 1, "no SetEncodings sent");
 			assert(h264First(lists[0]), `SetEncodings does not list 50 before the other pixel encodings: ${lists[0]}`);
-			assert(lists[0].includes(CHROMA444), `SetEncodings does not say the page decodes 4:4:4: ${lists[0]}`);
+			assert(lists[0].includes(CAPS + 3), `SetEncodings does not say the page decodes 4:4:4 in slices: ${lists[0]}`);
 			assert(lists[0].includes(TIGHT), `SetEncodings without Tight to fall back on: ${lists[0]}`);
 			await waitH264(page, "the first screen");
 			const h = await waitFor(async () => {
@@ -213,8 +214,8 @@ export const h264Tests = [
 		assert(h264First(last), `50 not first after the caps: ${last}`);
 		assert(last.includes(KBPS_BASE + 20) && last.includes(FPS_BASE + 15),
 			`the caps (2 Mbit/s = ${KBPS_BASE + 20}, 15 fps = ${FPS_BASE + 15}) not in ${last}`);
-		assert(last.filter((e) => e >= KBPS_BASE && e < CHROMA444 + 0xff).length === 2,
-			`more than the two caps (or 4:4:4 unchecked but sent) in ${last}`);
+		assert(last.filter((e) => e >= KBPS_BASE && e < CAPS + 0xff).length === 3 && last.includes(CAPS + 2),
+			`not the two caps and slices without 4:4:4 (${CAPS + 2}) in ${last}`);
 		// The daemon encodes this viewer's next picture in a stream of its
 		// own at that rate, 4:2:0 (rfb/h264.c names it in the log).
 		await page.locator("#screen canvas").focus();
@@ -230,7 +231,7 @@ export const h264Tests = [
 		last = lists.at(-1);
 		assert(!last.includes(H264) && last[1] === TIGHT, `Tight chosen but SetEncodings is ${last}`);
 		assert(last.some(isQuality) && last.some(isCompress), `Tight without quality and compression levels: ${last}`);
-		assert(!last.some((e) => e >= KBPS_BASE && e < CHROMA444 + 0xff), `H.264 caps sent for Tight: ${last}`);
+		assert(!last.some((e) => e >= KBPS_BASE && e < CAPS + 0xff), `H.264 caps sent for Tight: ${last}`);
 		assert(!(await page.isVisible("#notice")), "a notice for Tight chosen by the user");
 		// What arrives next is Tight: read exactly.
 		await page.locator("#screen canvas").focus();

@@ -29,10 +29,15 @@ export const FPS_MAX = 60;
 
 export const CODECS = ["auto", "h264", "tight"];
 
-// webkvm's pseudo-encoding for "this viewer decodes High 4:4:4
-// Predictive": the daemon then sends full-resolution colour (sharper
-// coloured text for more bytes) instead of Constrained Baseline 4:2:0.
-export const CHROMA444 = 0x574B3001;
+// webkvm's pseudo-encoding for what this viewer's decoder takes beyond one
+// Constrained Baseline slice per picture, CAPS + bits: 1 High 4:4:4
+// Predictive (the daemon then sends full-resolution colour, sharper
+// coloured text for more bytes, instead of 4:2:0), 2 pictures in several
+// slices (the daemon then encodes on several threads; this page joins the
+// slices before decoding, which noVNC 1.7.0 does not).
+export const CAPS_BASE = 0x574B3000;
+export const CAP_444 = 1;
+export const CAP_SLICES = 2;
 
 // A 16x16 High 4:4:4 Predictive IDR (SPS, PPS, one slice), made with x264,
 // for the browser to prove it decodes that profile.
@@ -142,8 +147,7 @@ export function editEncodings(encs, want) {
 		out.push(KBPS_BASE + Math.round(want.kbps / KBPS_STEP));
 	if (want.fps)
 		out.push(FPS_BASE + want.fps);
-	if (want.chroma444)
-		out.push(CHROMA444);
+	out.push(CAPS_BASE + CAP_SLICES + (want.chroma444 ? CAP_444 : 0));
 	return out;
 }
 
