@@ -143,15 +143,15 @@ GOALS = {
                                      "turns: ratio = the emulation's cost. Emulated: it proves the arm64 build "
                                      "encodes, not how fast a Cortex-A72 is", "report", None),
     "h264_420_encode_1080p_arm64_qemu": ("the same for the 4:2:0 encoder", "report", None),
-    "h264_key_to_pixel_p50": ("RFB KeyEvent sent → the H.264 frame with the glyph read, sim 1080p at 60 fps, "
-                              "p50, against a Tight q8 viewer of the same daemon in the same run (viewers "
+    "h264_key_to_pixel_p50": ("RFB KeyEvent sent → the H.264 frame with the glyph read (a 4:4:4 viewer, as our "
+                              "page), sim 1080p at 60 fps, p50, against a Tight q8 viewer of the same daemon in the same run (viewers "
                               "taking turns in blocks of keys)", "≤ Tight's + 1 frame (16.7 ms)",
                               lambda v, r: r > 0 and v <= v / r + 1000 / 60),
     "h264_key_to_pixel_p99": ("same, p99", "≤ Tight's + 1 frame (16.7 ms)",
                               lambda v, r: r > 0 and v <= v / r + 1000 / 60),
-    "h264_bytes_per_char": ("bytes of that update (one typed character, H.264 P-frame of the whole 1080p "
+    "h264_bytes_per_char": ("bytes of that update (one typed character, 4:4:4 H.264 P-frame of the whole 1080p "
                             "screen) against Tight q8's in the same run", "report", None),
-    "h264_static_bytes_per_s": ("bytes/s to an H.264 viewer of the static screen (file source, one PPM frame, "
+    "h264_static_bytes_per_s": ("bytes/s to a 4:4:4 H.264 viewer of the static screen (file source, one PPM frame, "
                                 "1080p60) after its first frame", "0", lambda v, r: v == 0),
     "rss_qemu": ("in the QEMU board, vivid YUYV at the size in its DETAIL line, 4 clients each (Tight q8 "
                  "viewers; ustreamer MJPEG streams): RSS less the V4L2 buffers, webkvmd against ustreamer "
@@ -340,7 +340,7 @@ def explain(k, rows, details):
             txt += "; the key's frame was %s B against Tight's %s B" % (
                 fmt(rows["h264_bytes_per_char"][0]), fmt(rows["h264_bytes_per_char"][3]))
         return txt + (". The difference is the whole-frame work H.264 does for a one-glyph change "
-                      "(the 1080p frame converted to I420 and encoded, mostly skip blocks) on the "
+                      "(the 1080p frame converted to I444 and encoded, mostly skip blocks) on the "
                       "stream's thread, where Tight encodes the changed tiles only.")
     if k == "idle_cpu_ratio":
         text = ("%s: %s %%cpu on the static screen against %s %%cpu of full motion (medians). The static "
