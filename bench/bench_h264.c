@@ -24,8 +24,15 @@
  *                        (no line when even CRF 8 stays below it: DETAIL
  *                        reached=0)
  *   h264_psnr_i420_ceiling, h264_psnr_i444_ceiling   those frames to I420
- *                        (I444) and back, no coding: the PSNR a 4:2:0
- *                        (4:4:4) stream of them cannot exceed
+ *                        (I444) and back with libyuv, no coding: the PSNR
+ *                        a 4:2:0 (4:4:4) stream of them shows at best,
+ *                        measured so (DETAIL: the same through precise
+ *                        conversions)
+ *   h264_psnr_precise_load   those frames as the 4:4:4 viewer would see
+ *                        them if rfb_h264_load converted RGB to YUV
+ *                        precisely: the x264 tool with the server's
+ *                        settings fed precise I444 (and, in DETAIL,
+ *                        libyuv's I444 for comparison), against Tight q8
  *   h264_encode_1080p    rfb_h264_load + rfb_h264_encode of the same motion
  *                        (XRGB32 in, as the framebuffer holds it; 4:4:4 at
  *                        its default CRF), against the x264 command-line
@@ -1106,8 +1113,8 @@ bench_crf_sweep(struct motion *mo, const struct tight_ref *tref)
  * rfb/h264.c): every setting it makes, spelt as x264's options; chroma444
  * is High 4:4:4 Predictive coding I444, else Constrained Baseline I420. */
 static int
-run_x264(const char *in, const char *csp, bool chroma444, const char *out, int w, int h,
-	 int frames, int threads, int kbps, int crf, double *fps, char *err, size_t errlen)
+run_x264(const char *in, int in_fd, const char *csp, bool chroma444, const char *out, int w,
+	 int h, int frames, int threads, int kbps, int crf, double *fps, char *err, size_t errlen)
 {
 	char res[32], th[16], rate[16], crfs[16], nf[16];
 	const char *argv[] = {
@@ -1137,7 +1144,8 @@ run_x264(const char *in, const char *csp, bool chroma444, const char *out, int w
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 
-		dup2(null, 0), dup2(null, 1), dup2(pfd[1], 2);
+		/* in "-": the frames come on in_fd */
+		dup2(in_fd >= 0 ? in_fd : null, 0), dup2(null, 1), dup2(pfd[1], 2);
 		close(pfd[0]), close(pfd[1]);
 		execvp(argv[0], (char *const *)argv);
 		fprintf(stderr, "exec x264: %s\n", strerror(errno));
@@ -1197,6 +1205,140 @@ file_size(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Decodes an Annex-B file of n pictures of the motion's frames 1..n;
+ * returns the mean PSNR through libyuv's conversion (the viewers' measure
+ * above) and, in *precise_psnr, through precise_to_xrgb(). */
+static double
+decode_file_psnr(struct motion *mo, const char *path, int n, const struct precise *pt,
+		 double *precise_psnr)
+{
+	int w = mo->w, h = mo->h, got = 0;
+	FILE *fp = fopen(path, "rb");
+	uint8_t *frame = xmalloc((size_t)w * h * 4), *buf;
+	AVCodecParserContext *pc = av_parser_init(AV_CODEC_ID_H264);
+	struct h264_dec hd;
+	double sum = 0, psum = 0;
+	long len;
+	size_t at = 0;
+
+	if (fp == NULL || fseek(fp, 0, SEEK_END) != 0 || (len = ftell(fp)) <= 0 || fseek(fp, 0, SEEK_SET))
+		die("%s: cannot read", path);
+	buf = xmalloc((size_t)len + AV_INPUT_BUFFER_PADDING_SIZE);
+	memset(buf + len, 0, AV_INPUT_BUFFER_PADDING_SIZE);
+	if (fread(buf, 1, (size_t)len, fp) != (size_t)len || pc == NULL)
+		die("%s: cannot read", path);
+	fclose(fp);
+	h264_dec_init(&hd, w, h, true);
+	h264_dec_precise(&hd, pt);
+	/* One access unit at a time, as the parser splits them; calls with no
+	 * data at the end flush what it holds. */
+	for (;;) {
+		bool flushing = at >= (size_t)len;
+		uint8_t *au;
+		int au_len, used;
+
+		used = av_parser_parse2(pc, hd.ctx, &au, &au_len, flushing ? NULL : buf + at,
+					flushing ? 0 : (int)((size_t)len - at), AV_NOPTS_VALUE,
+					AV_NOPTS_VALUE, 0);
+		if (used < 0)
+			die("%s: does not parse", path);
+		at += (size_t)used;
+		if (au_len == 0) {
+			if (flushing)
+				break;
+			continue;
+		}
+		h264_dec_payload(&hd, au, (size_t)au_len, 0);
+		if (++got > n)
+			die("%s: more than %d pictures", path, n);
+		motion_frame(mo, got, frame);
+		sum += psnr_of(sse_xrgb(hd.fb, frame, (size_t)w * h), (size_t)w * h);
+		psum += psnr_of(sse_xrgb(hd.pfb, frame, (size_t)w * h), (size_t)w * h);
+	}
+	if (got != n)
+		die("%s: %d pictures, not %d", path, got, n);
+	av_parser_close(pc);
+	h264_dec_free(&hd);
+	free(buf), free(frame);
+	*precise_psnr = psum / n;
+	return sum / n;
+}
+
+/* h264_psnr_precise_load: the 4:4:4 viewer's stream as it would be if
+ * rfb_h264_load converted RGB to YUV precisely instead of with libyuv's
+ * ARGBToI444.  Both streams come from the x264 tool with the server's
+ * settings (the 4:4:4 default CRF, its cap), fed through a pipe: the I444
+ * ARGBToI444 makes (what our load gives libx264: the same bytes out, as
+ * h264_encode_1080p_i444's DETAIL shows) and precise_from_xrgb()'s. */
+static void
+bench_precise_load(struct motion *mo, const struct tight_ref *tref)
+{
+	int w = mo->w, h = mo->h, n = tref->frames;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
+	size_t ysz = (size_t)w * h;
+	uint8_t *frame = xmalloc(ysz * 4), *yuv = xmalloc(3 * ysz);
+	char dir[] = "/tmp/webkvm-bench-h264-XXXXXX", out[128], err[8192];
+	double psnr[2], ppsnr[2], bps[2];
+	struct precise pt;
+
+	precise_init(&pt);
+	if (mkdtemp(dir) == NULL)
+		die("mkdtemp: %s", strerror(errno));
+	snprintf(out, sizeof(out), "%s/out.264", dir);
+	for (int v = 0; v < 2; v++) {
+		int pfd[2], status;
+		double fps;
+		pid_t feeder;
+
+		if (pipe(pfd) < 0)
+			die("pipe: %s", strerror(errno));
+		if ((feeder = fork()) < 0)
+			die("fork: %s", strerror(errno));
+		if (feeder == 0) {
+			close(pfd[0]);
+			for (int k = 1; k <= n; k++) {
+				motion_frame(mo, k, frame);
+				if (v == 0)
+					ARGBToI444(frame, w * 4, yuv, w, yuv + ysz, w, yuv + 2 * ysz, w, w,
+						   h);
+				else
+					precise_from_xrgb(frame, yuv, yuv + ysz, yuv + 2 * ysz, w, h);
+				for (size_t off = 0; off < 3 * ysz;) {
+					ssize_t r = write(pfd[1], yuv + off, 3 * ysz - off);
+
+					if (r < 0 && errno == EINTR)
+						continue;
+					if (r <= 0)
+						_exit(1);
+					off += (size_t)r;
+				}
+			}
+			_exit(0);
+		}
+		close(pfd[1]);
+		if (run_x264("-", pfd[0], "i444", true, out, w, h, n, threads, RFB_H264_DEFAULT_KBPS,
+			     RFB_H264_DEFAULT_CRF_444, &fps, err, sizeof(err)) < 0)
+			die("x264 failed:\n%s", err);
+		close(pfd[0]);
+		if (waitpid(feeder, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			die("the frame feeder of x264 failed");
+		bps[v] = (double)file_size(out) * FPS / n;
+		psnr[v] = decode_file_psnr(mo, out, n, &pt, &ppsnr[v]);
+		unlink(out);
+	}
+	rmdir(dir);
+	bench_line("h264_psnr_precise_load", psnr[1], "dB", "tight_q8_psnr", tref->psnr,
+		   psnr[1] / tref->psnr);
+	printf("DETAIL name=h264_psnr_precise_load frames=%d crf=%d kbps_cap=%d tight_psnr=%.3f "
+	       "tight_bps=%.0f libyuv_load_psnr=%.3f libyuv_load_precise_decode=%.3f "
+	       "libyuv_load_bps=%.0f precise_load_psnr=%.3f precise_load_precise_decode=%.3f "
+	       "precise_load_bps=%.0f\n", n, RFB_H264_DEFAULT_CRF_444, RFB_H264_DEFAULT_KBPS,
+	       tref->psnr, tref->bps, psnr[0], ppsnr[0], bps[0], psnr[1], ppsnr[1], bps[1]);
+	fflush(stdout);
+	free(frame), free(yuv);
 }
 
 /* For each sampling (4:4:4, 4:2:0): ours, x264 on BGRA, x264 on the YUV
@@ -1292,7 +1434,7 @@ bench_encode(enum bench_mode m, struct motion *mo)
 				et[s].ours_bytes = (double)bytes;
 				continue;
 			}
-			if (run_x264(k == ENC_X264_BGRA ? bgra : yuvf[s],
+			if (run_x264(k == ENC_X264_BGRA ? bgra : yuvf[s], -1,
 				     k == ENC_X264_BGRA ? "bgra" : yuv_csp[s], c444, out, w, h, nframes,
 				     threads, RFB_H264_DEFAULT_KBPS,
 				     c444 ? RFB_H264_DEFAULT_CRF_444 : RFB_H264_DEFAULT_CRF, &fps, err,
@@ -1358,6 +1500,7 @@ main(int argc, char **argv)
 	tref.frames = m == BENCH_SMOKE ? 3 : m == BENCH_QUICK ? 2 * FPS : 5 * FPS;
 	bench_bytes(m, &mo, &tref);
 	bench_crf_sweep(&mo, &tref);
+	bench_precise_load(&mo, &tref);
 	bench_encode(m, &mo);
 	motion_free(&mo);
 	return 0;

@@ -120,6 +120,11 @@ GOALS = {
     "h264_psnr_i444_ceiling": ("the same frames converted to I444 as our load does (libyuv ARGBToI444, BT.601 "
                                "limited range) and back as the decoders here do (libyuv), no coding between: the "
                                "PSNR no 4:4:4 stream of them shows, measured so, against Tight q8's", "report", None),
+    "h264_psnr_precise_load": ("the 4:4:4 stream as it would be with a precise RGB→YUV in rfb_h264_load (16-bit "
+                               "coefficients, rounded) instead of libyuv's ARGBToI444: the x264 tool with the "
+                               "server's settings (4:4:4 default CRF, 8000 kbit/s cap) fed the same first 5 s "
+                               "through a pipe, decoded and measured as the viewers are, against Tight q8's "
+                               "PSNR over those frames", "report", None),
     "h264_psnr_i420_ceiling": ("the same for I420: what no 4:2:0 (Constrained Baseline) stream of them can exceed",
                                "report", None),
     "h264_encode_1080p": ("rfb_h264_load + rfb_h264_encode (XRGB32 in, the 4:4:4 viewer's settings: ultrafast/"
@@ -172,16 +177,17 @@ def crf_points(sw, key, fields):
     return [p.split(":") for p in sw.get(key, "").split(",") if p.count(":") == fields]
 
 
-def psnr_gap(base, d, sw, rows):
-    """Why the 4:4:4 viewer's PSNR is below Tight's, from this run's DETAIL lines."""
+def psnr_gap(base, d, sw, rows, pl):
+    """Why the 4:4:4 viewer's PSNR is below Tight's, from this run's DETAIL lines (pl: the
+    h264_psnr_precise_load one)."""
     txt = base
     if "h264_444_mean" in d:
         txt += (": 4:4:4 H.264 %s dB mean (%s dB worst frame), Tight q8 %s dB (%s dB worst); the 4:2:0 viewer "
                 "%s dB" % (d["h264_444_mean"], d["h264_444_min"], d["tight_mean"], d["tight_min"],
                            d.get("h264_420_mean", "?")))
     if "h264_444_precise_mean" in d:
-        txt += (". Converted to RGB with 16-bit coefficients (as a browser converting on its GPU does) instead "
-                "of libyuv's, the same 4:4:4 stream shows %s dB" % d["h264_444_precise_mean"])
+        txt += (". Converted to RGB with 16-bit coefficients instead of libyuv's 6-bit ones, the same 4:4:4 "
+                "stream shows %s dB" % d["h264_444_precise_mean"])
     if "i444_ceiling_psnr" not in sw:
         return txt + "."
     tp = float(sw.get("tight_psnr", "nan"))
@@ -202,12 +208,18 @@ def psnr_gap(base, d, sw, rows):
         txt += ("; libyuv's RGB→YUV (rfb_h264_load) with a precise YUV→RGB gives %s dB, precise both ways %s dB"
                 % (fmt(float(sw["i444_ceiling_precise_decode"])), fmt(float(sw["i444_ceiling_precise_both"]))))
     if c444 < tp:
-        txt += (". So, measured with libyuv's conversions, no CRF reaches Tight's %s dB: the 4:4:4 ceiling is "
-                "%s dB below it, and the coding gap over the ceiling at the lowest CRF tried is what is left. "
-                "What would close it: a more precise RGB→YUV in rfb_h264_load (libyuv's keeps 8 bits of its "
-                "coefficients; its YUV→RGB, used here as the viewer's, 6), or RGB coded directly (High 4:4:4 "
-                "allows GBR: no conversion at all), and the viewer's own conversion as the measure"
-                % (fmt(tp), fmt(tp - c444)))
+        txt += (". So, measured with libyuv's conversions, no CRF reaches Tight's %s dB: the conversions alone "
+                "stop %s dB below it. libyuv's RGB→YUV keeps 8 bits of its coefficients (its YUV→RGB, used "
+                "here as the viewer's, 6)" % (fmt(tp), fmt(tp - c444)))
+        if pl:
+            txt += ("; with a precise RGB→YUV in rfb_h264_load the same settings (CRF %s, %s kbit/s cap) give "
+                    "%s dB at %s kbit/s over those frames, against %s dB at %s kbit/s through libyuv's "
+                    "(both from the x264 tool, h264_psnr_precise_load), Tight %s dB"
+                    % (pl.get("crf", "?"), pl.get("kbps_cap", "?"), fmt(float(pl["precise_load_psnr"])),
+                       fmt(float(pl["precise_load_bps"]) * 8 / 1000), fmt(float(pl["libyuv_load_psnr"])),
+                       fmt(float(pl["libyuv_load_bps"]) * 8 / 1000), fmt(float(pl["tight_psnr"]))))
+        txt += (". What closes it: that precise conversion in rfb_h264_load, or RGB coded directly (High "
+                "4:4:4 allows GBR: no conversion at all)")
     elif sw.get("reached") == "1" and "h264_bytes_at_tight_psnr" in rows:
         r = rows["h264_bytes_at_tight_psnr"]
         txt += (". Between CRF %s and %s the encoder reaches Tight's PSNR, at %s kbit/s (%s× Tight's bytes): "
@@ -315,7 +327,8 @@ def explain(k, rows, details):
             txt += "; %s frames did not reach one of the viewers" % d["skipped"]
         return txt + "."
     if k == "h264_psnr_motion_1080p":
-        return psnr_gap(base, d, details.get("h264_bytes_at_tight_psnr", {}), rows)
+        return psnr_gap(base, d, details.get("h264_bytes_at_tight_psnr", {}), rows,
+                        details.get("h264_psnr_precise_load", {}))
     if k in ("h264_encode_1080p", "h264_420_encode_1080p") and all(
             x in d for x in ("ours_ms", "load_ms", "encode_ms", "x264_bgra_ms")):
         yuv = "I444" if d.get("chroma") == "444" else "I420"
