@@ -47,8 +47,9 @@ import rfbclient as rfb  # noqa: E402
 
 PSEUDO = (rfb.DESKTOP_SIZE, rfb.EXT_DESKTOP_SIZE, rfb.QEMU_KEY, rfb.QEMU_LED)
 TIGHT_Q8 = (rfb.TIGHT, rfb.QUALITY_LEVEL_0 + 8, rfb.COMPRESS_LEVEL_0 + 1) + PSEUDO
-# As noVNC asks when it can decode H.264: 50 before the other encodings.
-H264 = (rfb.H264,) + TIGHT_Q8
+# As our page asks when its browser decodes H.264 and a 4:4:4 test frame:
+# 50 before the other encodings, and the pseudo-encoding for High 4:4:4.
+H264 = (rfb.H264, rfb.H264_444) + TIGHT_Q8
 HZ = os.sysconf("SC_CLK_TCK")
 
 

@@ -1,7 +1,11 @@
 /* H.264 (RFB encoding 50) benchmarks, each against its reference in the
- * same run, on the same frames:
+ * same run, on the same frames.  The H.264 viewer of the headline figures
+ * is the one our page is where the browser decodes High 4:4:4 Predictive
+ * (it sends pseudo-encoding RFB_PSEUDO_H264_444 + 1): 4:4:4; the viewer
+ * that cannot (Constrained Baseline 4:2:0, what noVNC alone asks for) is
+ * reported next to it under h264_420_*.
  *
- *   h264_bytes_motion_1080p  bytes/s to an H.264 viewer (the daemon's
+ *   h264_bytes_motion_1080p  bytes/s to a 4:4:4 H.264 viewer (the daemon's
  *                        defaults: 8000 kbit/s cap, the encoder's CRF) of
  *                        10 s of full-motion 1080p30, through the real
  *                        server on a loopback port, against a Tight q8
@@ -10,27 +14,38 @@
  *                        (libavcodec for H.264; TurboJPEG and zlib for
  *                        Tight), against the frame it was sent for: PSNR
  *                        over R, G, B, the mean over the frames
+ *   h264_420_bytes_motion_1080p, h264_420_psnr_motion_1080p   the same for
+ *                        a 4:2:0 viewer of the same server at the same time
  *   h264_bytes_at_tight_psnr  the first 5 s of the same motion through the
- *                        encoder alone at CRF 21, 14 and 8 (cap at its
- *                        highest), decoded the same way: the bytes/s H.264
- *                        needs for Tight q8's PSNR, interpolated (no line
- *                        when even CRF 8 stays below it: DETAIL reached=0)
- *   h264_psnr_i420_ceiling   those frames to I420 and back, no coding: the
- *                        PSNR a 4:2:0 stream of them cannot exceed
+ *                        4:4:4 encoder alone at CRF 21, 17, 14, 11, 8 (cap
+ *                        at its highest; down to the first that reaches
+ *                        Tight's PSNR), decoded the same way: the bytes/s
+ *                        4:4:4 H.264 needs for Tight q8's PSNR, interpolated
+ *                        (no line when even CRF 8 stays below it: DETAIL
+ *                        reached=0)
+ *   h264_psnr_i420_ceiling, h264_psnr_i444_ceiling   those frames to I420
+ *                        (I444) and back with libyuv, no coding: the PSNR
+ *                        a 4:2:0 (4:4:4) stream of them shows at best,
+ *                        measured so (DETAIL: the same through precise
+ *                        conversions)
+ *   h264_psnr_precise_load   those frames as the 4:4:4 viewer would see
+ *                        them if rfb_h264_load converted RGB to YUV
+ *                        precisely: the x264 tool with the server's
+ *                        settings fed precise I444 (and, in DETAIL,
+ *                        libyuv's I444 for comparison), against Tight q8
  *   h264_encode_1080p    rfb_h264_load + rfb_h264_encode of the same motion
- *                        (XRGB32 in, as the framebuffer holds it), against
- *                        the x264 command-line tool with the same settings
- *                        and thread count fed the same frames as BGRA;
- *                        interleaved repetitions
- *   h264_encode_1080p_i420   rfb_h264_encode alone against x264 fed the
- *                        I420 our load made: the encoders without either
+ *                        (XRGB32 in, as the framebuffer holds it; 4:4:4 at
+ *                        its default CRF), against the x264 command-line
+ *                        tool with the same settings (--profile high444
+ *                        --output-csp i444) and thread count fed the same
+ *                        frames as BGRA; interleaved repetitions
+ *   h264_encode_1080p_i444   rfb_h264_encode alone against x264 fed the
+ *                        I444 our load made: the encoders without either
  *                        side's conversion
+ *   h264_420_encode_1080p, h264_420_encode_1080p_i420   the same for the
+ *                        4:2:0 encoder (Constrained Baseline, its CRF)
  *
- * The motion (motion_frame): the committed desktop (bench/desktop-1080p.
- * yuyv.gz: a terminal of text, a window with a photo-like picture), its
- * terminal scrolling up SCROLL_PX lines a frame and its picture window
- * gliding over the root, bouncing; every frame is a function of its index
- * alone, so both sides of every figure get the same bytes.
+ * The motion: bench/motion.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,6 +76,7 @@
 #include <zlib.h>
 
 #include "bench/bench.h"
+#include "bench/motion.h"
 #include "capture/capture.h"
 #include "common/log.h"
 #include "rfb/h264.h"
@@ -100,98 +116,6 @@ xmalloc(size_t n)
 	return p;
 }
 
-/* ---- the motion ---- */
-
-#define DESK_W 1920
-#define DESK_H 1080
-/* Where bench/make-desktop-frame.sh put the terminal and the picture
- * window in the committed frame. */
-#define TERM_X 8
-#define TERM_Y 8
-#define TERM_W 716
-#define TERM_H 964
-#define PIC_X 930
-#define PIC_Y 160
-#define PIC_W 960
-#define PIC_H 720
-/* The picture glides over the root right of the terminal. */
-#define PIC_X_MIN 736
-#define SCROLL_PX 6
-#define PIC_DX 5
-#define PIC_DY 3
-
-struct motion {
-	int w, h;		/* frames handed out: the middle w×h of 1080p */
-	uint8_t *desk;		/* the desktop, XRGB32 1920×1080 */
-	uint8_t *base;		/* the desktop without its picture window */
-	uint8_t *full;		/* one 1080p frame */
-};
-
-static void
-motion_init(struct motion *m, const char *path, int w, int h)
-{
-	size_t ysize = (size_t)DESK_W * DESK_H * 2;
-	uint8_t *yuyv = xmalloc(ysize);
-	gzFile z = gzopen(path, "rb");
-	const uint8_t *root;
-
-	if (z == NULL)
-		die("%s: cannot open (run from the top of the tree)", path);
-	if (gzread(z, yuyv, (unsigned)ysize) != (int)ysize || gzread(z, yuyv, 1) != 0)
-		die("%s: not one %dx%d YUYV frame", path, DESK_W, DESK_H);
-	gzclose(z);
-	m->w = w, m->h = h;
-	m->desk = xmalloc((size_t)DESK_W * DESK_H * 4);
-	m->base = xmalloc((size_t)DESK_W * DESK_H * 4);
-	m->full = xmalloc((size_t)DESK_W * DESK_H * 4);
-	YUY2ToARGB(yuyv, DESK_W * 2, m->desk, DESK_W * 4, DESK_W, DESK_H);
-	free(yuyv);
-	memcpy(m->base, m->desk, (size_t)DESK_W * DESK_H * 4);
-	/* The root's colour, from the top right corner. */
-	root = m->desk + ((size_t)4 * DESK_W + DESK_W - 4) * 4;
-	for (int y = PIC_Y; y < PIC_Y + PIC_H; y++)
-		for (int x = PIC_X; x < PIC_X + PIC_W; x++)
-			memcpy(m->base + ((size_t)y * DESK_W + x) * 4, root, 4);
-}
-
-static void
-motion_free(struct motion *m)
-{
-	free(m->desk), free(m->base), free(m->full);
-}
-
-/* k * speed folded into 0..range and back. */
-static int
-bounce(int k, int speed, int range)
-{
-	int t = (int)((long)k * speed % (2L * range));
-
-	return t <= range ? t : 2 * range - t;
-}
-
-/* Frame k into out (XRGB32, m->w × m->h, stride m->w * 4). */
-static void
-motion_frame(struct motion *m, int k, uint8_t *out)
-{
-	const size_t row = (size_t)DESK_W * 4;
-	int off = (int)((long)k * SCROLL_PX % TERM_H);
-	int px = PIC_X_MIN + bounce(k, PIC_DX, DESK_W - PIC_W - PIC_X_MIN);
-	int py = bounce(k, PIC_DY, DESK_H - PIC_H);
-	int x0 = (DESK_W - m->w) / 2, y0 = (DESK_H - m->h) / 2;
-
-	memcpy(m->full, m->base, row * DESK_H);
-	for (int y = 0; y < TERM_H; y++)
-		memcpy(m->full + (size_t)(TERM_Y + y) * row + TERM_X * 4,
-		       m->desk + (size_t)(TERM_Y + (y + off) % TERM_H) * row + TERM_X * 4,
-		       (size_t)TERM_W * 4);
-	for (int y = 0; y < PIC_H; y++)
-		memcpy(m->full + (size_t)(py + y) * row + (size_t)px * 4,
-		       m->desk + (size_t)(PIC_Y + y) * row + PIC_X * 4, (size_t)PIC_W * 4);
-	for (int y = 0; y < m->h; y++)
-		memcpy(out + (size_t)y * m->w * 4, m->full + (size_t)(y0 + y) * row + (size_t)x0 * 4,
-		       (size_t)m->w * 4);
-}
-
 /* Squared error over R, G, B of two XRGB32 frames of n pixels. */
 static double
 sse_xrgb(const uint8_t *a, const uint8_t *b, size_t n)
@@ -216,6 +140,75 @@ psnr_of(double sse, size_t n)
 		return PSNR_CAP;
 	p = 10 * log10(255.0 * 255.0 * 3 * (double)n / sse);
 	return p > PSNR_CAP ? PSNR_CAP : p;
+}
+
+/* ---- precise BT.601 limited-range conversions ----
+ *
+ * libyuv's conversions (ARGBToI444 in our load, I444ToARGBMatrix in the
+ * decoders here, as in h264dec) keep 6 to 8 bits of their coefficients,
+ * which costs a 4:4:4 picture more than the coding does at a low CRF; a
+ * browser converting on its GPU works in floating point.  These, at 16
+ * fractional bits, are for the DETAIL lines only: what the same streams
+ * show through a precise conversion. */
+struct precise {
+	int32_t y[256], rv[256], gu[256], gv[256], bu[256];	/* inverse, ×65536 */
+};
+
+static void
+precise_init(struct precise *t)
+{
+	for (int i = 0; i < 256; i++) {
+		t->y[i] = (int32_t)lround(65536 * 255.0 / 219 * (i - 16));
+		t->rv[i] = (int32_t)lround(65536 * 1.402 * 255 / 224 * (i - 128));
+		t->bu[i] = (int32_t)lround(65536 * 1.772 * 255 / 224 * (i - 128));
+		t->gu[i] = (int32_t)lround(-65536 * 0.114 * 1.772 / 0.587 * 255 / 224 * (i - 128));
+		t->gv[i] = (int32_t)lround(-65536 * 0.299 * 1.402 / 0.587 * 255 / 224 * (i - 128));
+	}
+}
+
+static uint8_t
+precise_clamp(int32_t v)
+{
+	v = (v + 32768) >> 16;
+	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* Planar 4:4:4 (cshift 0) or 4:2:0 (cshift 1) to XRGB32, w×h. */
+static void
+precise_to_xrgb(const struct precise *t, const uint8_t *y, int ys, const uint8_t *u, int us,
+		const uint8_t *v, int vs, int cshift, uint8_t *out, int w, int h)
+{
+	for (int j = 0; j < h; j++) {
+		const uint8_t *yr = y + (size_t)j * ys, *ur = u + (size_t)(j >> cshift) * us;
+		const uint8_t *vr = v + (size_t)(j >> cshift) * vs;
+		uint8_t *o = out + (size_t)j * w * 4;
+
+		for (int i = 0; i < w; i++) {
+			int32_t l = t->y[yr[i]];
+			int cu = ur[i >> cshift], cv = vr[i >> cshift];
+
+			o[4 * i] = precise_clamp(l + t->bu[cu]);
+			o[4 * i + 1] = precise_clamp(l + t->gu[cu] + t->gv[cv]);
+			o[4 * i + 2] = precise_clamp(l + t->rv[cv]);
+			o[4 * i + 3] = 0;
+		}
+	}
+}
+
+/* XRGB32 to planar 4:4:4, w×h, stride w. */
+static void
+precise_from_xrgb(const uint8_t *in, uint8_t *y, uint8_t *u, uint8_t *v, int w, int h)
+{
+	for (size_t i = 0; i < (size_t)w * h; i++) {
+		double b = in[4 * i], g = in[4 * i + 1], r = in[4 * i + 2];
+		double l = 0.299 * r + 0.587 * g + 0.114 * b;
+		long yy = lround(16 + l * 219 / 255), uu = lround(128 + (b - l) / 1.772 * 224 / 255);
+		long vv = lround(128 + (r - l) / 1.402 * 224 / 255);
+
+		y[i] = (uint8_t)(yy < 0 ? 0 : yy > 255 ? 255 : yy);
+		u[i] = (uint8_t)(uu < 0 ? 0 : uu > 255 ? 255 : uu);
+		v[i] = (uint8_t)(vv < 0 ? 0 : vv > 255 ? 255 : vv);
+	}
 }
 
 /* ---- decoders: what a viewer shows ---- */
@@ -366,13 +359,20 @@ tight_rect(struct tight_dec *d, const uint8_t *p, size_t len, size_t *at, int x,
 
 /* ---- H.264 through libavcodec ---- */
 
+/* profile_idc (H.264 A.2) of the streams each viewer must get. */
+#define PROFILE_BASELINE 66
+#define PROFILE_HIGH444 244
+
 struct h264_dec {
 	const AVCodec *codec;
 	AVCodecContext *ctx;
 	AVPacket *pkt;
 	AVFrame *frame;
 	int w, h;
+	bool chroma444;		/* the stream must be High 4:4:4, else Baseline 4:2:0 */
 	uint8_t *fb;		/* the last frame shown, XRGB32 */
+	const struct precise *precise;	/* when set: pfb too */
+	uint8_t *pfb;		/* the same through precise_to_xrgb() */
 	int frames;
 };
 
@@ -391,10 +391,11 @@ h264_dec_reset(struct h264_dec *d)
 }
 
 static void
-h264_dec_init(struct h264_dec *d, int w, int h)
+h264_dec_init(struct h264_dec *d, int w, int h, bool chroma444)
 {
 	memset(d, 0, sizeof(*d));
 	d->w = w, d->h = h;
+	d->chroma444 = chroma444;
 	d->fb = calloc((size_t)w * h, 4);
 	d->codec = avcodec_find_decoder(AV_CODEC_ID_H264);
 	d->pkt = av_packet_alloc();
@@ -405,13 +406,33 @@ h264_dec_init(struct h264_dec *d, int w, int h)
 	h264_dec_reset(d);
 }
 
+/* Also convert each picture precisely, into d->pfb. */
+static void
+h264_dec_precise(struct h264_dec *d, const struct precise *t)
+{
+	d->precise = t;
+	if ((d->pfb = calloc((size_t)d->w * d->h, 4)) == NULL)
+		die("out of memory");
+}
+
 static void
 h264_dec_free(struct h264_dec *d)
 {
 	avcodec_free_context(&d->ctx);
 	av_packet_free(&d->pkt);
 	av_frame_free(&d->frame);
-	free(d->fb);
+	free(d->fb), free(d->pfb);
+}
+
+/* profile_idc of every SPS in an Annex-B payload must be `want`: a figure
+ * of the wrong profile would compare something other than it says. */
+static void
+check_profile(const uint8_t *p, size_t n, int want)
+{
+	for (size_t i = 0; i + 4 < n; i++)
+		if (p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1 && (p[i + 3] & 0x1f) == 7 &&
+		    p[i + 4] != want)
+			die("H.264 SPS with profile_idc %d, not %d", p[i + 4], want);
 }
 
 /* One encoding-50 payload (the frame one encode made); the viewer shows
@@ -420,9 +441,11 @@ static void
 h264_dec_payload(struct h264_dec *d, const uint8_t *p, size_t n, uint32_t flags)
 {
 	int got = 0, rc;
+	enum AVPixelFormat fmt = d->chroma444 ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_YUV420P;
 
 	if (flags & (RFB_H264_RESET | RFB_H264_RESET_ALL))
 		h264_dec_reset(d);
+	check_profile(p, n, d->chroma444 ? PROFILE_HIGH444 : PROFILE_BASELINE);
 	d->pkt->data = (uint8_t *)p;
 	d->pkt->size = (int)n;
 	if (avcodec_send_packet(d->ctx, d->pkt) < 0)
@@ -432,12 +455,24 @@ h264_dec_payload(struct h264_dec *d, const uint8_t *p, size_t n, uint32_t flags)
 		const struct YuvConstants *mat = f->colorspace == AVCOL_SPC_BT709 ? &kYuvH709Constants
 										: &kYuvI601Constants;
 
-		if (f->width != d->w || f->height != d->h ||
-		    (f->format != AV_PIX_FMT_YUV420P) || f->color_range == AVCOL_RANGE_JPEG)
-			die("H.264 frame %dx%d format %d range %d, not %dx%d 4:2:0 limited range",
-			    f->width, f->height, f->format, f->color_range, d->w, d->h);
-		I420ToARGBMatrix(f->data[0], f->linesize[0], f->data[1], f->linesize[1], f->data[2],
-				 f->linesize[2], d->fb, d->w * 4, mat, d->w, d->h);
+		if (f->width != d->w || f->height != d->h || f->format != (int)fmt ||
+		    f->color_range == AVCOL_RANGE_JPEG)
+			die("H.264 frame %dx%d format %d range %d, not %dx%d %s limited range",
+			    f->width, f->height, f->format, f->color_range, d->w, d->h,
+			    d->chroma444 ? "4:4:4" : "4:2:0");
+		if (d->chroma444)
+			I444ToARGBMatrix(f->data[0], f->linesize[0], f->data[1], f->linesize[1],
+					 f->data[2], f->linesize[2], d->fb, d->w * 4, mat, d->w, d->h);
+		else
+			I420ToARGBMatrix(f->data[0], f->linesize[0], f->data[1], f->linesize[1],
+					 f->data[2], f->linesize[2], d->fb, d->w * 4, mat, d->w, d->h);
+		if (d->precise != NULL) {
+			if (f->colorspace == AVCOL_SPC_BT709)
+				die("a BT.709 stream: precise_to_xrgb() is BT.601");
+			precise_to_xrgb(d->precise, f->data[0], f->linesize[0], f->data[1],
+					f->linesize[1], f->data[2], f->linesize[2],
+					d->chroma444 ? 0 : 1, d->pfb, d->w, d->h);
+		}
 		got++;
 		av_frame_unref(d->frame);
 	}
@@ -450,10 +485,13 @@ h264_dec_payload(struct h264_dec *d, const uint8_t *p, size_t n, uint32_t flags)
 
 /* ---- a viewer of the real server ---- */
 
+/* The viewers of bench_bytes, by what their SetEncodings asks for. */
+enum view { VIEW_TIGHT, VIEW_444, VIEW_420, VIEW_N };
+
 struct viewer {
 	pthread_t th;
 	int fd;
-	bool h264;
+	enum view kind;
 	atomic_bool stop;
 	pthread_mutex_t mu;
 	/* Whole FramebufferUpdate messages read and not yet taken. */
@@ -574,11 +612,15 @@ viewer_main(void *arg)
 {
 	struct viewer *v = arg;
 	int32_t tight[] = { ENC_TIGHT, ENC_QUALITY_8, ENC_COMPRESS_1 };
-	/* Encoding 50 alone: a server that would not send it has nothing
-	 * else to send this viewer but Raw, which is refused below. */
-	int32_t h264[] = { RFB_ENCODING_H264 };
-	const int32_t *encs = v->h264 ? h264 : tight;
-	size_t nenc = v->h264 ? 1 : 3;
+	/* Encoding 50 alone (and, for 4:4:4, the pseudo-encoding our page
+	 * sends when its browser decodes High 4:4:4): a server that would not
+	 * send it has nothing else to send this viewer but Raw, which is
+	 * refused below. */
+	int32_t h264_444[] = { RFB_ENCODING_H264, RFB_PSEUDO_H264_444 + 1 };
+	int32_t h264_420[] = { RFB_ENCODING_H264 };
+	bool h264 = v->kind != VIEW_TIGHT;
+	const int32_t *encs = v->kind == VIEW_444 ? h264_444 : v->kind == VIEW_420 ? h264_420 : tight;
+	size_t nenc = v->kind == VIEW_444 ? 2 : v->kind == VIEW_420 ? 1 : 3;
 	uint8_t buf[64], setenc[4 + 4 * 3] = { 2, 0, 0, (uint8_t)nenc };
 	/* 32 bpp, depth 24, little endian, true colour, R<<16 G<<8 B */
 	static const uint8_t setpf[20] = { 0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255,
@@ -637,11 +679,11 @@ viewer_main(void *arg)
 
 			if (enc == ENC_LAST_RECT)
 				break;
-			if (v->h264 && enc == RFB_ENCODING_H264) {
+			if (h264 && enc == RFB_ENCODING_H264) {
 				const uint8_t *lf = take(v, 8);
 
 				take(v, be_at(lf, 4));
-			} else if (!v->h264 && enc == ENC_TIGHT) {
+			} else if (!h264 && enc == ENC_TIGHT) {
 				take_tight(v, rw, rh);
 			} else {
 				die("viewer: rectangle in encoding %d, not the one asked for", enc);
@@ -668,13 +710,13 @@ viewer_main(void *arg)
 }
 
 static void
-viewer_start(struct viewer *v, int port, bool h264)
+viewer_start(struct viewer *v, int port, enum view kind)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int one = 1;
 
 	memset(v, 0, sizeof(*v));
-	v->h264 = h264;
+	v->kind = kind;
 	pthread_mutex_init(&v->mu, NULL);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((v->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
@@ -787,39 +829,50 @@ wait_updates(struct rfb_server *s, struct viewer *v, int nv, const int *want, in
 	}
 }
 
-/* h264_bytes_motion_1080p and h264_psnr_motion_1080p: one server, a Tight
- * q8 viewer and an H.264 viewer, the frames handed over one by one, each
- * once both viewers have read the update of the one before (so every frame
- * reaches both: a measure of the encodings, not of who kept up). */
-/* Tight's figures over the first `sweep_frames` frames, for the CRF sweep
+/* Tight's figures over the first `frames` frames, for the CRF sweep
  * (which encodes only those). */
 struct tight_ref {
 	int frames;
 	double bps, psnr;
 };
 
+/* h264_bytes_motion_1080p and h264_psnr_motion_1080p (and their h264_420_
+ * twins): one server, a Tight q8 viewer, a 4:4:4 and a 4:2:0 H.264 viewer,
+ * the frames handed over one by one, each once every viewer has read the
+ * update of the one before (so every frame reaches all: a measure of the
+ * encodings, not of who kept up). */
 static void
 bench_bytes(enum bench_mode m, struct motion *mo, struct tight_ref *tref)
 {
+	static const char *const label[VIEW_N] = { "tight", "h264_444", "h264_420" };
 	int nframes = m == BENCH_SMOKE ? 6 : m == BENCH_QUICK ? 3 * FPS : 10 * FPS;
 	int w = mo->w, h = mo->h;
 	struct rfb_input in = { .key_sym = in_key, .key_xt = in_xt, .pointer = in_ptr, .release = in_rel };
 	struct rfb_options o = { .listen = "127.0.0.1:0", .width = w, .height = h,
 				 .desktop_name = "bench" };
 	struct rfb_server *srv;
-	struct viewer v[2];	/* 0: Tight, 1: H.264 */
+	struct viewer v[VIEW_N];
 	struct tight_dec td = { .w = w, .h = h };
-	struct h264_dec hd;
+	struct h264_dec hd[VIEW_N];	/* [VIEW_444], [VIEW_420] */
+	struct precise pt;
 	uint8_t *frame = xmalloc((size_t)w * h * 4);
-	double psnr_sum[2] = { 0, 0 }, sse_sum[2] = { 0, 0 }, psnr_min[2] = { PSNR_CAP, PSNR_CAP };
-	uint64_t bytes0[2];
-	int want[2], skipped = 0, err;
+	double psnr_sum[VIEW_N] = { 0 }, sse_sum[VIEW_N] = { 0 }, psnr_min[VIEW_N];
+	double precise_sum[VIEW_N] = { 0 };
+	double bps[VIEW_N], psnr[VIEW_N], secs = (double)nframes / FPS;
+	uint64_t bytes0[VIEW_N];
+	int want[VIEW_N], skipped = 0, err;
 
 	td.fb = calloc((size_t)w * h, 4);
 	td.tj = tjInitDecompress();
 	if (td.fb == NULL || td.tj == NULL)
 		die("setup failed");
-	h264_dec_init(&hd, w, h);
+	precise_init(&pt);
+	h264_dec_init(&hd[VIEW_444], w, h, true);
+	h264_dec_init(&hd[VIEW_420], w, h, false);
+	h264_dec_precise(&hd[VIEW_444], &pt);
+	h264_dec_precise(&hd[VIEW_420], &pt);
+	for (int i = 0; i < VIEW_N; i++)
+		psnr_min[i] = PSNR_CAP;
 	if ((srv = rfb_new(&o, &in, &err)) == NULL)
 		die("rfb_new: %s", rfb_strerror(err));
 	/* Frame 0 is the first update of each: the whole screen, an IDR. */
@@ -831,14 +884,14 @@ bench_bytes(enum bench_mode m, struct motion *mo, struct tight_ref *tref)
 		if (rfb_frame(srv, &f) < 0)
 			die("rfb_frame failed");
 	}
-	viewer_start(&v[0], rfb_port(srv), false);
-	viewer_start(&v[1], rfb_port(srv), true);
-	want[0] = want[1] = 1;
-	if (!wait_updates(srv, v, 2, want, 20000))
+	for (int i = 0; i < VIEW_N; i++) {
+		viewer_start(&v[i], rfb_port(srv), (enum view)i);
+		want[i] = 1;
+	}
+	if (!wait_updates(srv, v, VIEW_N, want, 20000))
 		die("the viewers did not get their first update in 20 s");
-	viewer_decode(&v[0], &td, NULL);
-	viewer_decode(&v[1], NULL, &hd);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < VIEW_N; i++) {
+		viewer_decode(&v[i], i == VIEW_TIGHT ? &td : NULL, i == VIEW_TIGHT ? NULL : &hd[i]);
 		pthread_mutex_lock(&v[i].mu);
 		bytes0[i] = v[i].bytes;
 		pthread_mutex_unlock(&v[i].mu);
@@ -855,60 +908,71 @@ bench_bytes(enum bench_mode m, struct motion *mo, struct tight_ref *tref)
 			pump(srv, 0);
 		if (rfb_frame(srv, &f) <= 0)
 			die("rfb_frame: frame %d seen as unchanged", k);
-		want[0]++, want[1]++;
-		if (!wait_updates(srv, v, 2, want, 10000)) {
+		for (int i = 0; i < VIEW_N; i++)
+			want[i]++;
+		if (!wait_updates(srv, v, VIEW_N, want, 10000)) {
 			/* A frame the server chose not to send one of them:
 			 * counted, and what that viewer still shows is
 			 * compared with this frame all the same. */
 			skipped++;
-			want[0] = viewer_updates(&v[0]);
-			want[1] = viewer_updates(&v[1]);
+			for (int i = 0; i < VIEW_N; i++)
+				want[i] = viewer_updates(&v[i]);
 		}
-		viewer_decode(&v[0], &td, NULL);
-		viewer_decode(&v[1], NULL, &hd);
-		for (int i = 0; i < 2; i++) {
-			double e = sse_xrgb(i == 0 ? td.fb : hd.fb, frame, (size_t)w * h);
-			double p = psnr_of(e, (size_t)w * h);
+		for (int i = 0; i < VIEW_N; i++) {
+			const uint8_t *shown = i == VIEW_TIGHT ? td.fb : hd[i].fb;
+			double e, p;
 
+			viewer_decode(&v[i], i == VIEW_TIGHT ? &td : NULL, i == VIEW_TIGHT ? NULL : &hd[i]);
+			e = sse_xrgb(shown, frame, (size_t)w * h);
+			p = psnr_of(e, (size_t)w * h);
 			sse_sum[i] += e;
 			psnr_sum[i] += p;
 			if (p < psnr_min[i])
 				psnr_min[i] = p;
+			if (i != VIEW_TIGHT)
+				precise_sum[i] += psnr_of(sse_xrgb(hd[i].pfb, frame, (size_t)w * h),
+							  (size_t)w * h);
 		}
 		if (k == tref->frames) {
-			pthread_mutex_lock(&v[0].mu);
-			tref->bps = (double)(v[0].bytes - bytes0[0]) * FPS / k;
-			pthread_mutex_unlock(&v[0].mu);
-			tref->psnr = psnr_sum[0] / k;
+			pthread_mutex_lock(&v[VIEW_TIGHT].mu);
+			tref->bps = (double)(v[VIEW_TIGHT].bytes - bytes0[VIEW_TIGHT]) * FPS / k;
+			pthread_mutex_unlock(&v[VIEW_TIGHT].mu);
+			tref->psnr = psnr_sum[VIEW_TIGHT] / k;
 		}
 	}
-	{
-		double secs = (double)nframes / FPS, bps[2], psnr[2];
-
-		for (int i = 0; i < 2; i++) {
-			pthread_mutex_lock(&v[i].mu);
-			bps[i] = (double)(v[i].bytes - bytes0[i]) / secs;
-			pthread_mutex_unlock(&v[i].mu);
-			psnr[i] = psnr_sum[i] / nframes;
-		}
-		bench_line("h264_bytes_motion_1080p", bps[1], "B/s", "tight_q8", bps[0], bps[1] / bps[0]);
-		bench_line("h264_psnr_motion_1080p", psnr[1], "dB", "tight_q8_psnr", psnr[0],
-			   psnr[1] / psnr[0]);
-		printf("DETAIL name=h264_bytes_motion_1080p frames=%d secs=%.3f h264_bytes=%.0f "
-		       "tight_bytes=%.0f h264_kbit_s=%.1f tight_kbit_s=%.1f skipped=%d w=%d h=%d\n",
-		       nframes, secs, bps[1] * secs, bps[0] * secs, bps[1] * 8 / 1000, bps[0] * 8 / 1000,
-		       skipped, w, h);
-		printf("DETAIL name=h264_psnr_motion_1080p h264_mean=%.3f tight_mean=%.3f h264_min=%.3f "
-		       "tight_min=%.3f h264_global=%.3f tight_global=%.3f h264_frames_decoded=%d\n",
-		       psnr[1], psnr[0], psnr_min[1], psnr_min[0],
-		       psnr_of(sse_sum[1] / nframes, (size_t)w * h),
-		       psnr_of(sse_sum[0] / nframes, (size_t)w * h), hd.frames);
-		fflush(stdout);
+	for (int i = 0; i < VIEW_N; i++) {
+		pthread_mutex_lock(&v[i].mu);
+		bps[i] = (double)(v[i].bytes - bytes0[i]) / secs;
+		pthread_mutex_unlock(&v[i].mu);
+		psnr[i] = psnr_sum[i] / nframes;
 	}
-	viewer_stop(&v[0]);
-	viewer_stop(&v[1]);
+	bench_line("h264_bytes_motion_1080p", bps[VIEW_444], "B/s", "tight_q8", bps[VIEW_TIGHT],
+		   bps[VIEW_444] / bps[VIEW_TIGHT]);
+	bench_line("h264_psnr_motion_1080p", psnr[VIEW_444], "dB", "tight_q8_psnr", psnr[VIEW_TIGHT],
+		   psnr[VIEW_444] / psnr[VIEW_TIGHT]);
+	bench_line("h264_420_bytes_motion_1080p", bps[VIEW_420], "B/s", "tight_q8", bps[VIEW_TIGHT],
+		   bps[VIEW_420] / bps[VIEW_TIGHT]);
+	bench_line("h264_420_psnr_motion_1080p", psnr[VIEW_420], "dB", "tight_q8_psnr",
+		   psnr[VIEW_TIGHT], psnr[VIEW_420] / psnr[VIEW_TIGHT]);
+	printf("DETAIL name=h264_bytes_motion_1080p frames=%d secs=%.3f skipped=%d w=%d h=%d "
+	       "crf_444=%d crf_420=%d kbps_cap=%d", nframes, secs, skipped, w, h,
+	       RFB_H264_DEFAULT_CRF_444, RFB_H264_DEFAULT_CRF, RFB_H264_DEFAULT_KBPS);
+	for (int i = 0; i < VIEW_N; i++)
+		printf(" %s_bytes=%.0f %s_kbit_s=%.1f", label[i], bps[i] * secs, label[i],
+		       bps[i] * 8 / 1000);
+	printf("\nDETAIL name=h264_psnr_motion_1080p frames_decoded_444=%d frames_decoded_420=%d "
+	       "h264_444_precise_mean=%.3f h264_420_precise_mean=%.3f", hd[VIEW_444].frames,
+	       hd[VIEW_420].frames, precise_sum[VIEW_444] / nframes, precise_sum[VIEW_420] / nframes);
+	for (int i = 0; i < VIEW_N; i++)
+		printf(" %s_mean=%.3f %s_min=%.3f %s_global=%.3f", label[i], psnr[i], label[i],
+		       psnr_min[i], label[i], psnr_of(sse_sum[i] / nframes, (size_t)w * h));
+	printf("\n");
+	fflush(stdout);
+	for (int i = 0; i < VIEW_N; i++)
+		viewer_stop(&v[i]);
 	rfb_free(srv);
-	h264_dec_free(&hd);
+	h264_dec_free(&hd[VIEW_444]);
+	h264_dec_free(&hd[VIEW_420]);
 	for (int i = 0; i < 4; i++)
 		if (td.zon[i])
 			inflateEnd(&td.z[i]);
@@ -916,38 +980,78 @@ bench_bytes(enum bench_mode m, struct motion *mo, struct tight_ref *tref)
 	free(td.fb), free(td.tmp), free(frame);
 }
 
-/* h264_bytes_at_tight_psnr: the same motion through the encoder alone at
- * lower CRFs (the cap at its highest, so that only the CRF decides), each
- * frame decoded and compared like the viewers' above: the bytes H.264
- * needs to show these frames as well as Tight q8 did, interpolated
- * (log bytes, linear in PSNR) between the two CRFs either side. */
-static const int sweep_crf[] = { 21, 14, 8 };
+/* h264_bytes_at_tight_psnr: the same motion through the 4:4:4 encoder
+ * alone at lower CRFs (the cap at its highest, so that only the CRF
+ * decides), each frame decoded and compared like the viewers' above: the
+ * bytes H.264 needs to show these frames as well as Tight q8 did,
+ * interpolated (log bytes, linear in PSNR) between the two CRFs either
+ * side.  The sweep stops at the first CRF that gets there. */
+static const int sweep_crf[] = { 21, 17, 14, 11, 8 };
 #define SWEEP_N ((int)(sizeof(sweep_crf) / sizeof(sweep_crf[0])))
+
+/* The mean PSNR of the first n frames converted as our load does (libyuv)
+ * to 4:2:0 or 4:4:4 and back as the decoders here do (libyuv), no coding
+ * between: no stream of that sampling shows them better, measured so.
+ * For 4:4:4 also (ceil_precise[0]) back through precise_to_xrgb() and
+ * ([1]) there and back precisely: what the conversions themselves cost. */
+static double
+sampling_ceiling(struct motion *mo, int n, bool chroma444, const struct precise *pt,
+		 double ceil_precise[2])
+{
+	int w = mo->w, h = mo->h, cw = chroma444 ? w : w / 2, ch = chroma444 ? h : h / 2;
+	size_t ysz = (size_t)w * h, csz = (size_t)cw * ch;
+	uint8_t *frame = xmalloc(ysz * 4), *back = xmalloc(ysz * 4), *yuv = xmalloc(ysz + 2 * csz);
+	uint8_t *u = yuv + ysz, *v = u + csz;
+	double sum = 0, psum[2] = { 0, 0 };
+
+	for (int k = 1; k <= n; k++) {
+		motion_frame(mo, k, frame);
+		if (chroma444) {
+			ARGBToI444(frame, w * 4, yuv, w, u, cw, v, cw, w, h);
+			I444ToARGBMatrix(yuv, w, u, cw, v, cw, back, w * 4, &kYuvI601Constants, w, h);
+			sum += psnr_of(sse_xrgb(back, frame, ysz), ysz);
+			precise_to_xrgb(pt, yuv, w, u, cw, v, cw, 0, back, w, h);
+			psum[0] += psnr_of(sse_xrgb(back, frame, ysz), ysz);
+			precise_from_xrgb(frame, yuv, u, v, w, h);
+			precise_to_xrgb(pt, yuv, w, u, cw, v, cw, 0, back, w, h);
+			psum[1] += psnr_of(sse_xrgb(back, frame, ysz), ysz);
+		} else {
+			ARGBToI420(frame, w * 4, yuv, w, u, cw, v, cw, w, h);
+			I420ToARGBMatrix(yuv, w, u, cw, v, cw, back, w * 4, &kYuvI601Constants, w, h);
+			sum += psnr_of(sse_xrgb(back, frame, ysz), ysz);
+		}
+	}
+	if (ceil_precise != NULL)
+		ceil_precise[0] = psum[0] / n, ceil_precise[1] = psum[1] / n;
+	free(frame), free(back), free(yuv);
+	return sum / n;
+}
 
 static void
 bench_crf_sweep(struct motion *mo, const struct tight_ref *tref)
 {
-	int w = mo->w, h = mo->h, n = tref->frames, rc, hi = -1;
+	int w = mo->w, h = mo->h, n = tref->frames, rc, hi = -1, done = 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
 	uint8_t *frame = xmalloc((size_t)w * h * 4);
-	double bps[SWEEP_N], psnr[SWEEP_N], est, ceil_sum = 0;
-	size_t ysz = (size_t)w * h, csz = (size_t)(w / 2) * (h / 2);
-	uint8_t *i420 = xmalloc(ysz + 2 * csz), *back = xmalloc((size_t)w * h * 4);
-	char pts[256];
-	size_t at = 0;
+	double bps[SWEEP_N], psnr[SWEEP_N], est, ceil420, ceil444, ceil444p[2];
+	struct precise pt;
+	char pts[256], ppts[256];
+	size_t at = 0, pat = 0;
 
-	for (int c = 0; c < SWEEP_N; c++) {
+	precise_init(&pt);
+	for (int c = 0; c < SWEEP_N && hi < 0; c++) {
 		struct rfb_h264_params par = { .width = w, .height = h, .fps = FPS,
 					       .kbps = RFB_H264_MAX_KBPS, .crf = sweep_crf[c],
-					       .threads = threads };
+					       .chroma444 = true, .threads = threads };
 		struct rfb_h264 *e = rfb_h264_new(&par, &rc);
 		struct h264_dec hd;
-		double bytes = 0, sum = 0;
+		double bytes = 0, sum = 0, psum = 0;
 
 		if (e == NULL)
 			die("rfb_h264_new failed (%d)", rc);
-		h264_dec_init(&hd, w, h);
+		h264_dec_init(&hd, w, h, true);
+		h264_dec_precise(&hd, &pt);
 		for (int k = 1; k <= n; k++) {
 			struct rfb_h264_frame fr;
 
@@ -958,6 +1062,7 @@ bench_crf_sweep(struct motion *mo, const struct tight_ref *tref)
 			h264_dec_payload(&hd, fr.data, fr.len, k == 1 ? RFB_H264_RESET : 0);
 			bytes += (double)fr.len + 4 + 12 + 8;	/* as an update */
 			sum += psnr_of(sse_xrgb(hd.fb, frame, (size_t)w * h), (size_t)w * h);
+			psum += psnr_of(sse_xrgb(hd.pfb, frame, (size_t)w * h), (size_t)w * h);
 		}
 		bps[c] = bytes * FPS / n;
 		psnr[c] = sum / n;
@@ -965,22 +1070,14 @@ bench_crf_sweep(struct motion *mo, const struct tight_ref *tref)
 		h264_dec_free(&hd);
 		at += (size_t)snprintf(pts + at, sizeof(pts) - at, "%s%d:%.0f:%.3f", c ? "," : "",
 				       sweep_crf[c], bps[c], psnr[c]);
-	}
-	/* What 4:2:0 itself costs these frames: the conversion into the
-	 * encoder's I420 and back as the viewer's decoder does it, no coding
-	 * in between.  No CRF gets above it. */
-	for (int k = 1; k <= n; k++) {
-		motion_frame(mo, k, frame);
-		ARGBToI420(frame, w * 4, i420, w, i420 + ysz, w / 2, i420 + ysz + csz, w / 2, w, h);
-		I420ToARGBMatrix(i420, w, i420 + ysz, w / 2, i420 + ysz + csz, w / 2, back, w * 4,
-				 &kYuvI601Constants, w, h);
-		ceil_sum += psnr_of(sse_xrgb(back, frame, (size_t)w * h), (size_t)w * h);
-	}
-	free(i420), free(back);
-	/* The first CRF (from the highest down) that reaches Tight's PSNR. */
-	for (int c = 0; c < SWEEP_N && hi < 0; c++)
+		pat += (size_t)snprintf(ppts + pat, sizeof(ppts) - pat, "%s%d:%.3f", c ? "," : "",
+					sweep_crf[c], psum / n);
+		done = c + 1;
 		if (psnr[c] >= tref->psnr)
 			hi = c;
+	}
+	ceil420 = sampling_ceiling(mo, n, false, &pt, NULL);
+	ceil444 = sampling_ceiling(mo, n, true, &pt, ceil444p);
 	if (hi == 0) {
 		est = bps[0];
 	} else if (hi > 0) {
@@ -995,12 +1092,17 @@ bench_crf_sweep(struct motion *mo, const struct tight_ref *tref)
 	if (hi >= 0)
 		bench_line("h264_bytes_at_tight_psnr", est, "B/s", "tight_q8", tref->bps,
 			   est / tref->bps);
-	bench_line("h264_psnr_i420_ceiling", ceil_sum / n, "dB", "tight_q8_psnr", tref->psnr,
-		   ceil_sum / n / tref->psnr);
-	printf("DETAIL name=h264_bytes_at_tight_psnr frames=%d tight_psnr=%.3f reached=%d "
-	       "crf_hi=%d crf_lo=%d i420_ceiling_psnr=%.3f points=%s\n", n, tref->psnr, hi >= 0,
-	       hi > 0 ? sweep_crf[hi - 1] : hi == 0 ? sweep_crf[0] : sweep_crf[SWEEP_N - 1],
-	       hi >= 0 ? sweep_crf[hi] : sweep_crf[SWEEP_N - 1], ceil_sum / n, pts);
+	bench_line("h264_psnr_i444_ceiling", ceil444, "dB", "tight_q8_psnr", tref->psnr,
+		   ceil444 / tref->psnr);
+	bench_line("h264_psnr_i420_ceiling", ceil420, "dB", "tight_q8_psnr", tref->psnr,
+		   ceil420 / tref->psnr);
+	printf("DETAIL name=h264_bytes_at_tight_psnr frames=%d tight_psnr=%.3f tight_bps=%.0f "
+	       "reached=%d crf_hi=%d crf_lo=%d i420_ceiling_psnr=%.3f i444_ceiling_psnr=%.3f "
+	       "i444_ceiling_precise_decode=%.3f i444_ceiling_precise_both=%.3f chroma=444 "
+	       "points=%s points_precise_decode=%s\n", n, tref->psnr, tref->bps, hi >= 0,
+	       hi > 0 ? sweep_crf[hi - 1] : hi == 0 ? sweep_crf[0] : sweep_crf[done - 1],
+	       hi >= 0 ? sweep_crf[hi] : sweep_crf[done - 1], ceil420, ceil444, ceil444p[0],
+	       ceil444p[1], pts, ppts);
 	fflush(stdout);
 	free(frame);
 }
@@ -1008,16 +1110,20 @@ bench_crf_sweep(struct motion *mo, const struct tight_ref *tref)
 /* ---- encode speed against the x264 command-line tool ---- */
 
 /* The x264 command line that does what rfb_h264_new() sets up (see
- * rfb/h264.c): every setting it makes, spelt as x264's options. */
+ * rfb/h264.c): every setting it makes, spelt as x264's options; chroma444
+ * is High 4:4:4 Predictive coding I444, else Constrained Baseline I420. */
 static int
-run_x264(const char *in, const char *csp, const char *out, int w, int h, int frames,
-	 int threads, int kbps, int crf, double *fps, char *err, size_t errlen)
+run_x264(const char *in, int in_fd, const char *csp, bool chroma444, const char *out, int w,
+	 int h, int frames, int threads, int kbps, int crf, double *fps, char *err, size_t errlen)
 {
 	char res[32], th[16], rate[16], crfs[16], nf[16];
 	const char *argv[] = {
 		"x264", "--no-progress", "--preset", "ultrafast", "--tune", "zerolatency",
-		"--profile", "baseline", "--crf", crfs, "--vbv-maxrate", rate, "--vbv-bufsize", rate,
-		"--keyint", "infinite", "--scenecut", "0", "--range", "tv", "--threads", th, "--sliced-threads", "--fps", "30", "--demuxer", "raw",
+		"--profile", chroma444 ? "high444" : "baseline",
+		"--output-csp", chroma444 ? "i444" : "i420",
+		"--crf", crfs, "--vbv-maxrate", rate, "--vbv-bufsize", rate,
+		"--keyint", "infinite", "--scenecut", "0", "--range", "tv", "--threads", th,
+		"--sliced-threads", "--fps", "30", "--demuxer", "raw",
 		"--input-csp", csp, "--input-res", res, "--frames", nf, "-o", out, in, NULL
 	};
 	int pfd[2], status;
@@ -1038,7 +1144,8 @@ run_x264(const char *in, const char *csp, const char *out, int w, int h, int fra
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 
-		dup2(null, 0), dup2(null, 1), dup2(pfd[1], 2);
+		/* in "-": the frames come on in_fd */
+		dup2(in_fd >= 0 ? in_fd : null, 0), dup2(null, 1), dup2(pfd[1], 2);
 		close(pfd[0]), close(pfd[1]);
 		execvp(argv[0], (char *const *)argv);
 		fprintf(stderr, "exec x264: %s\n", strerror(errno));
@@ -1100,54 +1207,208 @@ file_size(const char *path)
 	return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
-/* ours, x264 on BGRA, x264 on I420: one pass of each per repetition, the
- * order rotating. */
-enum { ENC_OURS, ENC_X264_BGRA, ENC_X264_I420, ENC_N };
+/* Decodes an Annex-B file of n pictures of the motion's frames 1..n;
+ * returns the mean PSNR through libyuv's conversion (the viewers' measure
+ * above) and, in *precise_psnr, through precise_to_xrgb(). */
+static double
+decode_file_psnr(struct motion *mo, const char *path, int n, const struct precise *pt,
+		 double *precise_psnr)
+{
+	int w = mo->w, h = mo->h, got = 0;
+	FILE *fp = fopen(path, "rb");
+	uint8_t *frame = xmalloc((size_t)w * h * 4), *buf;
+	AVCodecParserContext *pc = av_parser_init(AV_CODEC_ID_H264);
+	struct h264_dec hd;
+	double sum = 0, psum = 0;
+	long len;
+	size_t at = 0;
+
+	if (fp == NULL || fseek(fp, 0, SEEK_END) != 0 || (len = ftell(fp)) <= 0 || fseek(fp, 0, SEEK_SET))
+		die("%s: cannot read", path);
+	buf = xmalloc((size_t)len + AV_INPUT_BUFFER_PADDING_SIZE);
+	memset(buf + len, 0, AV_INPUT_BUFFER_PADDING_SIZE);
+	if (fread(buf, 1, (size_t)len, fp) != (size_t)len || pc == NULL)
+		die("%s: cannot read", path);
+	fclose(fp);
+	h264_dec_init(&hd, w, h, true);
+	h264_dec_precise(&hd, pt);
+	/* One access unit at a time, as the parser splits them; calls with no
+	 * data at the end flush what it holds. */
+	for (;;) {
+		bool flushing = at >= (size_t)len;
+		uint8_t *au;
+		int au_len, used;
+
+		used = av_parser_parse2(pc, hd.ctx, &au, &au_len, flushing ? NULL : buf + at,
+					flushing ? 0 : (int)((size_t)len - at), AV_NOPTS_VALUE,
+					AV_NOPTS_VALUE, 0);
+		if (used < 0)
+			die("%s: does not parse", path);
+		at += (size_t)used;
+		if (au_len == 0) {
+			if (flushing)
+				break;
+			continue;
+		}
+		h264_dec_payload(&hd, au, (size_t)au_len, 0);
+		if (++got > n)
+			die("%s: more than %d pictures", path, n);
+		motion_frame(mo, got, frame);
+		sum += psnr_of(sse_xrgb(hd.fb, frame, (size_t)w * h), (size_t)w * h);
+		psum += psnr_of(sse_xrgb(hd.pfb, frame, (size_t)w * h), (size_t)w * h);
+	}
+	if (got != n)
+		die("%s: %d pictures, not %d", path, got, n);
+	av_parser_close(pc);
+	h264_dec_free(&hd);
+	free(buf), free(frame);
+	*precise_psnr = psum / n;
+	return sum / n;
+}
+
+/* h264_psnr_precise_load: the 4:4:4 viewer's stream as it would be if
+ * rfb_h264_load converted RGB to YUV precisely instead of with libyuv's
+ * ARGBToI444.  Both streams come from the x264 tool with the server's
+ * settings (the 4:4:4 default CRF, its cap), fed through a pipe: the I444
+ * ARGBToI444 makes (what our load gives libx264: the same bytes out, as
+ * h264_encode_1080p_i444's DETAIL shows) and precise_from_xrgb()'s. */
+static void
+bench_precise_load(struct motion *mo, const struct tight_ref *tref)
+{
+	int w = mo->w, h = mo->h, n = tref->frames;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
+	size_t ysz = (size_t)w * h;
+	uint8_t *frame = xmalloc(ysz * 4), *yuv = xmalloc(3 * ysz);
+	char dir[] = "/tmp/webkvm-bench-h264-XXXXXX", out[128], err[8192];
+	double psnr[2], ppsnr[2], bps[2];
+	struct precise pt;
+
+	precise_init(&pt);
+	if (mkdtemp(dir) == NULL)
+		die("mkdtemp: %s", strerror(errno));
+	snprintf(out, sizeof(out), "%s/out.264", dir);
+	for (int v = 0; v < 2; v++) {
+		int pfd[2], status;
+		double fps;
+		pid_t feeder;
+
+		if (pipe(pfd) < 0)
+			die("pipe: %s", strerror(errno));
+		if ((feeder = fork()) < 0)
+			die("fork: %s", strerror(errno));
+		if (feeder == 0) {
+			close(pfd[0]);
+			for (int k = 1; k <= n; k++) {
+				motion_frame(mo, k, frame);
+				if (v == 0)
+					ARGBToI444(frame, w * 4, yuv, w, yuv + ysz, w, yuv + 2 * ysz, w, w,
+						   h);
+				else
+					precise_from_xrgb(frame, yuv, yuv + ysz, yuv + 2 * ysz, w, h);
+				for (size_t off = 0; off < 3 * ysz;) {
+					ssize_t r = write(pfd[1], yuv + off, 3 * ysz - off);
+
+					if (r < 0 && errno == EINTR)
+						continue;
+					if (r <= 0)
+						_exit(1);
+					off += (size_t)r;
+				}
+			}
+			_exit(0);
+		}
+		close(pfd[1]);
+		if (run_x264("-", pfd[0], "i444", true, out, w, h, n, threads, RFB_H264_DEFAULT_KBPS,
+			     RFB_H264_DEFAULT_CRF_444, &fps, err, sizeof(err)) < 0)
+			die("x264 failed:\n%s", err);
+		close(pfd[0]);
+		if (waitpid(feeder, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			die("the frame feeder of x264 failed");
+		bps[v] = (double)file_size(out) * FPS / n;
+		psnr[v] = decode_file_psnr(mo, out, n, &pt, &ppsnr[v]);
+		unlink(out);
+	}
+	rmdir(dir);
+	bench_line("h264_psnr_precise_load", psnr[1], "dB", "tight_q8_psnr", tref->psnr,
+		   psnr[1] / tref->psnr);
+	printf("DETAIL name=h264_psnr_precise_load frames=%d crf=%d kbps_cap=%d tight_psnr=%.3f "
+	       "tight_bps=%.0f libyuv_load_psnr=%.3f libyuv_load_precise_decode=%.3f "
+	       "libyuv_load_bps=%.0f precise_load_psnr=%.3f precise_load_precise_decode=%.3f "
+	       "precise_load_bps=%.0f\n", n, RFB_H264_DEFAULT_CRF_444, RFB_H264_DEFAULT_KBPS,
+	       tref->psnr, tref->bps, psnr[0], ppsnr[0], bps[0], psnr[1], ppsnr[1], bps[1]);
+	fflush(stdout);
+	free(frame), free(yuv);
+}
+
+/* For each sampling (4:4:4, 4:2:0): ours, x264 on BGRA, x264 on the YUV
+ * our load made; one pass of each per repetition, the order rotating. */
+enum { ENC_OURS, ENC_X264_BGRA, ENC_X264_YUV, ENC_N };
+enum { S_444, S_420, S_N };
+
+struct enc_times {
+	double *t[ENC_N];	/* s per frame, per repetition */
+	double *enc_only;	/* ours without the load */
+	double ours_bytes, x264_bytes[ENC_N];
+};
 
 static void
 bench_encode(enum bench_mode m, struct motion *mo)
 {
+	static const char *const yuv_csp[S_N] = { "i444", "i420" };
 	int w = mo->w, h = mo->h;
 	int nframes = m == BENCH_SMOKE ? 4 : 2 * FPS, reps = bench_reps(m, 3, 5);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;	/* rfb/h264.c's default */
-	size_t fsz = (size_t)w * h * 4, ysz = (size_t)w * h, csz = (size_t)(w / 2) * (h / 2);
-	uint8_t *frames = xmalloc(fsz * (size_t)nframes);
-	uint8_t *i420 = xmalloc(ysz + 2 * csz);
-	char dir[] = "/tmp/webkvm-bench-h264-XXXXXX", bgra[128], yuv[128], out[128], err[8192];
-	double *t[ENC_N], *enc_only = calloc((size_t)reps, sizeof(double));
+	size_t fsz = (size_t)w * h * 4, ysz = (size_t)w * h;
+	size_t ysize[S_N] = { 3 * ysz, ysz + 2 * (size_t)(w / 2) * (h / 2) };
+	uint8_t *frames = xmalloc(fsz * (size_t)nframes), *yuv = xmalloc(3 * ysz);
+	char dir[] = "/tmp/webkvm-bench-h264-XXXXXX", bgra[128], yuvf[S_N][128], out[128];
+	char err[8192];
+	struct enc_times et[S_N];
 	double *pr = calloc((size_t)reps, sizeof(double)), *pr2 = calloc((size_t)reps, sizeof(double));
-	double ours_bytes = 0, x264_bytes[ENC_N] = { 0 };
-	struct rfb_h264_params par = { .width = w, .height = h, .fps = FPS,
-				       .kbps = RFB_H264_DEFAULT_KBPS, .crf = 0, .threads = threads };
 
-	for (int k = 0; k < ENC_N; k++)
-		if ((t[k] = calloc((size_t)reps, sizeof(double))) == NULL)
-			die("out of memory");
-	if (enc_only == NULL || pr == NULL || pr2 == NULL)
+	if (pr == NULL || pr2 == NULL)
 		die("out of memory");
+	for (int s = 0; s < S_N; s++) {
+		memset(&et[s], 0, sizeof(et[s]));
+		for (int k = 0; k < ENC_N; k++)
+			if ((et[s].t[k] = calloc((size_t)reps, sizeof(double))) == NULL)
+				die("out of memory");
+		if ((et[s].enc_only = calloc((size_t)reps, sizeof(double))) == NULL)
+			die("out of memory");
+	}
 	if (mkdtemp(dir) == NULL)
 		die("mkdtemp: %s", strerror(errno));
 	snprintf(bgra, sizeof(bgra), "%s/frames.bgra", dir);
-	snprintf(yuv, sizeof(yuv), "%s/frames.i420", dir);
+	snprintf(yuvf[S_444], sizeof(yuvf[S_444]), "%s/frames.i444", dir);
+	snprintf(yuvf[S_420], sizeof(yuvf[S_420]), "%s/frames.i420", dir);
 	snprintf(out, sizeof(out), "%s/out.264", dir);
 	/* The same frames in memory for ours and in files for x264: BGRA is
-	 * XRGB32's bytes (B, G, R, X; x264 ignores the fourth), the I420 is
-	 * what our load makes of them (libyuv's ARGBToI420). */
+	 * XRGB32's bytes (B, G, R, X; x264 ignores the fourth), the I444 and
+	 * I420 are what our load makes of them (libyuv's ARGBToI444,
+	 * ARGBToI420). */
 	for (int k = 0; k < nframes; k++) {
 		uint8_t *f = frames + fsz * (size_t)k;
 
 		motion_frame(mo, k + 1, f);
 		write_file(bgra, f, fsz, k > 0);
-		ARGBToI420(f, w * 4, i420, w, i420 + ysz, w / 2, i420 + ysz + csz, w / 2, w, h);
-		write_file(yuv, i420, ysz + 2 * csz, k > 0);
+		ARGBToI444(f, w * 4, yuv, w, yuv + ysz, w, yuv + 2 * ysz, w, w, h);
+		write_file(yuvf[S_444], yuv, ysize[S_444], k > 0);
+		ARGBToI420(f, w * 4, yuv, w, yuv + ysz, w / 2, yuv + ysz + ysz / 4, w / 2, w, h);
+		write_file(yuvf[S_420], yuv, ysize[S_420], k > 0);
 	}
 	for (int r = 0; r < reps; r++) {
-		for (int j = 0; j < ENC_N; j++) {
-			int k = (j + r) % ENC_N, rc;
+		for (int j = 0; j < S_N * ENC_N; j++) {
+			int jj = (j + r) % (S_N * ENC_N), s = jj / ENC_N, k = jj % ENC_N, rc;
+			bool c444 = s == S_444;
 			double fps;
 
 			if (k == ENC_OURS) {
+				struct rfb_h264_params par = {
+					.width = w, .height = h, .fps = FPS, .kbps = RFB_H264_DEFAULT_KBPS,
+					.crf = 0, .chroma444 = c444, .threads = threads
+				};
 				struct rfb_h264 *e;
 				struct rfb_h264_frame fr;
 				uint64_t t0, t1, enc = 0;
@@ -1168,45 +1429,57 @@ bench_encode(enum bench_mode m, struct motion *mo)
 				}
 				t1 = bench_now_ns();
 				rfb_h264_free(e);
-				t[k][r] = (double)(t1 - t0) / 1e9 / nframes;
-				enc_only[r] = (double)enc / 1e9 / nframes;
-				ours_bytes = (double)bytes;
+				et[s].t[k][r] = (double)(t1 - t0) / 1e9 / nframes;
+				et[s].enc_only[r] = (double)enc / 1e9 / nframes;
+				et[s].ours_bytes = (double)bytes;
 				continue;
 			}
-			if (run_x264(k == ENC_X264_BGRA ? bgra : yuv, k == ENC_X264_BGRA ? "bgra" : "i420",
-				     out, w, h, nframes, threads, RFB_H264_DEFAULT_KBPS,
-				     RFB_H264_DEFAULT_CRF, &fps, err, sizeof(err)) < 0)
+			if (run_x264(k == ENC_X264_BGRA ? bgra : yuvf[s], -1,
+				     k == ENC_X264_BGRA ? "bgra" : yuv_csp[s], c444, out, w, h, nframes,
+				     threads, RFB_H264_DEFAULT_KBPS,
+				     c444 ? RFB_H264_DEFAULT_CRF_444 : RFB_H264_DEFAULT_CRF, &fps, err,
+				     sizeof(err)) < 0)
 				die("x264 failed:\n%s", err);
-			t[k][r] = 1 / fps;
-			x264_bytes[k] = (double)file_size(out);
+			et[s].t[k][r] = 1 / fps;
+			et[s].x264_bytes[k] = (double)file_size(out);
 		}
 	}
-	unlink(bgra), unlink(yuv), unlink(out), rmdir(dir);
-	{
+	unlink(bgra), unlink(yuvf[S_444]), unlink(yuvf[S_420]), unlink(out), rmdir(dir);
+	for (int s = 0; s < S_N; s++) {
+		static const char *const name[S_N][2] = {
+			{ "h264_encode_1080p", "h264_encode_1080p_i444" },
+			{ "h264_420_encode_1080p", "h264_420_encode_1080p_i420" },
+		};
+		static const char *const refname[S_N][2] = {
+			{ "x264_cli_bgra_i444", "x264_cli_i444" },
+			{ "x264_cli_bgra_i420", "x264_cli_i420" },
+		};
+		struct enc_times *e = &et[s];
 		double ours, ref, eo, ref2;
 
 		for (int r = 0; r < reps; r++) {
-			pr[r] = t[ENC_X264_BGRA][r] / t[ENC_OURS][r];
-			pr2[r] = t[ENC_X264_I420][r] / enc_only[r];
+			pr[r] = e->t[ENC_X264_BGRA][r] / e->t[ENC_OURS][r];
+			pr2[r] = e->t[ENC_X264_YUV][r] / e->enc_only[r];
 		}
-		ours = bench_median(t[ENC_OURS], reps);
-		ref = bench_median(t[ENC_X264_BGRA], reps);
-		ref2 = bench_median(t[ENC_X264_I420], reps);
-		eo = bench_median(enc_only, reps);
-		bench_line("h264_encode_1080p", 1 / ours, "fps", "x264_cli_bgra", 1 / ref,
-			   bench_median(pr, reps));
-		bench_line("h264_encode_1080p_i420", 1 / eo, "fps", "x264_cli_i420", 1 / ref2,
-			   bench_median(pr2, reps));
-		printf("DETAIL name=h264_encode_1080p ours_ms=%.3f load_ms=%.3f encode_ms=%.3f "
-		       "x264_bgra_ms=%.3f x264_i420_ms=%.3f threads=%d frames=%d reps=%d "
-		       "ours_bytes=%.0f x264_bgra_bytes=%.0f x264_i420_bytes=%.0f\n",
-		       ours * 1e3, (ours - eo) * 1e3, eo * 1e3, ref * 1e3, ref2 * 1e3, threads, nframes,
-		       reps, ours_bytes, x264_bytes[ENC_X264_BGRA], x264_bytes[ENC_X264_I420]);
+		ours = bench_median(e->t[ENC_OURS], reps);
+		ref = bench_median(e->t[ENC_X264_BGRA], reps);
+		ref2 = bench_median(e->t[ENC_X264_YUV], reps);
+		eo = bench_median(e->enc_only, reps);
+		bench_line(name[s][0], 1 / ours, "fps", refname[s][0], 1 / ref, bench_median(pr, reps));
+		bench_line(name[s][1], 1 / eo, "fps", refname[s][1], 1 / ref2, bench_median(pr2, reps));
+		printf("DETAIL name=%s chroma=%s crf=%d ours_ms=%.3f load_ms=%.3f encode_ms=%.3f "
+		       "x264_bgra_ms=%.3f x264_yuv_ms=%.3f threads=%d frames=%d reps=%d "
+		       "ours_bytes=%.0f x264_bgra_bytes=%.0f x264_yuv_bytes=%.0f\n",
+		       name[s][0], s == S_444 ? "444" : "420",
+		       s == S_444 ? RFB_H264_DEFAULT_CRF_444 : RFB_H264_DEFAULT_CRF, ours * 1e3,
+		       (ours - eo) * 1e3, eo * 1e3, ref * 1e3, ref2 * 1e3, threads, nframes, reps,
+		       e->ours_bytes, e->x264_bytes[ENC_X264_BGRA], e->x264_bytes[ENC_X264_YUV]);
 		fflush(stdout);
+		for (int k = 0; k < ENC_N; k++)
+			free(e->t[k]);
+		free(e->enc_only);
 	}
-	for (int k = 0; k < ENC_N; k++)
-		free(t[k]);
-	free(enc_only), free(pr), free(pr2), free(frames), free(i420);
+	free(pr), free(pr2), free(frames), free(yuv);
 }
 
 int
@@ -1222,10 +1495,12 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--frame") == 0 && i + 1 < argc)
 			frame = argv[++i];
 	wk_log_set_level(WK_LOG_WARN);
-	motion_init(&mo, frame, w, h);
+	if (motion_init(&mo, frame, w, h) < 0)
+		exit(1);
 	tref.frames = m == BENCH_SMOKE ? 3 : m == BENCH_QUICK ? 2 * FPS : 5 * FPS;
 	bench_bytes(m, &mo, &tref);
 	bench_crf_sweep(&mo, &tref);
+	bench_precise_load(&mo, &tref);
 	bench_encode(m, &mo);
 	motion_free(&mo);
 	return 0;

@@ -96,41 +96,67 @@ GOALS = {
                                   "100 ms, which keeps webkvmd from idling: every captured frame is diffed, so "
                                   "this is CPU per diffed frame (against ustreamer's per encoded frame)",
                                   "report", None),
-    "h264_bytes_motion_1080p": ("bytes/s to an H.264 viewer (encoding 50, the daemon's defaults: 8000 kbit/s cap, "
-                                "the encoder's CRF) of 10 s of full-motion 1080p30 (the desktop's terminal "
-                                "scrolling, its picture window gliding; bench/bench_h264.c), through the real "
-                                "server, against a Tight q8 viewer of the same server getting the same frames, "
-                                "every frame reaching both",
+    "h264_bytes_motion_1080p": ("bytes/s to the H.264 viewer our page is when its browser decodes High 4:4:4 "
+                                "(encoding 50 and pseudo-encoding 0x574B3001: High 4:4:4 Predictive at the "
+                                "encoder's default CRF, the daemon's 8000 kbit/s cap) of 10 s of full-motion "
+                                "1080p30 (the desktop's terminal scrolling, its picture window gliding; "
+                                "bench/bench_h264.c, bench/motion.h), through the real server, against a Tight q8 "
+                                "viewer of the same server getting the same frames, every frame reaching both",
                                 "≤ 0.2× Tight q8 (at a PSNR no lower: next line)", lambda v, r: r <= 0.2),
-    "h264_psnr_motion_1080p": ("what those two viewers showed (H.264 decoded by libavcodec, Tight by TurboJPEG "
-                               "and zlib) against the frame sent: PSNR over R, G, B, mean over the frames",
+    "h264_psnr_motion_1080p": ("what those two viewers showed (H.264 decoded by libavcodec and converted to RGB by "
+                               "libyuv, Tight by TurboJPEG and zlib) against the frame sent: PSNR over R, G, B, "
+                               "mean over the frames",
                                "≥ Tight q8's", lambda v, r: r >= 1.0),
-    "h264_bytes_at_tight_psnr": ("the same motion (first 5 s) through the encoder alone at CRF 21, 14 and 8 "
-                                 "(bitrate cap at its highest), decoded and compared the same way: the bytes/s "
-                                 "at Tight q8's PSNR over those frames, interpolated between the CRFs either "
-                                 "side (absent when no CRF reaches it: see h264_psnr_motion_1080p)",
+    "h264_420_bytes_motion_1080p": ("the same for a 4:2:0 viewer of the same server at the same time (encoding 50 "
+                                    "alone, as noVNC asks: Constrained Baseline at its default CRF)",
+                                    "report", None),
+    "h264_420_psnr_motion_1080p": ("what that 4:2:0 viewer showed, measured the same way", "report", None),
+    "h264_bytes_at_tight_psnr": ("the same motion (first 5 s) through the 4:4:4 encoder alone at CRF 21, 17, 14, "
+                                 "11 and 8 (bitrate cap at its highest; down to the first CRF that reaches Tight "
+                                 "q8's PSNR), decoded and compared the same way: the bytes/s at Tight q8's PSNR "
+                                 "over those frames, interpolated between the CRFs either side (absent when no CRF "
+                                 "reaches it: see h264_psnr_motion_1080p)",
                                  "report", None),
-    "h264_psnr_i420_ceiling": ("the same frames converted to the encoder's I420 and back as the viewer's decoder "
-                               "does, no coding between: the PSNR no H.264 (4:2:0, Constrained Baseline) "
-                               "stream of them can exceed, against Tight q8's", "report", None),
-    "h264_encode_1080p": ("rfb_h264_load + rfb_h264_encode (XRGB32 in, the server's settings: ultrafast/"
-                          "zerolatency, Constrained Baseline, CRF 21, VBV 8000 kbit/s, sliced threads) of 60 "
-                          "frames of that motion, against the x264 command-line tool with the same settings and "
-                          "thread count fed the same frames as BGRA (its own fps figure: its encoding loop, "
-                          "input and conversion included), interleaved repetitions", "≥ 0.9× x264 CLI",
-                          lambda v, r: r >= 0.9),
-    "h264_encode_1080p_i420": ("rfb_h264_encode alone against the x264 tool fed the I420 our load made (both "
+    "h264_psnr_i444_ceiling": ("the same frames converted to I444 as our load does (libyuv ARGBToI444, BT.601 "
+                               "limited range) and back as the decoders here do (libyuv), no coding between: the "
+                               "PSNR no 4:4:4 stream of them shows, measured so, against Tight q8's", "report", None),
+    "h264_psnr_precise_load": ("the 4:4:4 stream as it would be with a precise RGB→YUV in rfb_h264_load (16-bit "
+                               "coefficients, rounded) instead of libyuv's ARGBToI444: the x264 tool with the "
+                               "server's settings (4:4:4 default CRF, 8000 kbit/s cap) fed the same first 5 s "
+                               "through a pipe, decoded and measured as the viewers are, against Tight q8's "
+                               "PSNR over those frames", "report", None),
+    "h264_psnr_i420_ceiling": ("the same for I420: what no 4:2:0 (Constrained Baseline) stream of them can exceed",
+                               "report", None),
+    "h264_encode_1080p": ("rfb_h264_load + rfb_h264_encode (XRGB32 in, the 4:4:4 viewer's settings: ultrafast/"
+                          "zerolatency, High 4:4:4 Predictive, its default CRF, VBV 8000 kbit/s, sliced threads) "
+                          "of 60 frames of that motion, against the x264 command-line tool with the same settings "
+                          "(--profile high444 --output-csp i444) and thread count fed the same frames as BGRA (its "
+                          "own fps figure: its encoding loop, input and conversion included), interleaved "
+                          "repetitions", "≥ 0.9× x264 CLI", lambda v, r: r >= 0.9),
+    "h264_encode_1080p_i444": ("rfb_h264_encode alone against the x264 tool fed the I444 our load made (both "
                                "without conversion; equal output sizes in DETAIL show the settings match)",
                                "report", None),
-    "h264_key_to_pixel_p50": ("RFB KeyEvent sent → the H.264 frame with the glyph read, sim 1080p at 60 fps, "
-                              "p50, against a Tight q8 viewer of the same daemon in the same run (viewers "
+    "h264_420_encode_1080p": ("the same as h264_encode_1080p for the 4:2:0 encoder (Constrained Baseline, its "
+                              "default CRF; x264 --profile baseline)", "report", None),
+    "h264_420_encode_1080p_i420": ("rfb_h264_encode alone (4:2:0) against the x264 tool fed the I420 our load made",
+                                   "report", None),
+    "h264_encode_1080p_arm64_qemu": ("process CPU time per frame of rfb_h264_load + rfb_h264_encode (4:4:4, its "
+                                     "default CRF) on the same motion at 1080p, bench/bench_h264_cpu.c built for "
+                                     "arm64 (make ARCH=arm64's toolchain; Debian's arm64 libx264 and libyuv with "
+                                     "their NEON code) and run emulated under qemu-user, against the same program "
+                                     "built for this machine, natively, same frames and thread count, taking "
+                                     "turns: ratio = the emulation's cost. Emulated: it proves the arm64 build "
+                                     "encodes, not how fast a Cortex-A72 is", "report", None),
+    "h264_420_encode_1080p_arm64_qemu": ("the same for the 4:2:0 encoder", "report", None),
+    "h264_key_to_pixel_p50": ("RFB KeyEvent sent → the H.264 frame with the glyph read (a 4:4:4 viewer, as our "
+                              "page), sim 1080p at 60 fps, p50, against a Tight q8 viewer of the same daemon in the same run (viewers "
                               "taking turns in blocks of keys)", "≤ Tight's + 1 frame (16.7 ms)",
                               lambda v, r: r > 0 and v <= v / r + 1000 / 60),
     "h264_key_to_pixel_p99": ("same, p99", "≤ Tight's + 1 frame (16.7 ms)",
                               lambda v, r: r > 0 and v <= v / r + 1000 / 60),
-    "h264_bytes_per_char": ("bytes of that update (one typed character, H.264 P-frame of the whole 1080p "
+    "h264_bytes_per_char": ("bytes of that update (one typed character, 4:4:4 H.264 P-frame of the whole 1080p "
                             "screen) against Tight q8's in the same run", "report", None),
-    "h264_static_bytes_per_s": ("bytes/s to an H.264 viewer of the static screen (file source, one PPM frame, "
+    "h264_static_bytes_per_s": ("bytes/s to a 4:4:4 H.264 viewer of the static screen (file source, one PPM frame, "
                                 "1080p60) after its first frame", "0", lambda v, r: v == 0),
     "rss_qemu": ("in the QEMU board, vivid YUYV at the size in its DETAIL line, 4 clients each (Tight q8 "
                  "viewers; ustreamer MJPEG streams): RSS less the V4L2 buffers, webkvmd against ustreamer "
@@ -144,6 +170,84 @@ def top_files(d):
     if not parts:
         return ""
     return " The largest mapped files were %s." % ", ".join("%s %s MiB" % (n, m) for n, m in parts)
+
+
+def crf_points(sw, key, fields):
+    """[(crf, value...)] of a DETAIL list "crf:v[:v],..." with `fields` values."""
+    return [p.split(":") for p in sw.get(key, "").split(",") if p.count(":") == fields]
+
+
+def psnr_gap(base, d, sw, rows, pl):
+    """Why the 4:4:4 viewer's PSNR is below Tight's, from this run's DETAIL lines (pl: the
+    h264_psnr_precise_load one)."""
+    txt = base
+    if "h264_444_mean" in d:
+        txt += (": 4:4:4 H.264 %s dB mean (%s dB worst frame), Tight q8 %s dB (%s dB worst); the 4:2:0 viewer "
+                "%s dB" % (d["h264_444_mean"], d["h264_444_min"], d["tight_mean"], d["tight_min"],
+                           d.get("h264_420_mean", "?")))
+    if "h264_444_precise_mean" in d:
+        txt += (". Converted to RGB with 16-bit coefficients instead of libyuv's 6-bit ones, the same 4:4:4 "
+                "stream shows %s dB" % d["h264_444_precise_mean"])
+    if "i444_ceiling_psnr" not in sw:
+        return txt + "."
+    tp = float(sw.get("tight_psnr", "nan"))
+    c444, c420 = float(sw["i444_ceiling_psnr"]), float(sw.get("i420_ceiling_psnr", "nan"))
+    pts = crf_points(sw, "points", 2)
+    if pts:
+        txt += ("; over the first %s frames (Tight %s dB at %s kbit/s) the 4:4:4 encoder alone, cap lifted, "
+                "gave %s" % (sw.get("frames", "?"), fmt(tp), fmt(float(sw.get("tight_bps", "nan")) * 8 / 1000),
+                             ", ".join("CRF %s %s dB at %s kbit/s" % (c, fmt(float(q)), fmt(float(b) * 8 / 1000))
+                                       for c, b, q in pts)))
+    ppts = crf_points(sw, "points_precise_decode", 1)
+    if ppts:
+        txt += " (%s through the precise conversion)" % ", ".join("CRF %s %s dB" % (c, fmt(float(q)))
+                                                                  for c, q in ppts)
+    txt += (". With no coding at all, the conversions alone give %s dB for 4:4:4 (libyuv both ways) and %s dB "
+            "for 4:2:0" % (fmt(c444), fmt(c420)))
+    if "i444_ceiling_precise_decode" in sw:
+        txt += ("; libyuv's RGB→YUV (rfb_h264_load) with a precise YUV→RGB gives %s dB, precise both ways %s dB"
+                % (fmt(float(sw["i444_ceiling_precise_decode"])), fmt(float(sw["i444_ceiling_precise_both"]))))
+    if c444 < tp:
+        txt += (". So, measured with libyuv's conversions, no CRF reaches Tight's %s dB: the conversions alone "
+                "stop %s dB below it. libyuv's RGB→YUV keeps 8 bits of its coefficients (its YUV→RGB, used "
+                "here as the viewer's, 6)" % (fmt(tp), fmt(tp - c444)))
+        if pl:
+            txt += ("; with a precise RGB→YUV in rfb_h264_load the same settings (CRF %s, %s kbit/s cap) give "
+                    "%s dB at %s kbit/s over those frames, against %s dB at %s kbit/s through libyuv's "
+                    "(both from the x264 tool, h264_psnr_precise_load), Tight %s dB"
+                    % (pl.get("crf", "?"), pl.get("kbps_cap", "?"), fmt(float(pl["precise_load_psnr"])),
+                       fmt(float(pl["precise_load_bps"]) * 8 / 1000), fmt(float(pl["libyuv_load_psnr"])),
+                       fmt(float(pl["libyuv_load_bps"]) * 8 / 1000), fmt(float(pl["tight_psnr"]))))
+        txt += (". What closes it: that precise conversion in rfb_h264_load, or RGB coded directly (High "
+                "4:4:4 allows GBR: no conversion at all)")
+    elif sw.get("reached") == "1" and "h264_bytes_at_tight_psnr" in rows:
+        r = rows["h264_bytes_at_tight_psnr"]
+        txt += (". Between CRF %s and %s the encoder reaches Tight's PSNR, at %s kbit/s (%s× Tight's bytes): "
+                "a finer default CRF closes the gap for that many bytes"
+                % (sw.get("crf_hi", "?"), sw.get("crf_lo", "?"), fmt(r[0] * 8 / 1000), fmt(r[4])))
+    else:
+        txt += (". The conversions leave room above Tight's PSNR, but even CRF %s stayed below it"
+                % sw.get("crf_lo", "?"))
+    return txt + "."
+
+
+def figure_note(k, rows, details):
+    """A computed sentence after a report-only figure's description."""
+    d = details.get(k, {})
+    if k in ("h264_encode_1080p_arm64_qemu", "h264_420_encode_1080p_arm64_qemu") and k in rows:
+        v, unit, ref, rv, ratio = rows[k]
+        txt = (" In this run: %s ms of CPU per frame emulated against %s ms natively (%s thread(s), %s frames of "
+               "%sx%s), the emulation %s× slower; the arm64 build's output was %s B against %s B natively "
+               "(libyuv's and x264's NEON and x86 code round differently)"
+               % (fmt(v), fmt(rv), d.get("threads", "?"), d.get("frames", "?"), d.get("w", "?"), d.get("h", "?"),
+                  fmt(ratio), d.get("arm64_bytes", "?"), d.get("native_bytes", "?")))
+        if k == "h264_encode_1080p_arm64_qemu":
+            txt += (". A Pi 4 (Cortex-A72): no published x264 figure for it at these settings (1080p, "
+                    "ultrafast/zerolatency) was found to scale from (searched: Raspberry Pi forums and blogs, "
+                    "GitHub issues of go2rtc, jellyfin, LibreELEC, HandBrake; openbenchmarking), so no estimate "
+                    "is given; qemu-user's slowdown says nothing about it")
+        return txt + "."
+    return ""
 
 
 def explain(k, rows, details):
@@ -215,43 +319,27 @@ def explain(k, rows, details):
         return txt + "."
     if k == "h264_bytes_motion_1080p":
         txt = base
-        if "h264_kbit_s" in d:
-            txt += (": H.264 averaged %s kbit/s against Tight's %s kbit/s over %s frames"
-                    % (d["h264_kbit_s"], d.get("tight_kbit_s", "?"), d.get("frames", "?")))
+        if "h264_444_kbit_s" in d:
+            txt += (": 4:4:4 H.264 averaged %s kbit/s (the 4:2:0 viewer %s kbit/s) against Tight's %s kbit/s "
+                    "over %s frames" % (d["h264_444_kbit_s"], d.get("h264_420_kbit_s", "?"),
+                                        d.get("tight_kbit_s", "?"), d.get("frames", "?")))
         if d.get("skipped", "0") != "0":
             txt += "; %s frames did not reach one of the viewers" % d["skipped"]
         return txt + "."
     if k == "h264_psnr_motion_1080p":
-        txt = base
-        if "h264_min" in d:
-            txt += (": H.264 %s dB mean (%s dB worst frame), Tight q8 %s dB (%s dB worst)"
-                    % (d["h264_mean"], d["h264_min"], d["tight_mean"], d["tight_min"]))
-        sw = details.get("h264_bytes_at_tight_psnr", {})
-        if "i420_ceiling_psnr" in sw:
-            ceil, tp = float(sw["i420_ceiling_psnr"]), float(sw.get("tight_psnr", "nan"))
-            txt += (". Converting these frames to 4:2:0 and back, with no coding at all, gives %s dB "
-                    "(over the first %s frames, where Tight had %s dB)" % (fmt(ceil), sw.get("frames", "?"),
-                                                                         fmt(tp)))
-        pts = [p.split(":") for p in sw.get("points", "").split(",") if p.count(":") == 2]
-        if pts:
-            txt += ("; the encoder alone gave %s" % ", ".join(
-                "CRF %s %s dB at %s kbit/s" % (c, fmt(float(q)), fmt(float(b) * 8 / 1000)) for c, b, q in pts))
-        if "i420_ceiling_psnr" in sw and ceil < tp:
-            txt += (". Constrained Baseline carries only 4:2:0 (chroma at half resolution, limited range), "
-                    "while Tight's JPEG is 4:4:4 and its text areas lossless: no bitrate closes this gap in "
-                    "RGB PSNR. Closing it needs a 4:4:4 profile (High 4:4:4 "
-                    "Predictive, outside the Constrained Baseline noVNC probes for) or a lossless pass "
-                    "over the text once motion stops")
-        return txt + "."
-    if k == "h264_encode_1080p" and all(x in d for x in ("ours_ms", "load_ms", "encode_ms", "x264_bgra_ms")):
-        return ("%s: a frame took %s ms of ours (%s ms load into I420, %s ms encode) against %s ms for x264 "
-                "on BGRA and %s ms on I420, %s thread(s)"
-                % (base, d["ours_ms"], d["load_ms"], d["encode_ms"], d["x264_bgra_ms"],
-                   d.get("x264_i420_ms", "?"), d.get("threads", "?")) +
+        return psnr_gap(base, d, details.get("h264_bytes_at_tight_psnr", {}), rows,
+                        details.get("h264_psnr_precise_load", {}))
+    if k in ("h264_encode_1080p", "h264_420_encode_1080p") and all(
+            x in d for x in ("ours_ms", "load_ms", "encode_ms", "x264_bgra_ms")):
+        yuv = "I444" if d.get("chroma") == "444" else "I420"
+        return ("%s: a frame took %s ms of ours (%s ms load into %s, %s ms encode) against %s ms for x264 "
+                "on BGRA and %s ms on %s, %s thread(s)"
+                % (base, d["ours_ms"], d["load_ms"], yuv, d["encode_ms"], d["x264_bgra_ms"],
+                   d.get("x264_yuv_ms", "?"), yuv, d.get("threads", "?")) +
                 ("; equal output sizes (%s B) show the same settings" % d["ours_bytes"]
-                 if d.get("ours_bytes") == d.get("x264_i420_bytes") else
-                 "; output sizes differ (ours %s B, x264 on I420 %s B): the settings are not the same"
-                 % (d.get("ours_bytes"), d.get("x264_i420_bytes"))) + ".")
+                 if d.get("ours_bytes") == d.get("x264_yuv_bytes") else
+                 "; output sizes differ (ours %s B, x264 on %s %s B): the settings are not the same"
+                 % (d.get("ours_bytes"), yuv, d.get("x264_yuv_bytes"))) + ".")
     if k in ("h264_key_to_pixel_p50", "h264_key_to_pixel_p99"):
         txt = base
         if ratio > 0:
@@ -265,7 +353,7 @@ def explain(k, rows, details):
             txt += "; the key's frame was %s B against Tight's %s B" % (
                 fmt(rows["h264_bytes_per_char"][0]), fmt(rows["h264_bytes_per_char"][3]))
         return txt + (". The difference is the whole-frame work H.264 does for a one-glyph change "
-                      "(the 1080p frame converted to I420 and encoded, mostly skip blocks) on the "
+                      "(the 1080p frame converted to I444 and encoded, mostly skip blocks) on the "
                       "stream's thread, where Tight encodes the changed tiles only.")
     if k == "idle_cpu_ratio":
         text = ("%s: %s %%cpu on the static screen against %s %%cpu of full motion (medians). The static "
@@ -377,7 +465,7 @@ def main():
     out.append("\n## What each figure measures\n")
     for k in order:
         if k in rows and k in GOALS:
-            out.append("- `%s`: %s." % (k, GOALS[k][0]))
+            out.append("- `%s`: %s.%s" % (k, GOALS[k][0], figure_note(k, rows, details)))
     out.append("\n## Goals missed: what limits them, what would close them\n")
     if not missed:
         out.append("None.")

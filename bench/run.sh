@@ -72,6 +72,27 @@ cc $CFLAGS_B $(pkg-config --cflags libavcodec libavutil) -o "$OUT/bench_h264" be
 # shellcheck disable=SC2086
 cc $CFLAGS_B -o "$OUT/bench_proxy" bench/bench_proxy.c ||
 	fail "building bench/bench_proxy.c failed"
+# bench_h264_cpu: the H.264 encoder alone (rfb/h264.c, common/log.c), built
+# for this machine and for arm64 (build/arm64 is make ARCH=arm64's: the
+# Debian aarch64 cross compiler and the arm64 libraries), the latter run
+# under qemu-user.
+H264_OBJ="$(objs rfb/h264.c common/log.c)"
+ARM64_OBJ="build/arm64/obj/rfb/h264.o build/arm64/obj/common/log.o"
+arm64_pkg() {
+	PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config "$@"
+}
+# shellcheck disable=SC2086
+cc $CFLAGS_B -o "$OUT/bench_h264_cpu" bench/bench_h264_cpu.c $H264_OBJ $LIBS_B ||
+	fail "building bench/bench_h264_cpu.c failed"
+# shellcheck disable=SC2086
+${MAKE:-make} --no-print-directory -s ARCH=arm64 $ARM64_OBJ ||
+	fail "make ARCH=arm64 of rfb/h264.o and common/log.o failed"
+mkdir -p build/arm64/bench || exit 1
+# shellcheck disable=SC2046,SC2086
+aarch64-linux-gnu-gcc -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -pthread -I. -D_GNU_SOURCE \
+	$(arm64_pkg --cflags x264 libxxhash) -o build/arm64/bench/bench_h264_cpu \
+	bench/bench_h264_cpu.c $ARM64_OBJ $(arm64_pkg --libs x264 libxxhash) -lyuv -lz -lm ||
+	fail "building bench/bench_h264_cpu.c for arm64 failed"
 
 # ---- run ----
 
@@ -115,6 +136,8 @@ run pixels "$OUT/bench_pixels" $args
 run server "$OUT/bench_server" $args
 # shellcheck disable=SC2086
 run h264 "$OUT/bench_h264" $args
+# shellcheck disable=SC2086
+run h264_cpu "$OUT/bench_h264_cpu" --arm64 build/arm64/bench/bench_h264_cpu $args
 # shellcheck disable=SC2086
 run daemon python3 bench/bench_daemon.py --build "$BUILD" $args
 # shellcheck disable=SC2086

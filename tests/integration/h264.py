@@ -48,6 +48,17 @@ def pictures(payload):
     return sum(1 for t, first in nals(payload) if t in (NAL_SLICE, NAL_IDR) and first)
 
 
+def sps_profile(payload):
+    """profile_idc of the first SPS in an Annex-B payload (66: Constrained
+    Baseline, 244: High 4:4:4 Predictive), None when it has none."""
+    i = payload.find(b"\x00\x00\x01")
+    while i >= 0:
+        if i + 4 < len(payload) and payload[i + 3] & 0x1F == NAL_SPS:
+            return payload[i + 4]
+        i = payload.find(b"\x00\x00\x01", i + 3)
+    return None
+
+
 def starts_with_idr(payload):
     """SPS first, then a PPS, then an IDR slice before any other slice."""
     ts = types(payload)
@@ -71,6 +82,7 @@ class Decoded:
         self.payloads = []
         self.frames = self.errors = 0
         self.size = (0, 0)
+        self.format = None
         self.psnr = None
         self.text = out
         for line in out.splitlines():
@@ -86,6 +98,7 @@ class Decoded:
                 w, h = d["size"].split("x")
                 self.frames, self.errors = int(d["frames"]), int(d["errors"])
                 self.size = (int(w), int(h))
+                self.format = d.get("format")
             elif f[:1] == ["psnr"]:
                 self.psnr = float(f[1])
 

@@ -15,8 +15,11 @@
  * Prints one line per payload and a summary:
  *
  *   payload I flags F bytes N aus A frames K size WxH errors E
- *   total payloads P frames F errors E size WxH
+ *   total payloads P frames F errors E size WxH format FMT
  *   psnr X                              (with --ref; "inf" when identical)
+ *
+ * FMT is libavcodec's name of the last frame's pixel format (yuv420p for
+ * Constrained Baseline, yuv444p for High 4:4:4), "none" without a frame.
  *
  * Errors are decode failures libavcodec reports, frames it marks corrupt,
  * and pictures it cannot convert; they are counted, not fatal, so a test
@@ -33,6 +36,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
+#include <libavutil/pixdesc.h>
 #include <libavutil/pixfmt.h>
 #include <libyuv/convert_argb.h>
 
@@ -57,9 +61,10 @@ dec_open(struct dec *d)
 		avcodec_free_context(&d->ctx);
 	if ((d->ctx = avcodec_alloc_context3(d->codec)) == NULL)
 		return -1;
-	/* Frames out as soon as they are decoded (no reordering: the stream
-	 * is Constrained Baseline), on this thread, and a stream error is an
-	 * error rather than something concealed. */
+	/* Frames out as soon as they are decoded (no reordering: neither
+	 * Constrained Baseline nor our High 4:4:4 has B-frames), on this
+	 * thread, and a stream error is an error rather than something
+	 * concealed. */
 	d->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
 	d->ctx->thread_count = 1;
 	d->ctx->err_recognition = AV_EF_EXPLODE;
@@ -165,14 +170,16 @@ dec_payload(struct dec *d, const uint8_t *p, size_t n, int *aus)
 
 /* The last frame as XRGB32 (B,G,R,X), by the matrix and range the stream
  * signals (BT.601 limited range when it says nothing, as libavcodec's and
- * libyuv's defaults have it). */
+ * libyuv's defaults have it); 4:2:0 or 4:4:4, 8-bit. */
 static int
 to_xrgb(const AVFrame *f, uint8_t *out)
 {
 	const struct YuvConstants *m;
-	bool full = f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P;
+	bool full = f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P ||
+		    f->format == AV_PIX_FMT_YUVJ444P;
+	bool c444 = f->format == AV_PIX_FMT_YUV444P || f->format == AV_PIX_FMT_YUVJ444P;
 
-	if (f->format != AV_PIX_FMT_YUV420P && f->format != AV_PIX_FMT_YUVJ420P)
+	if (f->format != AV_PIX_FMT_YUV420P && f->format != AV_PIX_FMT_YUVJ420P && !c444)
 		return -1;
 	if (f->colorspace == AVCOL_SPC_BT709)
 		m = full ? &kYuvF709Constants : &kYuvH709Constants;
@@ -180,6 +187,10 @@ to_xrgb(const AVFrame *f, uint8_t *out)
 		m = &kYuv2020Constants;
 	else
 		m = full ? &kYuvJPEGConstants : &kYuvI601Constants;
+	if (c444)
+		return I444ToARGBMatrix(f->data[0], f->linesize[0], f->data[1], f->linesize[1],
+					f->data[2], f->linesize[2], out, f->width * 4, m, f->width,
+					f->height);
 	return I420ToARGBMatrix(f->data[0], f->linesize[0], f->data[1], f->linesize[1],
 				f->data[2], f->linesize[2], out, f->width * 4, m, f->width, f->height);
 }
@@ -323,15 +334,20 @@ main(int argc, char **argv)
 			return 2;
 		}
 		if (to_xrgb(d.last, px) != 0) {
-			fprintf(stderr, "h264dec: last frame in pixel format %d, not 4:2:0 8-bit\n",
+			fprintf(stderr, "h264dec: last frame in pixel format %d, not 4:2:0 or 4:4:4 8-bit\n",
 				d.last->format);
 			d.errors++;
 			free(px);
 			px = NULL;
 		}
 	}
-	printf("total payloads %d frames %d errors %d size %dx%d\n", payloads, frames, d.errors,
-	       d.have_last ? d.last->width : 0, d.have_last ? d.last->height : 0);
+	{
+		const char *fmt = d.have_last ? av_get_pix_fmt_name(d.last->format) : NULL;
+
+		printf("total payloads %d frames %d errors %d size %dx%d format %s\n", payloads,
+		       frames, d.errors, d.have_last ? d.last->width : 0,
+		       d.have_last ? d.last->height : 0, fmt != NULL ? fmt : "none");
+	}
 	if (out_path != NULL && px != NULL) {
 		FILE *fp = fopen(out_path, "wb");
 		size_t sz = (size_t)d.last->width * d.last->height * 4;

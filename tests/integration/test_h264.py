@@ -26,6 +26,9 @@ DESKTOP = os.path.join(REPO, "bench", "desktop-1080p.yuyv.gz")
 # one is far below).
 PSNR_DESKTOP = 35.0
 PSNR_CONSOLE = 30.0
+# What 4:4:4 must add on the desktop over 4:2:0, whose halved colour caps
+# coloured text near 41 dB whatever the bitrate.
+PSNR_444_GAIN = 3.0
 # A typed character: Tight sends ~217 B; an H.264 P-frame of it is of that
 # order.  The bound only a broken encoder (an IDR, a whole-frame refresh)
 # misses.
@@ -112,6 +115,41 @@ class DesktopFrame(H264Case):
               "%d payload(s), PSNR %.2f dB against the framebuffer"
               % (len(first[7]), len(hv.h264), dec.psnr))
         self.assertGreaterEqual(dec.psnr, PSNR_DESKTOP, "PSNR of the decoded desktop")
+
+    def test_444_viewer_gets_high_444(self):
+        """A viewer that sends pseudo-encoding 0x574B3001 (our page, when
+        its browser decoded a 4:4:4 test frame) gets High 4:4:4 Predictive:
+        profile_idc 244, an IDR that decodes to 4:4:4 pictures of the
+        frame's size, and on this desktop (coloured text, where 4:2:0 halves
+        the colour) a picture well above the 4:2:0 viewer's of the same
+        frame."""
+        raw = self.viewer(encodings=RAW_ENCS)
+        v444 = self.viewer(encodings=H264_ENCS + (rfb.H264_444,))
+        v420 = self.h264_viewer()
+        every = [raw, v444, v420]
+        rfb.wait_all(every, lambda: raw.fb_valid and v444.h264 and v420.h264, 20 * SLOW,
+                     "the Raw viewer's frame and both H.264 viewers' first rects")
+        pump_all(every, 0.5)
+        dec = {}
+        for name, v, profile, fmt in (("4:4:4", v444, 244, "yuv444p"), ("4:2:0", v420, 66, "yuv420p")):
+            self.assert_whole_frame_rects(v, name)
+            first = v.h264[0]
+            self.assertEqual(first[4:6], (1920, 1080), "%s viewer's first rect size" % name)
+            self.assertTrue(h264.starts_with_idr(first[7]), "%s viewer's first payload: NAL types %s"
+                            % (name, h264.types(first[7])[:12]))
+            self.assertEqual(h264.sps_profile(first[7]), profile, "%s viewer's SPS profile_idc" % name)
+            d = h264.decode(v.h264, raw.fb, (raw.width, raw.height))
+            d.check(self, "desktop, %s viewer" % name)
+            self.assertEqual(d.size, (1920, 1080), "%s viewer's decoded size" % name)
+            self.assertEqual(d.format, fmt, "%s viewer's decoded pixel format" % name)
+            self.assertIsNotNone(d.psnr, d.text)
+            dec[name] = (d, len(first[7]))
+        print("MEASURE: desktop 1080p, first H.264 payload: 4:4:4 %d B at %.2f dB, 4:2:0 %d B at %.2f dB "
+              "(PSNR against the framebuffer; %+.2f dB, %.2fx the bytes)"
+              % (dec["4:4:4"][1], dec["4:4:4"][0].psnr, dec["4:2:0"][1], dec["4:2:0"][0].psnr,
+                 dec["4:4:4"][0].psnr - dec["4:2:0"][0].psnr, dec["4:4:4"][1] / dec["4:2:0"][1]))
+        self.assertGreaterEqual(dec["4:4:4"][0].psnr, dec["4:2:0"][0].psnr + PSNR_444_GAIN,
+                                "PSNR of the 4:4:4 viewer's desktop over the 4:2:0 viewer's")
 
     def test_static_screen_sends_nothing_after_the_first_frame(self):
         hv = self.viewer(encodings=(rfb.H264, rfb.EXT_DESKTOP_SIZE))
