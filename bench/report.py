@@ -97,7 +97,7 @@ GOALS = {
                                   "this is CPU per diffed frame (against ustreamer's per encoded frame)",
                                   "report", None),
     "h264_bytes_motion_1080p": ("bytes/s to the H.264 viewer our page is when its browser decodes High 4:4:4 "
-                                "(encoding 50 and pseudo-encoding 0x574B3001: High 4:4:4 Predictive at the "
+                                "(encoding 50 and pseudo-encoding 0x574B3003: High 4:4:4 Predictive in slices, at the "
                                 "encoder's default CRF, the daemon's 8000 kbit/s cap) of 10 s of full-motion "
                                 "1080p30 (the desktop's terminal scrolling, its picture window gliding; "
                                 "bench/bench_h264.c, bench/motion.h), through the real server, against a Tight q8 "

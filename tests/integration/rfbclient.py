@@ -37,7 +37,7 @@ QUALITY_LEVEL_0 = -32       # -32 + level
 # webkvm's own pseudo-encodings: + n, an H.264 viewer's caps
 H264_KBPS_0 = 0x574B1000    # bitrate cap n * 100 kbit/s, n = 1..255
 H264_FPS_0 = 0x574B2000     # frame-rate cap n fps, n = 1..60
-H264_444 = 0x574B3001       # the viewer decodes High 4:4:4 Predictive
+H264_444 = 0x574B3003       # the viewer decodes High 4:4:4 Predictive in slices (our page's caps)
 # Flags of an encoding-50 rectangle
 H264_RESET, H264_RESET_ALL = 1, 2
 # No sane payload comes near this: a longer one means the stream is misread.

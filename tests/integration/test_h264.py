@@ -117,7 +117,7 @@ class DesktopFrame(H264Case):
         self.assertGreaterEqual(dec.psnr, PSNR_DESKTOP, "PSNR of the decoded desktop")
 
     def test_444_viewer_gets_high_444(self):
-        """A viewer that sends pseudo-encoding 0x574B3001 (our page, when
+        """A viewer that sends pseudo-encoding 0x574B3003 (our page, when
         its browser decoded a 4:4:4 test frame) gets High 4:4:4 Predictive:
         profile_idc 244, an IDR that decodes to 4:4:4 pictures of the
         frame's size, and on this desktop (coloured text, where 4:2:0 halves
