@@ -37,7 +37,6 @@ struct rfb_h264 {
 	int width, height;
 	bool chroma444;
 	uint8_t *row[3];	/* 4:4:4: one row of R, G, B */
-	int force_qp;
 	int64_t pts;
 	char desc[160];
 };
@@ -215,12 +214,6 @@ rfb_h264_target_crf(const struct rfb_h264 *e)
 	return (int)(e->par.rc.f_rf_constant + 0.5f);
 }
 
-void
-rfb_h264_force_qp(struct rfb_h264 *e, int qp)
-{
-	e->force_qp = qp > 0 && qp <= 51 ? qp : 0;
-}
-
 int
 rfb_h264_encode(struct rfb_h264 *e, bool idr, struct rfb_h264_frame *out)
 {
@@ -229,7 +222,7 @@ rfb_h264_encode(struct rfb_h264 *e, bool idr, struct rfb_h264_frame *out)
 	int nnal, n;
 
 	e->pic.i_type = idr ? X264_TYPE_IDR : X264_TYPE_AUTO;
-	e->pic.i_qpplus1 = e->force_qp ? e->force_qp + 1 : X264_QP_AUTO;
+	e->pic.i_qpplus1 = X264_QP_AUTO;
 	e->pic.i_pts = e->pts++;
 	n = x264_encoder_encode(e->x, &nal, &nnal, &e->pic, &pic_out);
 	if (n < 0)

@@ -91,8 +91,5 @@ int rfb_h264_encode(struct rfb_h264 *e, bool idr, struct rfb_h264_frame *out);
 /* The CRF rfb_h264_encode() aims for: a frame whose effective CRF is well
  * above it was squeezed by the bitrate cap. */
 int rfb_h264_target_crf(const struct rfb_h264 *e);
-/* Encodes the next frame(s) at quantiser qp (a quality refresh of a still
- * picture), or back to the rate control with qp <= 0. */
-void rfb_h264_force_qp(struct rfb_h264 *e, int qp);
 
 #endif

@@ -19,8 +19,9 @@
  * viewers on links as slow); one that kept up for RAISE_AFTER_US doubles it
  * again, up to its cap.  A frame squeezed by the cap (effective CRF well
  * above the target) is followed, once the screen has been still for
- * REFRESH_AFTER_US, by one frame at the target quality: text gets crisp
- * again after motion.
+ * REFRESH_AFTER_US, by frames of the same still picture, each within the
+ * cap, every REFRESH_EVERY_US until it reaches the target quality: text
+ * gets crisp again after motion, at the link's pace.
  *
  * Loop thread only, except each stream's worker, which touches nothing but
  * its stream's job fields under its mutex and the encoder while busy.
@@ -43,6 +44,9 @@
 
 #define RAISE_AFTER_US		(2 * 1000000ull)
 #define REFRESH_AFTER_US	(300 * 1000ull)
+/* ... then one every this long, at most REFRESH_MAX of them. */
+#define REFRESH_EVERY_US	(50 * 1000ull)
+#define REFRESH_MAX		40
 /* A frame whose effective CRF is this far above the target was squeezed. */
 #define SQUEEZED_CRF		4.0
 /* Frame rate assumed by rate control when a viewer set no cap. */
@@ -61,6 +65,8 @@ struct rfb__stream {
 	bool wanted;		/* a viewer waits for the next frame */
 	bool refresh;		/* the next frame is a quality refresh */
 	bool refresh_due;	/* the last frame was squeezed */
+	bool refreshing;	/* the frame being encoded is a refresh */
+	int refreshes;		/* refresh frames since the screen last changed */
 	uint64_t last_post_us;
 	/* Shared with the worker, under mu. */
 	pthread_t th;
@@ -372,7 +378,8 @@ rfb__h264_update(struct rfb_server *s, rfbClientPtr cl, bool backed_up, uint64_t
 	if (!pixels_due(cl)) {
 		st = h->st;
 		if (st != NULL && st->refresh_due && h->seq == st->seq && !st->busy &&
-		    now - st->last_post_us > REFRESH_AFTER_US && !sraRgnEmpty(cl->requestedRegion)) {
+		    now - st->last_post_us > (st->refreshes ? REFRESH_EVERY_US : REFRESH_AFTER_US) &&
+		    !sraRgnEmpty(cl->requestedRegion)) {
 			h->ready = true;
 			st->wanted = true;
 			st->refresh = true;
@@ -512,7 +519,6 @@ collect(struct rfb_server *s, struct rfb__stream *st, uint64_t now)
 		return;
 	(void)eventfd_read(st->efd, &ignored);
 	st->busy = false;
-	rfb_h264_force_qp(st->enc, 0);
 	if (st->rc < 0 || st->out.len == 0 || st->out.len > INT32_MAX - 64) {
 		wk_log_once(&s->h264.fail, "rfb", WK_LOG_WARN, "H.264 encode failed (%d, %zu bytes); "
 			    "trying again with the next frame", st->rc, st->out.len);
@@ -523,7 +529,14 @@ collect(struct rfb_server *s, struct rfb__stream *st, uint64_t now)
 	s->h264.frames++;
 	s->h264.idr += st->out.idr;
 	s->h264.bytes += st->out.len;
-	st->refresh_due = st->out.crf > rfb_h264_target_crf(st->enc) + SQUEEZED_CRF;
+	/* Squeezed: the still picture is encoded again, each time within the
+	 * cap, until it reaches the target quality (x264 refines what its
+	 * reference lacks) or REFRESH_MAX frames were spent on it. */
+	if (!st->refreshing)
+		st->refreshes = 0;
+	st->refresh_due = st->out.crf > rfb_h264_target_crf(st->enc) + SQUEEZED_CRF &&
+			  st->refreshes < REFRESH_MAX;
+	st->refreshing = false;
 	it = rfbGetClientIterator(s->scr);
 	while ((cl = rfbClientIteratorNext(it)) != NULL) {
 		struct rfb_viewer *v = rfb__viewer_of(cl);
@@ -584,8 +597,10 @@ post(struct rfb_server *s, struct rfb__stream *st, uint64_t now)
 		idr |= v->h264.seq != st->seq;
 	}
 	rfbReleaseClientIterator(it);
-	if (st->refresh && st->refresh_due && !idr)
-		rfb_h264_force_qp(st->enc, rfb_h264_target_crf(st->enc));
+	if (st->refresh && st->refresh_due && !idr) {
+		st->refreshing = true;
+		st->refreshes++;
+	}
 	st->refresh_due = false;
 	st->wanted = false;
 	st->refresh = false;
