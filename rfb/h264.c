@@ -167,7 +167,13 @@ rfb_h264_describe(const struct rfb_h264 *e)
  * products summed in 32 bits, which the compiler vectorises (multiply-add
  * of 16-bit pairs on SSE2 and NEON; at -O3: gcc 12's -O2 keeps to trivial
  * loops). */
-__attribute__((optimize("O3"))) static void
+#if defined(__GNUC__) && !defined(__clang__)
+#define VECTORISE __attribute__((optimize("O3")))
+#else
+#define VECTORISE	/* clang vectorises at -O2 */
+#endif
+
+VECTORISE static void
 rgb_row_to_yuv(const uint8_t *restrict r, const uint8_t *restrict g, const uint8_t *restrict b,
 	       uint8_t *restrict oy, uint8_t *restrict ou, uint8_t *restrict ov, int w)
 {
