@@ -325,7 +325,7 @@ class T03Video(unittest.TestCase):
 
 
 class T04Usb(unittest.TestCase):
-    def replug(self, off, on):
+    def replug(self, off, on, tap_while_gone):
         c = B.viewer()
         gone = B.target_log().count("keyboard interface gone")
         found = B.target_log().count("is the keyboard")
@@ -333,25 +333,39 @@ class T04Usb(unittest.TestCase):
         # Shift held while the host goes: stuck afterwards, it would turn
         # the typed "zz9" into "ZZ(".
         c.key(rfbclient.XK_SHIFT_L, True)
-        B.wait(lambda: B.kbd_reports()[-1][0][0] == 0x02, 10, "Shift pressed on the target")
+        B.wait(lambda: [r for r, _ in B.kbd_reports()[-1:] if r[0] == 0x02], 10,
+               "Shift pressed on the target")
+        left = B.sh("cat /tmp/webkvmd.log", check=False).count("USB host gone")
         B.sh(off)
         B.wait(lambda: B.target_log().count("keyboard interface gone") > gone, 10,
                "the target's USB host losing the keyboard")
+        if tap_while_gone:
+            # A key typed while no host is there is lost, never replayed
+            # to the host that comes back (the row must read "> zz9"
+            # below).  It is also how webkvmd learns that the host left:
+            # dummy_hcd leaves the UDC's state in sysfs at "configured",
+            # only a failed write tells.
+            c.tap(ord("x"))
+            B.wait(lambda: B.sh("cat /tmp/webkvmd.log", check=False).count("USB host gone") > left, 10,
+                   "webkvmd noticing that the USB host is gone")
         time.sleep(1)
-        B.sh(on)
-        B.wait(lambda: B.target_log().count("is the keyboard") > found, 20,
-               "the target's USB host finding the keyboard again")
+        n = len(B.kbd_reports())
+        # The host back, and the keys typed the moment the target has its
+        # keyboard again (watched inside the guest in 20 ms steps): webkvmd
+        # looks for a returning host only twice a second, and keys sent
+        # before that look must reach the host all the same.
+        B.sh("%s; for i in $(seq 1000); do [ $(grep -c 'is the keyboard' /tmp/target.log) -gt %d ] "
+             "&& exit 0; usleep 20000; done; exit 1" % (on, found), timeout=60)
         c.key(rfbclient.XK_SHIFT_L, False)
         # No stuck key: typing after the return arrives as itself, without
         # Shift in any report.  (The release-all the gadget sends on the
         # host's return may reach the host before the target has reopened
         # its hidraw node; the target releases keys of a vanished device
         # itself, as a PC does.)
-        self.assertEqual(B.status()["ok"], True)
-        n = len(B.kbd_reports())
         c.type_keysyms("zz9")
         c.wait_screen(lambda rows: any(r.endswith("> zz9") for r in rows), 20,
                       "typing after the replug, without a stuck Shift")
+        self.assertEqual(B.status()["ok"], True)
         # '9' is not Caps Lock sensitive: its report must not carry Shift.
         nines = [r for r, _ in B.kbd_reports()[n:] if 0x26 in r[2:]]
         self.assertTrue(nines)
@@ -362,12 +376,16 @@ class T04Usb(unittest.TestCase):
     def test_1_host_gone(self):
         # The target's USB host controller goes and comes back (dummy_hcd's
         # soft_connect cannot be used: on 6.1 the port never enumerates
-        # again after it, error -71).
+        # again after it, error -71).  Nothing is typed while it is gone:
+        # the gadget is not told of it (its endpoints stay enabled), and a
+        # report written then makes 6.1's dummy_queue() dereference the
+        # removed controller (kernel Oops in f_hidg_write).  No UDC of a
+        # real board outlives its bus like that.
         self.replug("echo dummy_hcd.0 > /sys/bus/platform/drivers/dummy_hcd/unbind",
-                    "echo dummy_hcd.0 > /sys/bus/platform/drivers/dummy_hcd/bind")
+                    "echo dummy_hcd.0 > /sys/bus/platform/drivers/dummy_hcd/bind", False)
 
     def test_2_udc_unbind(self):
-        self.replug("echo '' > %s/UDC" % hil.GADGET, "echo %s > %s/UDC" % (hil.UDC, hil.GADGET))
+        self.replug("echo '' > %s/UDC" % hil.GADGET, "echo %s > %s/UDC" % (hil.UDC, hil.GADGET), True)
 
 
 def typing_works(text, what):
