@@ -1,6 +1,9 @@
 # webkvm — one non-recursive Makefile.  Objects and binaries go to build/.
 #   make            build everything        make V=1     show commands
 #   make SAN=1      ASan+UBSan build (in build/san/)
+#   make ARCH=arm64 cross-build for arm64 boards (in build/arm64/), with
+#                   Debian's aarch64-linux-gnu toolchain and arm64 -dev
+#                   packages (multiarch; scripts/install-deps.sh)
 #   make run        install deps, build, start the product on the sim board
 #   make test       install deps, build, run every test
 #   make clean
@@ -10,6 +13,9 @@ V        ?= 0
 SAN      ?= 0
 O        ?= 2
 
+ARCH     ?=
+PKG_CONFIG := pkg-config
+
 ifeq ($(SAN),1)
 BUILD    := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -18,14 +24,38 @@ BUILD    := build
 SANFLAGS :=
 endif
 
+ifeq ($(ARCH),arm64)
+ifeq ($(SAN),1)
+$(error ARCH=arm64 has no SAN=1 build: its unit tests run under qemu-user, where ASan does not)
+endif
+BUILD    := build/arm64
+CC       := aarch64-linux-gnu-gcc
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+# libwebsockets-dev and libvncserver-dev cannot be installed for two
+# architectures at once (their config headers differ): the arm64 packages
+# are unpacked under build/ for their headers, and their libraries (the
+# runtime packages, which are multiarch) are linked by name.
+DEB_ROOT := $(BUILD)/deb
+DEB_HDRS := $(DEB_ROOT)/usr/include/lws_config.h $(DEB_ROOT)/usr/include/rfb/rfbconfig.h
+CPPFLAGS += -I$(DEB_ROOT)/usr/include
+LWS_LIBS := /usr/lib/aarch64-linux-gnu/libwebsockets.so.17
+VNC_LIBS := /usr/lib/aarch64-linux-gnu/libvncserver.so.1
+else ifneq ($(ARCH),)
+$(error ARCH=$(ARCH): only arm64 is known (or nothing, for this machine))
+else
+LWS_LIBS = $(shell pkg-config --libs libwebsockets 2>/dev/null)
+VNC_PKG  := libvncserver
+DEB_HDRS :=
+endif
+
 # libturbojpeg before libvncserver: the latter exports an old copy of some tj*
 # functions under the same names.
-PKGS     := libturbojpeg libxxhash libvncserver jansson
+PKGS     := libturbojpeg libxxhash $(VNC_PKG) jansson x264
 CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE
 CFLAGS   += -std=c11 -O$(O) -g -Wall -Wextra -Wshadow -Werror -pthread $(SANFLAGS) -MMD -MP \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+            $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDFLAGS  += -pthread $(SANFLAGS)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyuv -lz -lm
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(VNC_LIBS) -lyuv -lz -lm
 
 ifeq ($(V),1)
 Q :=
@@ -64,14 +94,17 @@ BINS     := $(BUILD)/webkvmd $(if $(wildcard proxy/main.c),$(BUILD)/webkvm-proxy
             $(if $(wildcard board/sim/target/main.c),$(BUILD)/webkvm-target) \
             $(if $(wildcard proxy/passwd/main.c),$(BUILD)/webkvm-passwd)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+# Test tools the integration tests run: h264dec decodes encoding-50 streams
+# with libavcodec.
+TOOLS    := $(BUILD)/tests/h264dec
 
 # Keep test objects: they are intermediate files of the pattern rule.
 .SECONDARY:
 
 .PHONY: all run test test-unit test-integration test-browser test-hil qemu deps clean bench web fuzz
-all: $(BINS) $(UNIT)
+all: $(BINS) $(UNIT) $(TOOLS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | $(DEB_HDRS)
 	$(call msg,CC,$<)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -120,7 +153,7 @@ $(BUILD)/tests/test_rfb: $(RFB_OBJ) $(CAP_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_firmware: $(LIB_OBJ)
 $(BUILD)/tests/test_proxy: $(PROXY_OBJ) $(CTLPROTO_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_ring: $(BUILD)/obj/proxy/ring.o
-$(BUILD)/tests/test_proxy: LDLIBS += $(shell pkg-config --libs libwebsockets 2>/dev/null) -largon2
+$(BUILD)/tests/test_proxy: LDLIBS += $(LWS_LIBS) -largon2
 # The virtual target as its own process, on the far side of real HDMI and
 # USB drivers (QEMU board).
 TARGET_SRC := $(wildcard board/sim/target/*.c)
@@ -135,16 +168,24 @@ $(BUILD)/boothost: $(BUILD)/obj/tests/hil/boothost.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libusb-1.0 2>/dev/null)
 $(BUILD)/obj/tests/hil/boothost.o: CFLAGS += $(shell pkg-config --cflags libusb-1.0 2>/dev/null)
 
+# Decodes what an encoding-50 viewer recorded (tests/integration/test_h264.py).
+AVCODEC_PKGS := libavcodec libavutil
+$(BUILD)/tests/h264dec: $(BUILD)/obj/tests/integration/h264dec.o
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(AVCODEC_PKGS) 2>/dev/null) -lyuv -lm
+$(BUILD)/obj/tests/integration/h264dec.o: CFLAGS += $(shell pkg-config --cflags $(AVCODEC_PKGS) 2>/dev/null)
+
 # The users file tool: argon2id (libargon2).
 $(BUILD)/webkvm-passwd: $(BUILD)/obj/proxy/passwd/main.o $(BUILD)/obj/proxy/auth.o $(BUILD)/obj/proxy/rest.o \
 			 $(CTLPROTO_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2 $(shell pkg-config --libs jansson libxxhash 2>/dev/null)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -largon2 $(shell $(PKG_CONFIG) --libs jansson libxxhash 2>/dev/null)
 
 # The network edge: no device code; libwebsockets, and libargon2 for logins.
 $(BUILD)/webkvm-proxy: $(BUILD)/obj/proxy/main.o $(PROXY_OBJ) $(CTLPROTO_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libwebsockets jansson libxxhash 2>/dev/null) -largon2
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(shell $(PKG_CONFIG) --libs jansson libxxhash 2>/dev/null) -largon2
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o
 	$(call msg,LD,$@)
@@ -153,6 +194,17 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o
 
 deps:
 	$(Q)scripts/install-deps.sh
+
+# arm64: the headers of the -dev packages that are not multiarch, as
+# Debian builds them for arm64.
+$(DEB_ROOT)/usr/include/lws_config.h: DEB := libwebsockets-dev
+$(DEB_ROOT)/usr/include/rfb/rfbconfig.h: DEB := libvncserver-dev
+$(DEB_HDRS):
+	$(call msg,DEB,$(DEB):arm64)
+	@mkdir -p $(DEB_ROOT)/$(DEB)
+	$(Q)cd $(DEB_ROOT)/$(DEB) && rm -f *.deb && apt-get download -q=2 $(DEB):arm64 2>/dev/null && \
+		dpkg-deb -x $(DEB)_*_arm64.deb $(CURDIR)/$(DEB_ROOT) && rm -f $(DEB)_*_arm64.deb
+	@test -f $@ || { echo "arm64: $(DEB):arm64 has no $@" >&2; exit 1; }
 
 # web/: noVNC core + our page, bundled by esbuild into web/dist.  npm ci
 # writes node_modules/.package-lock.json; touching it keeps make quiet.
@@ -172,6 +224,7 @@ run: deps
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all web
+	$(Q)$(if $(filter 1,$(SAN)),,$(MAKE) --no-print-directory ARCH=arm64 all)
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
 
 test-unit: all

@@ -11,6 +11,13 @@
                          full-motion 1080p60 pattern, one viewer each,
                          taking turns and repeated (median of the pairs'
                          ratios; each pair in a DETAIL line)
+  h264_key_to_pixel_p50/p99  the same with an H.264 viewer (encoding 50, the
+                         daemon's defaults) against a Tight q8 viewer of the
+                         same daemon in the same run, taking turns in
+                         blocks; h264_bytes_per_char the bytes of that
+                         update against Tight's
+  h264_static_bytes_per_s  bytes/s to an H.264 viewer of the static file
+                         source
   rss_1080p              the daemon's own memory (peak RSS less the capture
                          buffers) streaming a moving 1080p60 YUYV desktop to
                          4 Tight viewers, on a board profile without the
@@ -40,6 +47,8 @@ import rfbclient as rfb  # noqa: E402
 
 PSEUDO = (rfb.DESKTOP_SIZE, rfb.EXT_DESKTOP_SIZE, rfb.QEMU_KEY, rfb.QEMU_LED)
 TIGHT_Q8 = (rfb.TIGHT, rfb.QUALITY_LEVEL_0 + 8, rfb.COMPRESS_LEVEL_0 + 1) + PSEUDO
+# As noVNC asks when it can decode H.264: 50 before the other encodings.
+H264 = (rfb.H264,) + TIGHT_Q8
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -200,6 +209,128 @@ def key_to_pixel(build, mode):
     bench("bytes_per_char", b, "B", "full_frame_tight_q8", full_bytes, b / full_bytes)
 
 
+def clock_phase(v, secs):
+    """The sim's clock ticks once a second; on a still console each tick
+    is the only H.264 frame.  Returns the arrival time of the last tick
+    seen in `secs` of reading, or None."""
+    n = len(v.h264)
+    v.pump(secs)
+    ticks = [e[0] for e in v.h264[n:]]
+    return ticks[-1] if ticks else None
+
+
+def key_to_pixel_h264(build, mode):
+    """KeyEvent -> the update with the glyph, H.264 against Tight q8 on one
+    daemon, viewers taking turns in blocks of `per` keys.  An H.264 update
+    is the whole frame: the clock's tick and a key's frame look alike, so
+    keys are pressed only between 0.15 s and 0.8 s after a tick (learned
+    from the ticks' arrival, re-learned each block), and a sample whose
+    update arrived within 60 ms of the next tick is dropped and taken
+    again.  The same window holds for the Tight samples."""
+    w, h = (640, 400) if mode == "smoke" else (1920, 1080)
+    n = {"smoke": 2, "quick": 20, "full": 60}[mode]
+    per = {"smoke": 2, "quick": 10, "full": 10}[mode]
+    ch = cell_h(w, h)
+    d = Daemon(build, "--board", "sim", "--resolution", "%dx%d" % (w, h), "--fps", "60")
+    lat = {"tight": [], "h264": []}
+    size = {"tight": [], "h264": []}
+    dropped = 0
+    rnd = random.Random(11)
+    try:
+        typed = 0
+        blk = 0
+        while len(lat["h264"]) < n or len(lat["tight"]) < n:
+            kind = ("tight", "h264")[(blk + (blk // 2)) % 2]
+            blk += 1
+            if len(lat[kind]) >= n:
+                continue
+            if blk > 4 * (2 * n // per + 2):
+                raise RuntimeError("key_to_pixel_h264: too many blocks (%d dropped samples)" % dropped)
+            v = d.viewer(H264 if kind == "h264" else TIGHT_Q8)
+            v.wait_for(lambda: v.updates > 0, 10, "first update")
+            if kind == "h264":
+                v.wait_for(lambda: v.h264, 10, "first H.264 frame")
+            v.pump(0.3)
+            # The tick phase, from the H.264 viewer's own frames or the
+            # Tight viewer's clock-row rects.
+            start = len(v.update_log)
+            v.pump(1.1)
+            ticks = [u[0] for u in v.update_log[start:]
+                     if (kind == "h264" and any(r[4] == rfb.H264 for r in u[2])) or
+                     (kind == "tight" and any(in_clock_row(r, ch) for r in u[2]))]
+            if not ticks:
+                raise RuntimeError("key_to_pixel_h264: no clock tick in 1.1 s (%s)" % kind)
+            phase = ticks[-1]
+            got_n = 0
+            tries = 0
+            while got_n < per and len(lat[kind]) < n:
+                tries += 1
+                if tries > 4 * per:
+                    raise RuntimeError("key_to_pixel_h264: %d tries for %d samples" % (tries, per))
+                if typed >= 20:
+                    for _ in range(typed):
+                        v.tap(rfb.XK_BACKSPACE)
+                    typed = 0
+                    v.pump(0.1)
+                    # The backspaces' frames may straddle a tick: learn it anew.
+                    start = len(v.update_log)
+                    v.pump(1.1)
+                    ticks = [u[0] for u in v.update_log[start:]
+                             if (kind == "h264" and any(r[4] == rfb.H264 for r in u[2])) or
+                             (kind == "tight" and any(in_clock_row(r, ch) for r in u[2]))]
+                    if ticks:
+                        phase = ticks[-1]
+                # Wait for the quiet part of the second, then any phase
+                # against the sim's frame clock.
+                ph = (time.monotonic() - phase) % 1.0
+                if not 0.15 <= ph <= 0.8 - 1 / 60 - 0.02:
+                    v.pump((0.15 - ph) % 1.0)
+                v.pump(rnd.uniform(0.0, 1 / 60))
+                v.drain()
+                start = len(v.update_log)
+                t0 = time.monotonic()
+                v.tap(ord("x"))
+                typed += 1
+                deadline = t0 + 5
+                got = None
+                while got is None:
+                    v.read_message(deadline)
+                    for u in v.update_log[start:]:
+                        if kind == "h264" and any(r[4] == rfb.H264 for r in u[2]):
+                            got = u
+                        elif kind == "tight" and any(not in_clock_row(r, ch) and r[4] == rfb.TIGHT
+                                                     for r in u[2]):
+                            got = u
+                        if got is not None:
+                            break
+                t1 = time.monotonic()
+                if (t1 - phase) % 1.0 > 0.94:
+                    dropped += 1
+                    continue
+                lat[kind].append((t1 - t0) * 1000)
+                size[kind].append(got[1])
+                got_n += 1
+            v.close()
+    finally:
+        d.stop()
+    frame_ms = 1000 / 60
+    for q, name in ((0.5, "p50"), (0.99, "p99")):
+        ours, ref = quantile(lat["h264"], q), quantile(lat["tight"], q)
+        bench("h264_key_to_pixel_" + name, ours, "ms", "tight_key_to_pixel_" + name, ref, ours / ref)
+    b, tb = quantile(size["h264"], 0.5), quantile(size["tight"], 0.5)
+    bench("h264_bytes_per_char", b, "B", "tight_bytes_per_char", tb, b / tb)
+    print("DETAIL name=h264_key_to_pixel_p50 samples=%d tight_samples=%d dropped_near_tick=%d "
+          "frame_ms=%.3f h264_p50=%.3f tight_p50=%.3f h264_p99=%.3f tight_p99=%.3f "
+          "h264_max=%.3f tight_max=%.3f"
+          % (len(lat["h264"]), len(lat["tight"]), dropped, frame_ms, quantile(lat["h264"], 0.5),
+             quantile(lat["tight"], 0.5), quantile(lat["h264"], 0.99), quantile(lat["tight"], 0.99),
+             max(lat["h264"]), max(lat["tight"])), flush=True)
+    print("DETAIL name=h264_key_to_pixel_p99 frame_ms=%.3f h264_p50=%.3f h264_p99=%.3f "
+          "tight_p50=%.3f tight_p99=%.3f"
+          % (frame_ms, quantile(lat["h264"], 0.5), quantile(lat["h264"], 0.99),
+             quantile(lat["tight"], 0.5), quantile(lat["tight"], 0.99)), flush=True)
+
+
 def write_ppm(path, w, h):
     """A desktop-like still: a gradient with a few flat panels and bars."""
     row = bytearray()
@@ -222,12 +353,14 @@ def static_source(build, w, h, tmp):
                   os.path.join(tmp, "frames"), "--resolution", "%dx%d" % (w, h), "--fps", "60")
 
 
-def static_window(build, w, h, tmp, warm, secs):
+def static_window(build, w, h, tmp, warm, secs, encodings=TIGHT_Q8):
     """(bytes/s to the viewer, daemon CPU share) on the static file source."""
     d = static_source(build, w, h, tmp)
     try:
-        v = d.viewer()
+        v = d.viewer(encodings)
         v.wait_for(lambda: v.updates > 0, 10, "first update")
+        if encodings[0] == rfb.H264:
+            v.wait_for(lambda: v.h264, 10, "the first H.264 frame")
         v.pump(warm)
         rx0, c0, t0 = v.rx_bytes, d.cpu_s(), time.monotonic()
         v.pump(secs)
@@ -276,6 +409,8 @@ def static_and_cpu(build, mode):
                 bps, st = static_window(build, w, h, tmp, warm, secs)
             pairs.append((st, mo))
             static_bps.append(bps)
+        # The same static screen to an H.264 viewer, one window.
+        h264_bps, _ = static_window(build, w, h, tmp, warm, secs, H264)
         # The sim's console: static but for the clock.
         d = Daemon(build, "--board", "sim", "--resolution", "%dx%d" % (w, h), "--fps", "60")
         try:
@@ -299,6 +434,7 @@ def static_and_cpu(build, mode):
     static_bps = max(static_bps)
     bench("static_bytes_per_s", static_bps, "B/s", "none", 0, 0)
     bench("static_bytes_per_s_clock", clock_bps, "B/s", "none", 0, 0)
+    bench("h264_static_bytes_per_s", h264_bps, "B/s", "none", 0, 0)
     bench("idle_cpu_ratio", static_cpu * 100, "%cpu", "full_motion_1080p60", motion_cpu * 100, ratio)
 
 
@@ -439,6 +575,7 @@ def main():
     mode = "smoke" if a.smoke else "quick" if q not in ("", "0") else "full"
     build = a.build if os.path.isabs(a.build) else os.path.join(REPO, a.build)
     key_to_pixel(build, mode)
+    key_to_pixel_h264(build, mode)
     static_and_cpu(build, mode)
     rss(build, mode)
 

@@ -36,7 +36,7 @@ objs() {
 # Makefile links it into every binary.
 PIX_OBJ="$(objs common/*.c capture/*.c rfb/*.c hid/*.c board/sim/*.c) $BUILD/obj/gen/font_vga16.o"
 SRV_OBJ="$(objs common/*.c capture/*.c rfb/*.c)"
-PKGS="libturbojpeg libxxhash libvncserver jansson"
+PKGS="libturbojpeg libxxhash libvncserver jansson x264"
 # build/san holds the sanitizer objects (make SAN=1): link the benchmarks
 # the same way.
 MAKEVARS=""
@@ -63,6 +63,12 @@ cc $CFLAGS_B -o "$OUT/bench_pixels" bench/bench_pixels.c $PIX_OBJ $LIBS_B ||
 # shellcheck disable=SC2086
 cc $CFLAGS_B -o "$OUT/bench_server" bench/bench_server.c $SRV_OBJ $LIBS_B ||
 	fail "building bench/bench_server.c failed"
+# bench_h264: capture + rfb, and libavcodec to decode what its H.264
+# viewer got.
+# shellcheck disable=SC2086
+cc $CFLAGS_B $(pkg-config --cflags libavcodec libavutil) -o "$OUT/bench_h264" bench/bench_h264.c \
+	$SRV_OBJ $LIBS_B $(pkg-config --libs libavcodec libavutil) ||
+	fail "building bench/bench_h264.c failed"
 # shellcheck disable=SC2086
 cc $CFLAGS_B -o "$OUT/bench_proxy" bench/bench_proxy.c ||
 	fail "building bench/bench_proxy.c failed"
@@ -107,6 +113,8 @@ args=""
 run pixels "$OUT/bench_pixels" $args
 # shellcheck disable=SC2086
 run server "$OUT/bench_server" $args
+# shellcheck disable=SC2086
+run h264 "$OUT/bench_h264" $args
 # shellcheck disable=SC2086
 run daemon python3 bench/bench_daemon.py --build "$BUILD" $args
 # shellcheck disable=SC2086

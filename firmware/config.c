@@ -51,6 +51,8 @@ static const struct opt opts[] = {
 	{ "control", OPT_STR, "PATH", "control socket (JSON lines) path; none by default" },
 	{ "control-group", OPT_STR, "NAME", "group owning the control socket (mode 0660) [webkvm if it exists, else ours]" },
 	{ "tile", OPT_INT, "N", "tile-diff tile edge in pixels, even, 8..256 [32]" },
+	{ "h264", OPT_STR, "on|off", "H.264 (RFB encoding 50) for viewers that ask for it; off: they get Tight [on]" },
+	{ "h264-kbps", OPT_INT, "N", "a viewer's H.264 bitrate cap in kbit/s unless it sets its own, 100..25500 [8000]" },
 	{ "log-level", OPT_STR, "LEVEL", "error, warn, info or debug [info]" },
 	{ "help", OPT_FLAG, NULL, "show this help and exit" },
 };
@@ -262,6 +264,21 @@ fw_config_set(struct fw_config *c, const char *name, const char *value,
 	if (strcmp(name, "buffers") == 0) {
 		if (wk_parse_int(value, 3, 16, &c->buffers) < 0) {
 			snprintf(err, errlen, "buffers: \"%s\" is not a number from 3 to 16", value);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(name, "h264") == 0) {
+		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+			snprintf(err, errlen, "h264: \"%s\" is not on or off", value);
+			return -1;
+		}
+		c->h264_off = strcmp(value, "off") == 0;
+		return 0;
+	}
+	if (strcmp(name, "h264-kbps") == 0) {
+		if (wk_parse_int(value, 100, 25500, &c->h264_kbps) < 0) {
+			snprintf(err, errlen, "h264-kbps: \"%s\" is not a number from 100 to 25500", value);
 			return -1;
 		}
 		return 0;

@@ -41,6 +41,8 @@ struct fw_config {
 	char control_group[64];	/* group owning the control socket; "" = see fw_control_new */
 	int log_level;
 	int tile;		/* tile edge in pixels */
+	bool h264_off;		/* --h264 off */
+	int h264_kbps;		/* 0 = rfb/'s default */
 	bool help;
 };
 

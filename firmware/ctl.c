@@ -78,23 +78,29 @@ ctl_status(struct fw_daemon *d, const struct ctl_req *req, char *resp, size_t le
 {
 	char board[80], src[400];
 	uint8_t leds = hid_leds(d->hid);
+	struct rfb_h264_stats hs;
 	int w, h, n;
 
 	(void)req;
 	rfb_size(d->rfb, &w, &h);
+	rfb_h264_stats(d->rfb, &hs);
 	wk_json_quote(board, sizeof(board), d->cfg.board);
 	wk_json_quote(src, sizeof(src), cap_describe(d->cap));
 	/* The keyboard and mouse state follows inside the same object. */
 	n = snprintf(resp, len,
 		     "{\"ok\":true,\"board\":%s,\"source\":%s,\"width\":%d,\"height\":%d,"
 		     "\"fps\":%.1f,\"frames\":%llu,\"diffed\":%llu,\"signal\":\"%s\",\"viewers\":%d,"
-		     "\"leds\":{\"num\":%s,\"caps\":%s,\"scroll\":%s},\"bytes_sent\":%llu,",
+		     "\"leds\":{\"num\":%s,\"caps\":%s,\"scroll\":%s},\"bytes_sent\":%llu,"
+		     "\"h264\":{\"viewers\":%d,\"streams\":%d,\"frames\":%llu,\"idr\":%llu,"
+		     "\"bytes\":%llu},",
 		     board, src, w, h, d->fps, (unsigned long long)d->frames,
 		     (unsigned long long)d->diffed, state_word(d->state),
 		     rfb_viewer_count(d->rfb),
 		     leds & HID_LED_NUM ? "true" : "false", leds & HID_LED_CAPS ? "true" : "false",
 		     leds & HID_LED_SCROLL ? "true" : "false",
-		     (unsigned long long)rfb_bytes_sent(d->rfb));
+		     (unsigned long long)rfb_bytes_sent(d->rfb), hs.viewers, hs.streams,
+		     (unsigned long long)hs.frames, (unsigned long long)hs.idr,
+		     (unsigned long long)hs.bytes);
 	if (n < 0 || (size_t)n + 2 >= len) {
 		ctl_reply_error(resp, len, "status: answer too long");
 		return;

@@ -374,6 +374,8 @@ fw_daemon_new(const struct fw_config *cfg, struct fw_daemon **out, char *err, si
 	ro.width = d->cfg.width ? d->cfg.width : 1280;
 	ro.height = d->cfg.height ? d->cfg.height : 720;
 	ro.tile_w = ro.tile_h = d->cfg.tile;
+	ro.h264_off = d->cfg.h264_off;
+	ro.h264_kbps = d->cfg.h264_kbps;
 	if ((d->rfb = rfb_new(&ro, &in, &rc)) == NULL) {
 		snprintf(err, errlen, "rfb: %s (%s)", rfb_strerror(rc), d->cfg.rfb_listen);
 		goto fail;

@@ -86,6 +86,8 @@ struct rfb_options {
 	int width, height;		/* initial framebuffer size */
 	int tile_w, tile_h;		/* 0 = 32×32 */
 	int encoder_threads;		/* Tight encoding threads incl. the loop's; 0 = one per CPU, at most 4 */
+	bool h264_off;			/* ignore encoding 50: such viewers get Tight */
+	int h264_kbps;			/* a viewer's H.264 bitrate cap unless it sets one; 0 = 8000 */
 };
 
 enum {
@@ -144,5 +146,13 @@ int rfb_port(const struct rfb_server *s);
 
 /* Bytes sent to viewers so far (FramebufferUpdates and others). */
 uint64_t rfb_bytes_sent(const struct rfb_server *s);
+
+/* H.264 (encoding 50): viewers receiving it, encoders running, and what
+ * was encoded so far. */
+struct rfb_h264_stats {
+	int viewers, streams;
+	uint64_t frames, idr, bytes;
+};
+void rfb_h264_stats(const struct rfb_server *s, struct rfb_h264_stats *out);
 
 #endif

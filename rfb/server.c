@@ -41,6 +41,7 @@
 
 #include "common/clock.h"
 #include "common/hostport.h"
+#include "rfb/h264.h"
 #include "rfb/log.h"
 #include "rfb/rfb_server.h"
 #include "rfb/server_int.h"
@@ -249,6 +250,9 @@ rfb_new(const struct rfb_options *opt, const struct rfb_input *in, int *err)
 	}
 	if (opt->password_file != NULL && (rc = read_password(s, opt->password_file)) < 0)
 		goto fail;
+	s->h264.on = !opt->h264_off;
+	s->h264.kbps = opt->h264_kbps > 0 ? opt->h264_kbps : RFB_H264_DEFAULT_KBPS;
+	s->h264.threads = opt->encoder_threads;
 	if ((s->upd = rfb__upd_new(opt->encoder_threads)) == NULL) {
 		rc = RFB_ENOMEM;
 		goto fail;
@@ -314,6 +318,7 @@ rfb_free(struct rfb_server *s)
 	}
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	rfb__h264_free(s);
 	rfb_tilediff_free(s->td);
 	rfb__upd_free(s->upd);
 	free(s->urects);
@@ -344,7 +349,7 @@ rfb_pollfds(struct rfb_server *s, struct pollfd *pfd, int max)
 		}
 		rfbReleaseClientIterator(it);
 	}
-	return n;
+	return n + rfb__h264_pollfds(s, pfd + n, max - n);
 }
 
 
@@ -455,13 +460,15 @@ shared_update(struct rfb_server *s, rfbClientPtr cl)
 }
 
 static void
-viewer_update(struct rfb_server *s, rfbClientPtr cl)
+viewer_update(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 {
 	int outq = 0;
+	bool backed_up;
 
 	if (cl->sock == RFB_INVALID_SOCKET)
 		return;
-	if (ioctl(cl->sock, SIOCOUTQ, &outq) == 0 && outq > OUTQ_LIMIT)
+	backed_up = ioctl(cl->sock, SIOCOUTQ, &outq) == 0 && outq > OUTQ_LIMIT;
+	if (rfb__h264_update(s, cl, backed_up, now) || backed_up)
 		return;	/* still sending the last one; changes keep accumulating */
 	if (shared_update(s, cl))
 		return;
@@ -480,6 +487,7 @@ rfb_process(struct rfb_server *s)
 
 	rfb__accept_viewers(s);
 	now = wk_now_us();	/* after accept: no viewer is newer than now */
+	rfb__h264_collect(s, now);
 	/* What rfbProcessEvents does, minus its blocking reads: read whole
 	 * messages, send each viewer that asked for one an update of what
 	 * was marked modified, then reap the viewers that were closed. */
@@ -491,7 +499,7 @@ rfb_process(struct rfb_server *s)
 			if (cl->sock != RFB_INVALID_SOCKET)
 				rfb__viewer_check_stall(cl, now);
 			if (!rfb__viewer_of(cl)->pending)
-				viewer_update(s, cl);
+				viewer_update(s, cl, now);
 		}
 		prev = cl;
 		cl = rfbClientIteratorNext(it);
@@ -499,6 +507,7 @@ rfb_process(struct rfb_server *s)
 			rfbClientConnectionGone(prev);
 	}
 	rfbReleaseClientIterator(it);
+	rfb__h264_post(s, now);
 	if (s->crowd_at_us != 0 && now - s->crowd_at_us > STALL_US) {
 		wk_log_recovered(&s->crowd, "rfb", "no connection closed for a newer one in %llu s",
 				 STALL_US / 1000000ull);

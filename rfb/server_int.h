@@ -9,6 +9,7 @@
 #define WEBKVM_RFB_SERVER_INT_H
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,6 +25,29 @@
 /* A viewer that has not finished the handshake, or has sent part of a
  * message and then nothing, for this long is dropped. */
 #define STALL_US		(10 * 1000000ull)
+/* H.264 encoders with different settings at once (rfb/stream.c). */
+#define RFB__MAX_STREAMS	4
+
+struct rfb__stream;
+
+/* A viewer's H.264 state (rfb/stream.c). */
+struct rfb__h264_viewer {
+	bool want;		/* listed encoding 50 before other pixel encodings */
+	int kbps_cap, fps_cap;	/* its caps (fps 0: none) */
+	bool chroma444;		/* decodes High 4:4:4 Predictive */
+	bool slices;		/* takes pictures in several slices */
+	int kbps;		/* what the link takes now, <= kbps_cap */
+	uint64_t changed_us;	/* kbps last lowered or raised */
+	bool backed_up;		/* its socket held too much at the last look */
+	struct rfb__stream *st;	/* the stream it follows, NULL: none yet */
+	uint64_t seq;		/* the stream's frame it has last, UINT64_MAX: none */
+	bool ready;		/* takes the stream's next frame */
+	bool in_job;		/* ... which is being encoded */
+	bool reset_all;		/* its next frame resets every decoder (resize) */
+	bool announced;		/* first frame logged */
+	struct rfb__buf backlog;	/* frames of st not sent yet (no request) */
+	uint32_t backlog_flags;	/* the flags word they go with */
+};
 
 struct rfb_viewer {
 	struct rfb_server *srv;
@@ -38,6 +62,7 @@ struct rfb_viewer {
 	uint64_t partial_since_us;	/* part of a message waiting, 0 = none */
 	char addr[INET6_ADDRSTRLEN + 8];
 	char name[INET6_ADDRSTRLEN + 32];	/* for the log: "viewer 3 (addr)" */
+	struct rfb__h264_viewer h264;
 };
 
 struct rfb_server {
@@ -65,6 +90,14 @@ struct rfb_server {
 	struct rfb_rect *urects;	/* a viewer's update region, as rectangles */
 	size_t urects_cap;
 	bool upd_failed_logged;
+	struct {
+		bool on;
+		int kbps;		/* default cap */
+		int threads;
+		struct rfb__stream *streams[RFB__MAX_STREAMS];
+		uint64_t frames, idr, bytes;
+		struct wk_log_once fail, full;
+	} h264;
 	struct wk_log_once crowd;	/* handshake bounds reached ... */
 	uint64_t crowd_at_us;		/* ... last at this time */
 	uint8_t peek[RFB__MAX_MSG];	/* what a viewer's socket holds */
@@ -100,6 +133,20 @@ void rfb__on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl);
 void rfb__on_pointer(int mask, int x, int y, rfbClientPtr cl);
 rfbBool rfb__on_xvp(rfbClientPtr cl, uint8_t version, uint8_t code);
 void rfb__register_extensions(void);
+
+/* stream.c: H.264 for the viewers that ask for it. */
+/* Reads a whole SetEncodings message before libvncserver does. */
+void rfb__h264_set_encodings(struct rfb_viewer *v, const uint8_t *msg, size_t len);
+/* The viewer's update, when it is H.264's to send (true); backed_up: its
+ * socket holds too much to send it anything now. */
+bool rfb__h264_update(struct rfb_server *s, rfbClientPtr cl, bool backed_up, uint64_t now);
+void rfb__h264_viewer_gone(struct rfb_viewer *v);
+/* Sends the frames encoded since the last call (first in rfb_process), and
+ * starts the next ones (last). */
+void rfb__h264_collect(struct rfb_server *s, uint64_t now);
+void rfb__h264_post(struct rfb_server *s, uint64_t now);
+int rfb__h264_pollfds(struct rfb_server *s, struct pollfd *pfd, int max);
+void rfb__h264_free(struct rfb_server *s);
 
 /* frame.c */
 void rfb__set_server_format(rfbScreenInfoPtr scr);

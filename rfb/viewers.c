@@ -45,6 +45,7 @@ client_gone(rfbClientPtr cl)
 		return;
 	s = v->srv;
 	s->bytes_gone += (uint64_t)rfbStatGetSentBytes(cl);
+	rfb__h264_viewer_gone(v);
 	if (v->pending) {
 		rfb__log(WK_LOG_DEBUG, "%s: gone during the handshake", v->name);
 	} else {
@@ -276,6 +277,8 @@ rfb__viewer_read(struct rfb_server *s, rfbClientPtr cl, uint64_t now)
 			return;
 		}
 		v->partial_since_us = 0;
+		if (cl->state == RFB_NORMAL && s->peek[0] == rfbSetEncodings)
+			rfb__h264_set_encodings(v, s->peek, (size_t)m);
 		rfbProcessClientMessage(cl);
 		/* Before the next message: it may be input, which needs an id. */
 		if (v->pending && cl->state == RFB_NORMAL && cl->sock != RFB_INVALID_SOCKET &&

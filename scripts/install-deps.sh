@@ -11,7 +11,15 @@ libargon2-dev libjansson-dev openssl libusb-1.0-0-dev
 clang-14 libclang-rt-14-dev clang-tools-14 cppcheck
 vncsnapshot gvncviewer tightvncpasswd chromium websockify novnc
 qemu-system-x86 busybox-static cpio ustreamer
-libx264-dev x264 ffmpeg"
+libx264-dev x264 ffmpeg libavcodec-dev
+gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
+# The arm64 build (make ARCH=arm64): Debian's arm64 -dev packages next to
+# the machine's own (multiarch).  libwebsockets-dev and libvncserver-dev
+# are not: the Makefile unpacks their arm64 headers under build/; their
+# libraries are here.
+ARM64_PKGS="libvncserver1 libturbojpeg0-dev libjpeg62-turbo-dev libyuv-dev libxxhash-dev
+zlib1g-dev libcmocka-dev libwebsockets17 libargon2-dev libjansson-dev libx264-dev libusb-1.0-0-dev"
+for p in $ARM64_PKGS; do PKGS="$PKGS $p:arm64"; done
 
 missing=""
 for p in $PKGS; do
@@ -27,6 +35,9 @@ if ! command -v npm >/dev/null 2>&1; then missing="$missing npm"; fi
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 echo "install-deps: installing:$missing"
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	$SUDO dpkg --add-architecture arm64
+fi
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
 # shellcheck disable=SC2086
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing

@@ -2,7 +2,7 @@
 # Runs the test suites and ends with one line "N passed, N failed" (the CI
 # reads it).  Exit status is non-zero when anything failed or nothing ran.
 #
-#   BUILD=build tests/run-all.sh [static|unit|integration|browser|hil|bench|fuzz]   (default: all)
+#   BUILD=build tests/run-all.sh [static|unit|unit-arm64|integration|browser|hil|bench|fuzz]   (default: all)
 #
 # static:      tests/static.sh: cppcheck and clang's scan-build (its own
 #              build in build/scan), each one test that passes with no
@@ -11,6 +11,11 @@
 # unit:        every $BUILD/tests/test_* (cmocka), each in its own process
 #              with a timeout; a crash, timeout or non-zero exit is a failure,
 #              and so is a tests/unit/test_*.c whose binary was not built.
+# unit-arm64:  the same unit tests of the arm64 build (build/arm64/tests,
+#              `make ARCH=arm64`) under qemu-user (qemu-aarch64-static), so
+#              the NEON paths of libyuv, TurboJPEG, xxhash, x264 and our own
+#              code run on arm64.  Only in the normal pass: the arm64 build
+#              has no sanitizers.
 # integration: every tests/integration/test_*.py with Debian's python3 and
 #              a timeout, against $BUILD/webkvmd.  Every daemon and proxy a
 #              test starts is stopped with SIGTERM and must exit 0 without a
@@ -45,8 +50,8 @@ IT_TIMEOUT=${IT_TIMEOUT:-600}
 what=${1:-all}
 
 case $what in
-static|unit|integration|browser|hil|bench|fuzz|all) ;;
-*) echo "usage: BUILD=build $0 [static|unit|integration|browser|hil|bench|fuzz]" >&2; exit 2 ;;
+static|unit|unit-arm64|integration|browser|hil|bench|fuzz|all) ;;
+*) echo "usage: BUILD=build $0 [static|unit|unit-arm64|integration|browser|hil|bench|fuzz]" >&2; exit 2 ;;
 esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/webkvm-run-all.XXXXXX") || exit 2
@@ -70,21 +75,27 @@ cmocka_count() {
 		awk '{ n += $1 } END { print n + 0 }'
 }
 
+# run_unit [DIR SUITE RUNNER]: DIR's test_* binaries, counted as SUITE/name,
+# each started through RUNNER (nothing: directly).
 run_unit() {
-	echo "== unit tests ($BUILD/tests)"
+	dir=${1:-$BUILD}
+	suite=${2:-unit}
+	runner=${3:-}
+	echo "== unit tests ($dir/tests${runner:+, under $runner})"
 	for src in tests/unit/test_*.c; do
 		[ -e "$src" ] || continue
 		name=$(basename "$src" .c)
-		if [ ! -x "$BUILD/tests/$name" ]; then
-			echo "$name: FAILED: $BUILD/tests/$name was not built"
-			note "unit/$name" 0 1
+		if [ ! -x "$dir/tests/$name" ]; then
+			echo "$name: FAILED: $dir/tests/$name was not built"
+			note "$suite/$name" 0 1
 		fi
 	done
-	for bin in "$BUILD"/tests/test_*; do
+	for bin in "$dir"/tests/test_*; do
 		if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then continue; fi
 		name=$(basename "$bin")
-		log="$tmp/$name.log"
-		CMOCKA_MESSAGE_OUTPUT=stdout timeout -k 5 "$UNIT_TIMEOUT" "$bin" >"$log" 2>&1
+		log="$tmp/$suite-$name.log"
+		# shellcheck disable=SC2086
+		CMOCKA_MESSAGE_OUTPUT=stdout timeout -k 5 "$UNIT_TIMEOUT" $runner "$bin" >"$log" 2>&1
 		rc=$?
 		pass=$(cmocka_count PASSED "$log")
 		fail=$(cmocka_count FAILED "$log")
@@ -106,8 +117,26 @@ run_unit() {
 		else
 			echo "$name: $pass passed"
 		fi
-		note "unit/$name" "$pass" "$fail"
+		note "$suite/$name" "$pass" "$fail"
 	done
+}
+
+run_unit_arm64() {
+	if [ "$(basename "$BUILD")" = san ]; then
+		echo "unit-arm64: not in the sanitizer pass: the arm64 build has no sanitizers (same binaries as the normal pass)"
+		return
+	fi
+	if ! command -v qemu-aarch64-static >/dev/null 2>&1; then
+		echo "unit-arm64: qemu-aarch64-static not found (scripts/install-deps.sh installs qemu-user-static)"
+		note "unit-arm64" 0 1
+		return
+	fi
+	if [ ! -d build/arm64/tests ]; then
+		echo "unit-arm64: build/arm64/tests missing (make ARCH=arm64)"
+		note "unit-arm64" 0 1
+		return
+	fi
+	run_unit build/arm64 unit-arm64 qemu-aarch64-static
 }
 
 # run_counted SUITE TIMEOUT CMD...: runs a command whose output ends with a
@@ -240,12 +269,13 @@ run_bench_smoke() {
 case $what in
 static) run_static ;;
 unit) run_unit ;;
+unit-arm64) run_unit_arm64 ;;
 integration) run_integration ;;
 browser) run_browser ;;
 hil) run_hil ;;
 bench) run_bench_smoke ;;
 fuzz) run_fuzz ;;
-all) run_static; run_unit; run_fuzz; run_integration; run_browser; run_hil; run_bench_smoke ;;
+all) run_static; run_unit; run_unit_arm64; run_fuzz; run_integration; run_browser; run_hil; run_bench_smoke ;;
 esac
 
 if [ -s "$tmp/measure" ]; then

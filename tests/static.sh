@@ -13,7 +13,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 pass=0
 fail=0
-SRC="common capture rfb hid firmware proxy board bench tests/unit tests/hil tests/fuzz"
+SRC="common capture rfb hid firmware proxy board bench tests/unit tests/integration tests/hil tests/fuzz"
 
 echo "== cppcheck"
 # $SRC is a list of folders, split on purpose.

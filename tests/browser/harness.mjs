@@ -8,7 +8,7 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readRows, geometry } from "./ocr.mjs";
+import { readRows, readRowsTolerant, geometry } from "./ocr.mjs";
 
 export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const BUILD = process.env.BUILD || "build";
@@ -24,6 +24,10 @@ export const MENU = ["Main", "Advanced", "Boot", "Security", "Exit"];
 export const MENU_FIRST_ROW = 2;
 export const MENU_COL = 3;
 export const OUTPUT_ROW = 8;
+
+// Chromium counts http://127.0.0.1 and localhost as secure contexts; this
+// name, mapped to 127.0.0.1 by launchBrowser, is not.
+export const INSECURE_HOST = "webkvm.test";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -276,7 +280,10 @@ export async function launchBrowser(chromium) {
 		headless: true,
 		viewport: { width: 1280, height: 800 },
 		args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync"],
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			// A name that is not loopback to the browser (so not a secure
+			// context over http) but reaches the proxy on 127.0.0.1.
+			`--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`],
 		timeout: 30000 * SLOW,
 	});
 	return {
@@ -324,12 +331,26 @@ export async function readScreen(page, rows) {
 	return out;
 }
 
+// As readScreen, for a lossy picture (H.264): see readRowsTolerant.
+export async function readScreenTolerant(page, rows) {
+	const band = await canvasBand(page, rows);
+	if (!band)
+		return null;
+	const rgba = Buffer.from(band.data, "base64");
+	const text = readRowsTolerant(rgba, band.w, band.h, band.y0, band.rows);
+	const out = { geo: geometry(band.w, band.h) };
+	rows.forEach((r, i) => { out[r] = text[band.rows[i]]; });
+	return out;
+}
+
 // Waits until the rows asked satisfy pred(screen); returns that screen.
-export async function waitScreen(page, rows, pred, ms, what) {
+// opts.tolerant reads them with readScreenTolerant.
+export async function waitScreen(page, rows, pred, ms, what, opts = {}) {
+	const read = opts.tolerant ? readScreenTolerant : readScreen;
 	let last = null;
 	try {
 		return await waitFor(async () => {
-			last = await readScreen(page, rows);
+			last = await read(page, rows);
 			return last && pred(last) ? last : null;
 		}, ms, what);
 	} catch (err) {
@@ -355,6 +376,64 @@ export async function cellPoint(page, row, col) {
 	const geo = geometry(size[0], size[1]);
 	const [x, y] = geo.centre(row, col);
 	return [box.x + x * box.width / size[0], box.y + y * box.height / size[1]];
+}
+
+// The whole canvas: { w, h, rgba (Buffer) }, or null before a canvas.
+export async function canvasPixels(page) {
+	const band = await page.evaluate(() => {
+		const c = document.querySelector("#screen canvas");
+		if (!c || !c.width || !c.height)
+			return null;
+		const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		let bin = "";
+		for (let i = 0; i < data.length; i += 0x8000)
+			bin += String.fromCharCode.apply(null, data.subarray(i, i + 0x8000));
+		return { w: c.width, h: c.height, data: btoa(bin) };
+	});
+	return band && { w: band.w, h: band.h, rgba: Buffer.from(band.data, "base64") };
+}
+
+// Peak signal-to-noise ratio of b against a, in dB (Infinity when equal),
+// over R, G and B (db) and over luma alone (luma, BT.601 weights); both
+// the same size.  With same (a picture of the same size), only the pixels
+// where a and same are equal count: a reference taken before and after
+// b, so what changed meanwhile (the sim's clock) is left out.  counted:
+// the pixels counted.
+export function psnr(a, b, same = null) {
+	for (const o of same ? [b, same] : [b]) {
+		if (a.w !== o.w || a.h !== o.h)
+			throw new Error(`psnr: ${a.w}x${a.h} against ${o.w}x${o.h}`);
+	}
+	const A = a.rgba, B = b.rgba;
+	let sum = 0, sumY = 0, counted = 0;
+	for (let i = 0; i < A.length; i += 4) {
+		if (same && A.readUInt32BE(i) !== same.rgba.readUInt32BE(i))
+			continue;
+		counted++;
+		const dr = A[i] - B[i], dg = A[i + 1] - B[i + 1], db = A[i + 2] - B[i + 2];
+		sum += dr * dr + dg * dg + db * db;
+		const dy = 0.299 * dr + 0.587 * dg + 0.114 * db;
+		sumY += dy * dy;
+	}
+	const dB = (mse) => (mse === 0 ? Infinity : 10 * Math.log10(255 * 255 / mse));
+	return counted ? { db: dB(sum / (counted * 3)), luma: dB(sumY / counted), counted }
+		: { db: Infinity, luma: Infinity, counted };
+}
+
+// The SetEncodings lists (RFB client message 2) a page sends, in order,
+// decoded from its WebSocket frames as signed 32-bit numbers.  Call before
+// the page connects.
+export function watchEncodings(page) {
+	const lists = [];
+	page.on("websocket", (ws) => ws.on("framesent", ({ payload }) => {
+		const b = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, "latin1");
+		if (b.length >= 4 && b[0] === 2) {
+			const n = b.readUInt16BE(2);
+			if (b.length >= 4 + 4 * n)
+				lists.push(Array.from({ length: n }, (_, i) => b.readInt32BE(4 + 4 * i)));
+		}
+	}));
+	return lists;
 }
 
 export async function pixel(page, x, y) {

@@ -150,3 +150,69 @@ export function readRows(rgba, width, height, y0, rows) {
 	}
 	return out;
 }
+
+// As readRows, for a lossy picture (H.264): each sample is reduced to its
+// luma and split at the middle between the cell's darkest and brightest;
+// a cell whose samples differ by less than MIN_CONTRAST is blank; the
+// glyph (or its inverse) nearest to the mask wins if at most MAX_WRONG of
+// its 128 font pixels differ, else the cell reads as "?".
+const MIN_CONTRAST = 48;
+const MAX_WRONG = 8;
+
+function popcount8(v) {
+	let n = 0;
+	for (; v; v &= v - 1)
+		n++;
+	return n;
+}
+
+export function readRowsTolerant(rgba, width, height, y0, rows) {
+	const geo = geometry(width, height);
+	const tab = [...glyphs().entries()].map(([hex, ch]) => [Buffer.from(hex, "hex"), ch]);
+	const off = Math.floor(geo.scale / 2);
+	const luma = (x, y) => {
+		const i = ((y - y0) * width + x) * 4;
+		return 0.299 * rgba[i] + 0.587 * rgba[i + 1] + 0.114 * rgba[i + 2];
+	};
+	const out = {};
+	for (const r of rows) {
+		if (r < 0 || r >= geo.rows)
+			throw new RangeError(`row ${r} outside 0..${geo.rows - 1}`);
+		let text = "";
+		for (let c = 0; c < geo.cols; c++) {
+			const vals = [];
+			for (let gy = 0; gy < GH; gy++)
+				for (let gx = 0; gx < GW; gx++)
+					vals.push(luma(c * geo.cellW + gx * geo.scale + off, r * geo.cellH + gy * geo.scale + off));
+			const lo = Math.min(...vals), hi = Math.max(...vals);
+			if (hi - lo < MIN_CONTRAST) {
+				text += " ";
+				continue;
+			}
+			const mid = (lo + hi) / 2;
+			const mask = Buffer.alloc(GH);
+			for (let gy = 0; gy < GH; gy++) {
+				let m = 0;
+				for (let gx = 0; gx < GW; gx++)
+					m = (m << 1) | (vals[gy * GW + gx] > mid ? 1 : 0);
+				mask[gy] = m;
+			}
+			let best = UNKNOWN, bestWrong = MAX_WRONG + 1;
+			for (const [bits, ch] of tab) {
+				let fg = 0, bg = 0;	// wrong pixels if bright is ink, if dark is
+				for (let gy = 0; gy < GH; gy++) {
+					fg += popcount8(mask[gy] ^ bits[gy]);
+					bg += popcount8((mask[gy] ^ 0xff) ^ bits[gy]);
+				}
+				const wrong = Math.min(fg, bg);
+				if (wrong < bestWrong) {
+					best = ch;
+					bestWrong = wrong;
+				}
+			}
+			text += best;
+		}
+		out[r] = text.replace(/ +$/, "");
+	}
+	return out;
+}

@@ -272,10 +272,11 @@ export const tests = [
 		await typeLine(page, "echo q3c8");
 		await waitScreen(page, [OUTPUT_ROW], (s) => s[OUTPUT_ROW] === "q3c8", 5000, "echo at quality 3");
 		await waitFor(async () => {
-			const figures = await page.$eval("#stats", (el) => el.textContent.replace(/\s+/g, " ").trim());
-			const m = /^([\d.]+) fps ([\d.]+) kB\/s ([\d.]+) ms$/.exec(figures);
+			const figures = await page.$eval("#stats", (el) => [...el.children].filter((c) => !c.hidden)
+				.map((c) => c.textContent).join(" ").replace(/\s+/g, " ").trim());
+			const m = /^Tight ([\d.]+) fps ([\d.]+) kB\/s ([\d.]+) ms$/.exec(figures);
 			return m && Number(m[1]) > 0 && Number(m[2]) > 0 ? figures : null;
-		}, 5000, "live figures: fps, kB/s and round-trip time");
+		}, 5000, "live figures: codec (Tight), fps, kB/s and round-trip time");
 	}],
 
 	["on a phone: tools in a menu and the on-screen keyboard types", async ({ page }) => {
@@ -330,13 +331,13 @@ export const tests = [
 		await waitScreen(page, [0], (s) => s[0].includes(TITLE), 10000, "the setup screen after power on");
 	}],
 
-	["the WebSocket URL follows ?path= and ?token=", async ({ page, url }) => {
+	["the WebSocket URL follows ?path= and ?token=", async ({ page, base }) => {
 		const seen = [];
 		page.on("websocket", (ws) => seen.push(ws.url()));
 		// websockify and webkvm-proxy bridge any path.
-		await page.goto(url + "?path=some/where&token=t%20k");
+		await page.goto(base + "?codec=tight&path=some/where&token=t%20k");
 		await waitFor(async () => (await state(page)) === "connected", 10000, "the page to connect");
-		const want = url.replace(/^http/, "ws") + "some/where?token=t%20k";
+		const want = base.replace(/^http/, "ws") + "some/where?token=t%20k";
 		eq(seen, [want], "WebSocket URLs");
 	}],
 
@@ -623,7 +624,7 @@ export const tests = [
 			page.on("dialog", (d) => { asked++; d.accept(answer); });
 			let sockets = 0;
 			page.on("websocket", () => sockets++);
-			await page.goto(`http://127.0.0.1:${proxy.port}/`);
+			await page.goto(`http://127.0.0.1:${proxy.port}/?codec=tight`);
 			await waitFor(async () => (await state(page)) === "disconnected"
 				&& (await page.$eval("#banner-title", (el) => el.textContent)) === "Access refused",
 			10000, "the wrong password refused");
@@ -656,8 +657,8 @@ export const tests = [
 		const exited = once(child, "exit");
 		try {
 			await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`)).ok, 10000, "the proxy with login");
-			await page.goto(`http://127.0.0.1:${port}/`);
-			await waitFor(() => page.url().endsWith("/login.html"), 10000, "the redirect to the login page");
+			await page.goto(`http://127.0.0.1:${port}/?codec=tight`);
+			await waitFor(() => page.url().endsWith("/login.html?codec=tight"), 10000, "the redirect to the login page");
 			await page.fill("#login-user", "admin");
 			await page.fill("#login-password", "wrong");
 			await page.click("#login-submit");
@@ -668,7 +669,7 @@ export const tests = [
 			await waitFor(async () => (await state(page)) === "connected", 15000, "the console after login");
 			await waitScreen(page, [0], (s) => s[0].includes(TITLE), 10000, "the screen after logging in");
 			await page.click("#btn-logout");
-			await waitFor(() => page.url().endsWith("/login.html"), 10000, "the login page after logout");
+			await waitFor(() => page.url().endsWith("/login.html?codec=tight"), 10000, "the login page after logout");
 			const res = await fetch(`http://127.0.0.1:${port}/api/session`);
 			eq(res.status, 401, "session without a cookie");
 			assert(log.includes('logged in as "admin"'), `proxy log: ${log}`);

@@ -11,7 +11,7 @@ FB       := build/fuzz
 # Not SAN: `make test SAN=1` passes SAN=1 down to this make on its command
 # line, which would override a variable of that name here.
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-PKGS     := libturbojpeg libxxhash libvncserver jansson
+PKGS     := libturbojpeg libxxhash libvncserver jansson x264
 CPPFLAGS := -I. -Ibuild/gen -D_GNU_SOURCE
 CFLAGS   := -std=c11 -g -O1 -pthread -Wall -Wextra -Wshadow $(FUZZ_SAN) -MMD -MP \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

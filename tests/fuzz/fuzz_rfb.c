@@ -11,7 +11,8 @@
  *   bits 1-3 LED state set on the server between reads
  * The rest is written to the socket in one go; the server then runs a
  * bounded number of rfb_process() rounds while the harness drains what it
- * sends.  The connection is a viewer once the handshake is done; after it
+ * sends.  Encoding 50 in SetEncodings takes the H.264 path (rfb/stream.c),
+ * whose encoder threads end their frames asynchronously.  The connection is a viewer once the handshake is done; after it
  * hangs up, the server must count it gone. */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -275,6 +276,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	shutdown(fd, SHUT_WR);
 	for (gone = 0; gone < 20 && (rfb_viewer_count(srv) > 0 || rfb_pollfds(srv, pfd, 8) > idle);
 	     gone++) {
+		/* An H.264 frame still being encoded for it ends on the
+		 * encoder's thread: wait for that like the daemon's loop. */
+		(void)poll(pfd, (nfds_t)rfb_pollfds(srv, pfd, 8), 100);
 		rfb_process(srv);
 		drain(fd);
 	}

@@ -65,6 +65,12 @@ rfb = [
     # raw: the whole handshake from the first byte
     b"\x01RFB 003.008\n\x01\x01" + set_encodings([0, 16]) + fb_update_request(0, 0, 0, 8, 8),
     b"\x01RFB 003.003\n\x01",
+    # H.264: encoding 50 first, with webkvm's caps (0x574B1000 + n * 100
+    # kbit/s, 0x574B2000 + fps), then back to Tight
+    b"\x00" + set_pixel_format() + set_encodings([1, 50, 7, -223, 0x574B1000 + 20, 0x574B2000 + 15]) +
+    fb_update_request(0, 0, 0, 64, 48) + fb_update_request(1, 0, 0, 64, 48) +
+    key_event(1, 0x61) + key_event(0, 0x61) + fb_update_request(1, 0, 0, 64, 48) +
+    set_encodings([7, 50]) + fb_update_request(0, 0, 0, 64, 48),
 ]
 
 framing = [bytes([4]) + m[1:] for m in (rfb[0], rfb[2], rfb[3], rfb[4])] + [

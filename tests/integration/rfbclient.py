@@ -4,7 +4,9 @@ It decodes Raw and CopyRect into a local framebuffer (32 bpp, B,G,R,X in
 memory), understands the pseudo-encodings webkvmd offers (DesktopSize,
 ExtendedDesktopSize, QEMU Extended Key Event, QEMU LED state, XVP,
 LastRect), and can walk over Hextile, Zlib, ZRLE and Tight rectangles
-without decoding them, to count their bytes.  Every read has a deadline:
+without decoding them, to count their bytes.  Open H.264 (encoding 50)
+rectangles are split into their header (u32 length, u32 flags) and
+Annex-B payload and kept in `h264` for a decoder (h264dec, h264.py).  Every read has a deadline:
 a test never hangs on the daemon.
 """
 
@@ -23,6 +25,7 @@ HEXTILE = 5
 ZLIB = 6
 TIGHT = 7
 ZRLE = 16
+H264 = 50                   # "Open H.264": u32 length, u32 flags, Annex-B
 DESKTOP_SIZE = -223
 LAST_RECT = -224
 QEMU_KEY = -258
@@ -31,6 +34,13 @@ EXT_DESKTOP_SIZE = -308
 XVP = -309
 COMPRESS_LEVEL_0 = -256     # -256 + level
 QUALITY_LEVEL_0 = -32       # -32 + level
+# webkvm's own pseudo-encodings: + n, an H.264 viewer's caps
+H264_KBPS_0 = 0x574B1000    # bitrate cap n * 100 kbit/s, n = 1..255
+H264_FPS_0 = 0x574B2000     # frame-rate cap n fps, n = 1..60
+# Flags of an encoding-50 rectangle
+H264_RESET, H264_RESET_ALL = 1, 2
+# No sane payload comes near this: a longer one means the stream is misread.
+H264_MAX_PAYLOAD = 64 << 20
 
 DEFAULT_ENCODINGS = (RAW, DESKTOP_SIZE, EXT_DESKTOP_SIZE, QEMU_KEY, QEMU_LED)
 DECODED = (RAW, COPYRECT)
@@ -130,6 +140,7 @@ class Client:
         self.updates = 0            # FramebufferUpdate messages
         self.rects = []             # (time, x, y, w, h, encoding) of every rect
         self.update_log = []        # (time, bytes, [(x, y, w, h, enc)]) per update
+        self.h264 = []              # (time, update index, x, y, w, h, flags, payload)
         self.leds = []              # LED bytes in arrival order
         self.qemu_key_acks = 0
         self.xvp = []               # (version, code)
@@ -420,6 +431,13 @@ class Client:
                 self._cover(x, y, w, h, False)
             elif enc == HEXTILE:
                 self._skip_hextile(w, h, d)
+                self._cover(x, y, w, h, False)
+            elif enc == H264:
+                self._check_rect(x, y, w, h, enc)
+                ln, flags = struct.unpack(">II", self._take(8, d))
+                if ln > H264_MAX_PAYLOAD:
+                    raise RFBError("H.264 rect of %d bytes" % ln)
+                self.h264.append((now, self.updates, x, y, w, h, flags, self._take(ln, d)))
                 self._cover(x, y, w, h, False)
             else:
                 raise RFBError("rect with unknown encoding %d" % enc)

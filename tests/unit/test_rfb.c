@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "rfb/framing.h"
+#include "rfb/h264.h"
 #include "rfb/rfb_server.h"
 #include "rfb/tight.h"
 
@@ -1256,6 +1257,116 @@ test_input_bits(void **state)
 	assert_int_equal(rfb_leds_to_qemu(0), 0);
 }
 
+/* ---- H.264 encoder (rfb/h264.c) ---- */
+
+/* NAL unit types in an Annex-B stream, in order (at most max). */
+static int
+nal_types(const uint8_t *p, size_t len, int *types, int max)
+{
+	int n = 0;
+
+	for (size_t i = 0; i + 3 < len && n < max; i++)
+		if (p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1) {
+			types[n++] = p[i + 3] & 0x1f;
+			i += 3;
+		}
+	return n;
+}
+
+static bool
+has_nal(const int *types, int n, int type)
+{
+	for (int i = 0; i < n; i++)
+		if (types[i] == type)
+			return true;
+	return false;
+}
+
+static void
+test_h264_encoder(void **state)
+{
+	enum { W = 320, H = 240 };
+	struct rfb_h264_params p = { .width = W, .height = H, .fps = 30, .kbps = 2000, .threads = 1 };
+	struct rfb_h264_frame f;
+	struct rfb_h264 *e;
+	uint8_t *fb = malloc(W * H * 4);
+	int types[64], n, err;
+	size_t idr_len;
+
+	(void)state;
+	assert_non_null(fb);
+	for (int i = 0; i < W * H * 4; i++)
+		fb[i] = (uint8_t)(i * 7 + i / (W * 4) * 13);
+	/* Odd sizes and out-of-range settings are refused, with a reason. */
+	p.width = W + 1;
+	assert_null(rfb_h264_new(&p, &err));
+	assert_int_equal(err, RFB_H264_EINVAL);
+	p.width = W;
+	p.kbps = RFB_H264_MAX_KBPS + 1;
+	assert_null(rfb_h264_new(&p, &err));
+	assert_int_equal(err, RFB_H264_EINVAL);
+	p.kbps = 2000;
+	e = rfb_h264_new(&p, &err);
+	assert_non_null(e);
+	assert_non_null(strstr(rfb_h264_describe(e), "x264"));
+
+	/* The first frame asked for as an IDR: SPS, PPS, then the IDR slice. */
+	rfb_h264_load(e, fb, W * 4);
+	assert_int_equal(rfb_h264_encode(e, true, &f), 0);
+	assert_true(f.idr);
+	n = nal_types(f.data, f.len, types, 64);
+	assert_true(n >= 3);
+	assert_int_equal(types[0], 7);
+	assert_true(has_nal(types, n, 8));
+	assert_true(has_nal(types, n, 5));
+	idr_len = f.len;
+
+	/* The same picture again: a P-frame of skipped blocks, far smaller,
+	 * no IDR. */
+	rfb_h264_load(e, fb, W * 4);
+	assert_int_equal(rfb_h264_encode(e, false, &f), 0);
+	assert_false(f.idr);
+	n = nal_types(f.data, f.len, types, 64);
+	assert_false(has_nal(types, n, 5));
+	assert_true(has_nal(types, n, 1));
+	assert_true(f.len * 20 < idr_len);
+
+	/* A change without asking: still no IDR (keyint is infinite). */
+	memset(fb, 0xff, W * 4 * 16);
+	for (int i = 0; i < 40; i++) {
+		rfb_h264_load(e, fb, W * 4);
+		assert_int_equal(rfb_h264_encode(e, false, &f), 0);
+		assert_false(f.idr);
+	}
+	/* Asked for: an IDR with its SPS again. */
+	rfb_h264_load(e, fb, W * 4);
+	assert_int_equal(rfb_h264_encode(e, true, &f), 0);
+	assert_true(f.idr);
+	n = nal_types(f.data, f.len, types, 64);
+	assert_int_equal(types[0], 7);
+	assert_true(has_nal(types, n, 5));
+	rfb_h264_free(e);
+
+	/* 4:4:4 for viewers that decode it: High 4:4:4 Predictive in the
+	 * SPS (profile_idc 244, right after the NAL header). */
+	p.chroma444 = true;
+	e = rfb_h264_new(&p, &err);
+	assert_non_null(e);
+	assert_non_null(strstr(rfb_h264_describe(e), "4:4:4"));
+	rfb_h264_load(e, fb, W * 4);
+	assert_int_equal(rfb_h264_encode(e, true, &f), 0);
+	assert_true(f.idr);
+	assert_true(f.len > 5 && f.data[0] == 0 && f.data[1] == 0);
+	for (size_t i = 0; i + 4 < f.len; i++)
+		if (f.data[i] == 0 && f.data[i + 1] == 0 && f.data[i + 2] == 1) {
+			assert_int_equal(f.data[i + 3] & 0x1f, 7);
+			assert_int_equal(f.data[i + 4], 244);
+			break;
+		}
+	rfb_h264_free(e);
+	free(fb);
+}
+
 int
 main(void)
 {
@@ -1280,6 +1391,7 @@ main(void)
 		cmocka_unit_test(test_server_stable_frames),
 		cmocka_unit_test(test_parallel_diff_matches),
 		cmocka_unit_test(test_input_bits),
+		cmocka_unit_test(test_h264_encoder),
 	};
 
 	return cmocka_run_group_tests_name("rfb", tests, NULL, NULL);

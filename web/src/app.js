@@ -6,8 +6,14 @@
 // state (noVNC keeps Caps/Num private and discards Scroll), in stats.js
 // Display.flip and Websock._recvMessage for the live figures, and in
 // relmouse.js RFB.messages.pointerEvent, RFB._sock, RFB._sendMouse,
-// Display.absX/absY and RFB._mouseButtonMask for the relative mouse.
+// Display.absX/absY and RFB._mouseButtonMask for the relative mouse, in
+// codec.js RFB._sendEncodings and RFB.messages.clientEncodings for the
+// codec and its caps and H264Parser.parse for pictures in several slices,
+// in stats.js RFB._handleDataRect and H264Context.decode for the codec in
+// use and the decode time, and in web/build.mjs the H.264 check of
+// core/util/browser.js.
 import RFB from "../node_modules/@novnc/novnc/core/rfb.js";
+import { CODECS, checkH264, h264Support, hookEncodings, plan, resendEncodings } from "./codec.js";
 import { COMBOS, MODIFIERS, NAMED_KEYS, sendCombo, typeText, charKeysym } from "./keys.js";
 import { RelativeMouse } from "./relmouse.js";
 import { Stats } from "./stats.js";
@@ -106,6 +112,7 @@ function connect() {
 	r.background = "#0b0e13";
 	r.focusOnClick = true;
 	applyView();
+	hookEncodings(r, wantCodec);
 	hookLeds(r);
 	relMouse.watch(r);
 	stats.attach(r);
@@ -560,6 +567,12 @@ function applyView() {
 	document.body.dataset.fit = String(fit);
 }
 
+// A select shows the stored value if it is one of its options.
+function setSelect(el, value) {
+	if ([...el.options].some((o) => o.value === value))
+		el.value = value;
+}
+
 function loadSettings() {
 	const get = (k, d) => {
 		const v = localStorage.getItem("webkvm." + k);
@@ -570,6 +583,14 @@ function loadSettings() {
 	$("opt-compression").value = get("compression", "2");
 	$("out-quality").textContent = $("opt-quality").value;
 	$("out-compression").textContent = $("opt-compression").value;
+	setSelect($("opt-codec"), get("codec", "auto"));
+	setSelect($("opt-kbps"), get("kbps", "0"));
+	setSelect($("opt-fps"), get("fps", "0"));
+	$("opt-444").checked = get("444", "true") === "true";
+	// ?codec= picks one for this page without storing it (a link, a test).
+	const codec = params.get("codec");
+	if (CODECS.includes(codec))
+		$("opt-codec").value = codec;
 }
 
 function saveSettings() {
@@ -578,6 +599,44 @@ function saveSettings() {
 	localStorage.setItem("webkvm.compression", $("opt-compression").value);
 	$("out-quality").textContent = $("opt-quality").value;
 	$("out-compression").textContent = $("opt-compression").value;
+}
+
+// ---- video codec ----
+
+let noticeHidden = false;	// the user closed the notice
+
+// What the daemon is asked for (codec.js editEncodings).
+function wantCodec() {
+	const p = plan($("opt-codec").value, h264Support());
+	const sup = h264Support();
+	return { h264: p.h264, kbps: Number($("opt-kbps").value), fps: Number($("opt-fps").value),
+		chroma444: p.h264 && sup.chroma444 && $("opt-444").checked };
+}
+
+// The notice under the bar says why the page uses Tight when the user
+// did not choose it; the View menu says what is asked for.
+function showCodec() {
+	const choice = $("opt-codec").value;
+	const sup = h264Support();
+	const p = plan(choice, sup);
+	const notice = noticeHidden ? "" : p.notice;
+	$("notice-text").textContent = notice;
+	$("notice").hidden = !notice;
+	document.body.dataset.notice = String(!!notice);
+	$("codec-info").textContent = p.h264 ? "Asking the KVM for H.264; Tight if it has none."
+		: choice === "tight" ? "Asking the KVM for Tight." : p.notice || "Checking for H.264…";
+	for (const id of ["opt-kbps", "opt-fps"])
+		$(id).disabled = !p.h264;
+	$("opt-444").disabled = !p.h264 || !sup || !sup.chroma444;
+	$("info-444").textContent = !sup || !p.h264 ? "" : sup.chroma444 ? ""
+		: "this browser does not decode H.264 4:4:4";
+}
+
+function codecChanged(e) {
+	const el = e.target;
+	localStorage.setItem("webkvm." + el.id.replace(/^opt-/, ""), el.type === "checkbox" ? String(el.checked) : el.value);
+	showCodec();
+	resendEncodings(rfb);
 }
 
 function toggleFullscreen() {
@@ -709,16 +768,22 @@ function setupToolbar() {
 		b.addEventListener("click", () => power(b.dataset.power));
 	for (const id of ["opt-fit", "opt-quality", "opt-compression"])
 		$(id).addEventListener("input", () => { saveSettings(); applyView(); });
+	for (const id of ["opt-codec", "opt-kbps", "opt-fps", "opt-444"])
+		$(id).addEventListener("change", codecChanged);
+	$("notice-close").addEventListener("click", () => { noticeHidden = true; showCodec(); });
 	$("btn-full").addEventListener("click", toggleFullscreen);
 	$("banner-retry").addEventListener("click", () => { attempt = 0; connect(); });
 }
 
 // ---- figures ----
 
-const stats = new Stats(({ fps, kbps, rtt }) => {
+const stats = new Stats(({ fps, kbps, rtt, codec, decode }) => {
+	$("stat-codec").textContent = codec || "–";
 	$("stat-fps").textContent = fps.toFixed(fps < 10 ? 1 : 0);
 	$("stat-kbps").textContent = kbps < 100 ? kbps.toFixed(1) : kbps.toFixed(0);
 	$("stat-rtt").textContent = rtt === null ? "–" : rtt.toFixed(rtt < 10 ? 1 : 0);
+	$("stat-decode-box").hidden = !(codec && codec.startsWith("H.264"));
+	$("stat-decode").textContent = decode === null ? "–" : decode.toFixed(decode < 10 ? 1 : 0);
 });
 
 setInterval(() => {
@@ -773,7 +838,16 @@ setupMenus();
 setupToolbar();
 setupOsk();
 showLeds(null);
-checkSession().then((ok) => { if (ok) connect(); });
+showCodec();
+// Unless Tight is chosen, the connection waits for the browser's H.264
+// check, at most CHECK_MS; should it answer later, a live connection
+// switches.
+const h264Checked = checkH264(() => { showCodec(); resendEncodings(rfb); });
+h264Checked.then(() => { showCodec(); resendEncodings(rfb); });
+Promise.all([checkSession(), $("opt-codec").value === "tight" ? null : h264Checked]).then(([ok]) => {
+	if (ok)
+		connect();
+});
 
 // For tests and the curious: the live connection.
 Object.defineProperty(window, "webkvm", {
@@ -782,6 +856,17 @@ Object.defineProperty(window, "webkvm", {
 		get apiUp() { return apiUp; },
 		get firstFrameMs() { return stats.firstFrameMs; },
 		get hid() { return hid; },
+		// What the page asked the daemon for and what arrives.
+		get codec() {
+			return {
+				choice: $("opt-codec").value,
+				support: h264Support(),
+				want: wantCodec(),
+				encodings: rfb && rfb.webkvmEncodings ? [...rfb.webkvmEncodings] : null,
+				inUse: stats.codec,
+				h264Frames: stats.h264Frames,
+			};
+		},
 		relativeMouse: relMouse,
 	}),
 });

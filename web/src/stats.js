@@ -9,11 +9,24 @@
 //         non-incremental FramebufferUpdateRequest for one pixel (which the
 //         server must answer at once) to the end of the next update.  An
 //         update already on its way can end the RFB measure early, so that
-//         figure is a lower bound; the REST one is exact.
+//         figure is a lower bound; the REST one is exact;
+//   codec the encoding the last pixel rectangle came in (RFB._handleDataRect
+//         sees each one; CopyRect says nothing of the codec);
+//   decode H.264 only: the mean, over the frames that came out in the last
+//         second, of the time from handing a rectangle's payload to
+//         noVNC's VideoDecoder (H264Context.decode) until its last frame
+//         came out of the decoder: decoding plus any queue in front of it,
+//         not the drawing.  A frame the decoder never gives back counts
+//         nothing.
 import Websock from "../node_modules/@novnc/novnc/core/websock.js";
 import RFB from "../node_modules/@novnc/novnc/core/rfb.js";
+import { H264Context } from "../node_modules/@novnc/novnc/core/decoders/h264.js";
+import { codecName } from "./codec.js";
 
 let rxBytes = 0;
+let decodeMs = 0;	// sum over the frames counted in decodes
+let decodes = 0;
+let decodedTotal = 0;	// H.264 frames out of the decoder since the page loaded
 
 // Every Websock the page makes goes through this one prototype, which
 // saves hooking each connection.
@@ -21,6 +34,19 @@ const recv = Websock.prototype._recvMessage;
 Websock.prototype._recvMessage = function (e) {
 	rxBytes += e.data.byteLength || 0;
 	return recv.call(this, e);
+};
+
+const decode = H264Context.prototype.decode;
+H264Context.prototype.decode = function (payload) {
+	const t0 = performance.now();
+	const pending = decode.call(this, payload);
+	if (pending)
+		pending.promise.then(() => {
+			decodeMs += performance.now() - t0;
+			decodes++;
+			decodedTotal++;
+		});
+	return pending;
 };
 
 export class Stats {
@@ -31,15 +57,32 @@ export class Stats {
 		this._rfb = null;
 		this._rttStart = 0;
 		this._rtt = null;
+		this.codec = null;
+		this._decode = null;
 		this._lastBytes = rxBytes;
 		this._lastTick = performance.now();
 		this._timer = setInterval(() => this._tick(), 1000);
+	}
+
+	get h264Frames() {
+		return decodedTotal;
 	}
 
 	// Counts the updates of a new connection.
 	attach(rfb) {
 		this._rfb = rfb;
 		this._rttStart = 0;
+		this.codec = null;
+		this._decode = null;
+		const stats = this;
+		const handle = rfb._handleDataRect;
+		rfb._handleDataRect = function () {
+			const encoding = this._FBU.encoding;
+			const done = handle.call(this);
+			if (done && codecName(encoding) && stats._rfb === rfb)
+				stats.codec = codecName(encoding);
+			return done;
+		};
 		const display = rfb._display;
 		const flip = display.flip.bind(display);
 		display.flip = (...args) => {
@@ -58,6 +101,8 @@ export class Stats {
 	detach() {
 		this._rfb = null;
 		this._rttStart = 0;
+		this.codec = null;
+		this._decode = null;
 	}
 
 	// Measures one RFB round trip (see above); skipped while one is out.
@@ -81,6 +126,13 @@ export class Stats {
 		this._flips = 0;
 		this._lastBytes = rxBytes;
 		this._lastTick = now;
-		this._show({ fps, kbps, rtt: this._rfb ? this._rtt : null });
+		// A second without H.264 frames keeps the last figure.
+		if (decodes)
+			this._decode = decodeMs / decodes;
+		decodeMs = 0;
+		decodes = 0;
+		const on = this._rfb !== null;
+		this._show({ fps, kbps, rtt: on ? this._rtt : null, codec: on ? this.codec : null,
+			decode: on && this.codec && this.codec.startsWith("H.264") ? this._decode : null });
 	}
 }
