@@ -3,8 +3,9 @@
  * f_hid accepts one report in flight per function: write() returns EAGAIN
  * until the host has polled the previous one, and ESHUTDOWN while no host
  * has configured the device.  So reports wait in a small queue per
- * interface and leave on POLLOUT; the host's presence is read from the
- * UDC's state in sysfs twice a second. */
+ * interface and leave on POLLOUT.  While no host is known, f_hid itself
+ * is asked whether one has come, twice a second and before each report;
+ * a host's leaving shows in the UDC's state in sysfs or as a failed write. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@ struct hid_gadget {
 	int fd[HID_IFACE_COUNT];
 	int tfd;		/* timerfd: host presence checks, reopening */
 	bool present;
+	bool announce;		/* on_host(true) owed: the host was found inside a send */
 	struct report_queue q[HID_IFACE_COUNT];
 	uint8_t last_ptr[HID_PTR_REPORT_LEN];	/* last pointer report written */
 	bool reopen_failing[HID_IFACE_COUNT];	/* failure logged, retrying quietly */
@@ -441,25 +443,64 @@ host_gone(struct hid_gadget *g, const char *why)
 	if (!g->present)
 		return;
 	g->present = false;
+	g->announce = false;
 	hid__log(WK_LOG_WARN, "gadget: USB host gone (%s)", why);
 	if (g->opt.on_host != NULL)
 		g->opt.on_host(g->opt.ctx, false);
 }
 
-/* While no host is known, an empty keyboard report is offered every tick:
- * ESHUTDOWN means still nobody (f_hid has no request until a host sets
- * the configuration), success or EAGAIN means a host is there, and empty
- * is exactly what a host that just came should see first.  The UDC's
- * state in sysfs tells when a host leaves, where the UDC driver keeps it
- * (dummy_hcd does not: there a failed write tells). */
-static void
-host_check(struct hid_gadget *g)
+/* Asks f_hid whether a host has configured the device, by offering it an
+ * empty keyboard report: ESHUTDOWN means still nobody (f_hid has no
+ * request until a host sets the configuration), success or EAGAIN means a
+ * host is there, and empty is exactly what a host that just came should
+ * see first.  On arrival the pointer's buttons go up too, and on_host(true)
+ * is owed (g->announce): it is called by host_announce(), never from here,
+ * since a send of hid/'s may be what found the host. */
+static bool
+host_probe(struct hid_gadget *g)
 {
 	static const uint8_t zero[REPORT_MAX];
 	uint8_t ptr[HID_PTR_REPORT_LEN];
 	int fd;
 	ssize_t n;
 
+	if ((fd = g->fd[HID_IFACE_KEYBOARD]) < 0)
+		return false;
+	n = write(fd, zero, HID_KBD_REPORT_LEN);
+	if (n != HID_KBD_REPORT_LEN && !(n < 0 && errno == EAGAIN))
+		return false;
+	g->present = true;
+	g->announce = true;
+	hid__log(WK_LOG_INFO, "gadget: USB host present on %s", g->udc);
+	if (n < 0)
+		enqueue(g, HID_IFACE_KEYBOARD, zero, HID_KBD_REPORT_LEN);
+	/* Buttons up where the pointer was; the mouse still. */
+	memcpy(ptr, g->last_ptr, sizeof(ptr));
+	ptr[0] = ptr[5] = ptr[6] = 0;
+	if (g->ifaces & 1u << HID_IFACE_POINTER)
+		enqueue(g, HID_IFACE_POINTER, ptr, HID_PTR_REPORT_LEN);
+	if (g->ifaces & 1u << HID_IFACE_MOUSE)
+		enqueue(g, HID_IFACE_MOUSE, zero, HID_MOUSE_REPORT_LEN);
+	return true;
+}
+
+static void
+host_announce(struct hid_gadget *g)
+{
+	if (!g->announce)
+		return;
+	g->announce = false;
+	if (g->opt.on_host != NULL)
+		g->opt.on_host(g->opt.ctx, true);
+}
+
+/* Twice a second: while no host is known it is asked for (host_probe; a
+ * send asks too, see gadget_send).  The UDC's state in sysfs tells when a
+ * host leaves, where the UDC driver keeps it (dummy_hcd does not: there a
+ * failed write tells). */
+static void
+host_check(struct hid_gadget *g)
+{
 	/* A node that vanished with its function (UDC driver reloaded) is
 	 * looked up again. */
 	for (int i = 0; i < HID_IFACE_COUNT; i++)
@@ -473,24 +514,8 @@ host_check(struct hid_gadget *g)
 			host_gone(g, st);
 		return;
 	}
-	if ((fd = g->fd[HID_IFACE_KEYBOARD]) < 0)
-		return;
-	n = write(fd, zero, HID_KBD_REPORT_LEN);
-	if (n != HID_KBD_REPORT_LEN && !(n < 0 && errno == EAGAIN))
-		return;
-	g->present = true;
-	hid__log(WK_LOG_INFO, "gadget: USB host present on %s", g->udc);
-	if (n < 0)
-		enqueue(g, HID_IFACE_KEYBOARD, zero, HID_KBD_REPORT_LEN);
-	/* Buttons up where the pointer was; the mouse still. */
-	memcpy(ptr, g->last_ptr, sizeof(ptr));
-	ptr[0] = ptr[5] = ptr[6] = 0;
-	if (g->ifaces & 1u << HID_IFACE_POINTER)
-		enqueue(g, HID_IFACE_POINTER, ptr, HID_PTR_REPORT_LEN);
-	if (g->ifaces & 1u << HID_IFACE_MOUSE)
-		enqueue(g, HID_IFACE_MOUSE, zero, HID_MOUSE_REPORT_LEN);
-	if (g->opt.on_host != NULL)
-		g->opt.on_host(g->opt.ctx, true);
+	host_probe(g);
+	host_announce(g);
 }
 
 /* ---- public ---- */
@@ -515,7 +540,13 @@ gadget_send(void *ctx, enum hid_iface iface, const uint8_t *buf, size_t len)
 		return -EINVAL;
 	if (!(g->ifaces & 1u << iface))
 		return -ENODEV;
-	if (!g->present || g->fd[iface] < 0)
+	if (g->fd[iface] < 0)
+		return -ESHUTDOWN;
+	/* The tick looks for a host only twice a second: one that has just
+	 * configured the device (replugged, or reset by the target's
+	 * firmware or OS) gets the keys typed before the next tick too.
+	 * hid/ is told of it after this send (hid_gadget_process). */
+	if (!g->present && !host_probe(g))
 		return -ESHUTDOWN;
 	enqueue(g, iface, buf, len);
 	flush(g, iface);
@@ -654,6 +685,7 @@ hid_gadget_process(struct hid_gadget *g)
 	uint8_t buf[64];
 	ssize_t n;
 
+	host_announce(g);
 	if (read(g->tfd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks))
 		host_check(g);
 	if (g->fd[HID_IFACE_KEYBOARD] >= 0) {
@@ -669,12 +701,13 @@ hid_gadget_process(struct hid_gadget *g)
 	for (int i = 0; i < HID_IFACE_COUNT; i++)
 		if (g->present)
 			flush(g, i);
+	host_announce(g);
 }
 
 bool
-hid_gadget_host_present(const struct hid_gadget *g)
+hid_gadget_host_present(struct hid_gadget *g)
 {
-	return g->present;
+	return g->present || host_probe(g);
 }
 
 int

@@ -62,7 +62,10 @@ int hid_gadget_set_profile(struct hid_gadget *g, enum hid_profile profile);
 
 /* The transport for hid_new(): send() queues and returns 0, or -ESHUTDOWN
  * while no USB host is there (the report is dropped: a host that comes
- * back starts from "nothing pressed"), -EINVAL for a bad report. */
+ * back starts from "nothing pressed"), -EINVAL for a bad report.  While no
+ * host is known, send() first asks f_hid whether one has just configured
+ * the device; if so the report goes to it, and on_host(true) follows from
+ * the next hid_gadget_process(), never from inside send(). */
 struct hid_transport hid_gadget_transport(struct hid_gadget *g);
 
 /* Adds the gadget's descriptors to a poll set; returns how many (<= max). */
@@ -71,8 +74,10 @@ int hid_gadget_pollfds(struct hid_gadget *g, struct pollfd *pfd, int max);
  * host's presence.  Call after each poll(). */
 void hid_gadget_process(struct hid_gadget *g);
 
-/* True while a USB host has configured the device. */
-bool hid_gadget_host_present(const struct hid_gadget *g);
+/* True while a USB host has configured the device.  While none is known,
+ * f_hid is asked first (as send() does: a host found gets an empty
+ * keyboard report, and on_host(true) from the next hid_gadget_process()). */
+bool hid_gadget_host_present(struct hid_gadget *g);
 /* Reports waiting for the host on one interface. */
 int hid_gadget_queued(const struct hid_gadget *g, enum hid_iface iface);
 

@@ -23,6 +23,12 @@ SIGNAL_MODE = 0x00f0f03e
 SIGNAL_NONE = 1
 SIGNAL_SELECTED = 4
 CAPTURE = "/dev/video0"
+RAW_VIEWER = (rfbclient.RAW, rfbclient.DESKTOP_SIZE, rfbclient.EXT_DESKTOP_SIZE,
+              rfbclient.QEMU_KEY, rfbclient.QEMU_LED)
+# What noVNC sends when the browser decodes H.264: 50 before any other
+# pixel encoding (the pseudo-encodings do not count).
+H264_VIEWER = (rfbclient.H264, rfbclient.EXT_DESKTOP_SIZE, rfbclient.DESKTOP_SIZE,
+               rfbclient.QEMU_KEY, rfbclient.QEMU_LED)
 UDC = "dummy_udc.0"
 GADGET = "/sys/kernel/config/usb_gadget/webkvm"
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:"
@@ -232,11 +238,14 @@ class Board:
     def thaw(self):
         self.sh("kill -USR2 $(cat /run/target.pid)")
 
-    def viewer(self, timeout=30):
-        c = rfbclient.Client(self.rfb_port, timeout=10).handshake(
-            encodings=(rfbclient.RAW, rfbclient.DESKTOP_SIZE, rfbclient.EXT_DESKTOP_SIZE,
-                       rfbclient.QEMU_KEY, rfbclient.QEMU_LED))
-        c.wait_for(lambda: c.fb_valid, timeout, "a whole first frame")
+    def viewer(self, timeout=30, encodings=RAW_VIEWER):
+        """A viewer with its first whole frame: a Raw one by default; one
+        that lists H.264 has its first encoding-50 rectangle."""
+        c = rfbclient.Client(self.rfb_port, timeout=10).handshake(encodings=encodings)
+        if rfbclient.H264 in encodings:
+            c.wait_for(lambda: c.h264, timeout, "a first H.264 rectangle")
+        else:
+            c.wait_for(lambda: c.fb_valid, timeout, "a whole first frame")
         return c
 
     def kernel_problems(self):

@@ -7,7 +7,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 BUILD=${BUILD:-build}
 case $BUILD in */san) san=1 ;; *) san=0 ;; esac
-make --no-print-directory SAN=$san "$BUILD/webkvmd" "$BUILD/webkvm-target" "$BUILD/boothost" >&2
+make --no-print-directory SAN=$san "$BUILD/webkvmd" "$BUILD/webkvm-target" "$BUILD/boothost" \
+	"$BUILD/tests/h264dec" >&2
 export BUILD
 # No __pycache__ in the source tree.
 export PYTHONDONTWRITEBYTECODE=1

@@ -426,11 +426,13 @@ main(int argc, char **argv)
 	for (;;) {
 		struct pollfd pfd[1 + HID_IFACE_COUNT];
 		int n = 0, idx[HID_IFACE_COUNT], timeout;
-		uint64_t now = wk_now_us();
+		uint64_t now = wk_now_us(), next;
 
 		if (now >= t.next_scan_us) {
 			hid_scan(&t);
-			t.next_scan_us = now + 500000u;
+			/* A PC types with a keyboard the moment usbhid has bound
+			 * it: without one, its hidraw node is looked for often. */
+			t.next_scan_us = now + (t.hid_fd[HID_IFACE_KEYBOARD] < 0 ? 20000u : 500000u);
 		}
 		if (now >= t.next_frame_us) {
 			frame_step(&t, now);
@@ -445,7 +447,8 @@ main(int argc, char **argv)
 			}
 		}
 		now = wk_now_us();
-		timeout = t.next_frame_us > now ? (int)((t.next_frame_us - now + 999) / 1000) : 0;
+		next = t.next_frame_us < t.next_scan_us ? t.next_frame_us : t.next_scan_us;
+		timeout = next > now ? (int)((next - now + 999) / 1000) : 0;
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			target_log(WK_LOG_ERROR, "poll: %s", strerror(errno));
 			break;
