@@ -103,9 +103,10 @@ GOALS = {
                                 "bench/bench_h264.c, bench/motion.h), through the real server, against a Tight q8 "
                                 "viewer of the same server getting the same frames, every frame reaching both",
                                 "≤ 0.2× Tight q8 (at a PSNR no lower: next line)", lambda v, r: r <= 0.2),
-    "h264_psnr_motion_1080p": ("what those two viewers showed (H.264 decoded by libavcodec and converted to RGB by "
-                               "libyuv, Tight by TurboJPEG and zlib) against the frame sent: PSNR over R, G, B, "
-                               "mean over the frames",
+    "h264_psnr_motion_1080p": ("what those two viewers showed (H.264 decoded by libavcodec and converted to RGB "
+                               "precisely, as a browser's floating-point conversion is — libyuv's 6-bit "
+                               "conversion in DETAIL, *_libyuv_decode; Tight by TurboJPEG and zlib) against the "
+                               "frame sent: PSNR over R, G, B, mean over the frames",
                                "≥ Tight q8's", lambda v, r: r >= 1.0),
     "h264_420_bytes_motion_1080p": ("the same for a 4:2:0 viewer of the same server at the same time (encoding 50 "
                                     "alone, as noVNC asks: Constrained Baseline at its default CRF)",
@@ -117,14 +118,14 @@ GOALS = {
                                  "over those frames, interpolated between the CRFs either side (absent when no CRF "
                                  "reaches it: see h264_psnr_motion_1080p)",
                                  "report", None),
-    "h264_psnr_i444_ceiling": ("the same frames converted to I444 as our load does (libyuv ARGBToI444, BT.601 "
-                               "limited range) and back as the decoders here do (libyuv), no coding between: the "
-                               "PSNR no 4:4:4 stream of them shows, measured so, against Tight q8's", "report", None),
-    "h264_psnr_precise_load": ("the 4:4:4 stream as it would be with a precise RGB→YUV in rfb_h264_load (16-bit "
-                               "coefficients, rounded) instead of libyuv's ARGBToI444: the x264 tool with the "
-                               "server's settings (4:4:4 default CRF, 8000 kbit/s cap) fed the same first 5 s "
-                               "through a pipe, decoded and measured as the viewers are, against Tight q8's "
-                               "PSNR over those frames", "report", None),
+    "h264_psnr_i444_ceiling": ("the same frames converted to I444 with libyuv's 8-bit ARGBToI444 (BT.601 limited "
+                               "range; what rfb_h264_load used before its own 15-bit conversion) and back with "
+                               "libyuv, no coding between: why libyuv alone could not reach Tight q8's PSNR",
+                               "report", None),
+    "h264_psnr_precise_load": ("a reference for rfb_h264_load's own conversion (15-bit coefficients): the x264 "
+                               "tool with the server's settings (4:4:4 default CRF, 8000 kbit/s cap) fed the same "
+                               "first 5 s converted with 16-bit coefficients, through a pipe, decoded and measured "
+                               "as the viewers are, against Tight q8's PSNR over those frames", "report", None),
     "h264_psnr_i420_ceiling": ("the same for I420: what no 4:2:0 (Constrained Baseline) stream of them can exceed",
                                "report", None),
     "h264_encode_1080p": ("rfb_h264_load + rfb_h264_encode (XRGB32 in, the 4:4:4 viewer's settings: ultrafast/"
