@@ -94,9 +94,9 @@ BINS     := $(BUILD)/webkvmd $(if $(wildcard proxy/main.c),$(BUILD)/webkvm-proxy
             $(if $(wildcard board/sim/target/main.c),$(BUILD)/webkvm-target) \
             $(if $(wildcard proxy/passwd/main.c),$(BUILD)/webkvm-passwd)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-# Test tools the integration tests run: h264dec decodes encoding-50 streams
-# with libavcodec.
-TOOLS    := $(BUILD)/tests/h264dec
+# Test tools the integration tests run on this machine: h264dec decodes
+# encoding-50 streams with libavcodec.  Not in the arm64 build.
+TOOLS    := $(if $(filter arm64,$(ARCH)),,$(BUILD)/tests/h264dec)
 
 # Keep test objects: they are intermediate files of the pattern rule.
 .SECONDARY:
