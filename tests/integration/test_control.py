@@ -134,6 +134,10 @@ class ControlSocket(DaemonTestCase):
         while self.status().get("signal") == "ok":
             self.assertLess(time.monotonic(), end, "signal still ok after power off")
             v.pump(0.1)
+        # The viewer shows the no-signal picture before power comes back:
+        # else the setup screen it still had would pass the wait below
+        # before the target's first frame arrived.
+        v.wait_screen(lambda r: TITLE not in r[0], 3 * SLOW, "the no-signal picture after power off")
         self.assertIs(self.ctl.request({"cmd": "power", "action": "on"}).get("ok"), True)
         v.wait_screen(lambda r: TITLE in r[0], 8 * SLOW, "the setup screen after power on")
         self.assertEqual(self.status().get("signal"), "ok")
