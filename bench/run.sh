@@ -85,7 +85,7 @@ arm64_pkg() {
 cc $CFLAGS_B -o "$OUT/bench_h264_cpu" bench/bench_h264_cpu.c $H264_OBJ $LIBS_B ||
 	fail "building bench/bench_h264_cpu.c failed"
 # shellcheck disable=SC2086
-${MAKE:-make} --no-print-directory -s ARCH=arm64 $ARM64_OBJ ||
+${MAKE:-make} --no-print-directory -s ARCH=arm64 SAN=0 $ARM64_OBJ ||
 	fail "make ARCH=arm64 of rfb/h264.o and common/log.o failed"
 mkdir -p build/arm64/bench || exit 1
 # shellcheck disable=SC2046,SC2086
