@@ -487,7 +487,7 @@ rfb_process(struct rfb_server *s)
 
 	rfb__accept_viewers(s);
 	now = wk_now_us();	/* after accept: no viewer is newer than now */
-	rfb__h264_collect(s, now);
+	rfb__h264_collect(s);
 	/* What rfbProcessEvents does, minus its blocking reads: read whole
 	 * messages, send each viewer that asked for one an update of what
 	 * was marked modified, then reap the viewers that were closed. */

@@ -143,7 +143,7 @@ bool rfb__h264_update(struct rfb_server *s, rfbClientPtr cl, bool backed_up, uin
 void rfb__h264_viewer_gone(struct rfb_viewer *v);
 /* Sends the frames encoded since the last call (first in rfb_process), and
  * starts the next ones (last). */
-void rfb__h264_collect(struct rfb_server *s, uint64_t now);
+void rfb__h264_collect(struct rfb_server *s);
 void rfb__h264_post(struct rfb_server *s, uint64_t now);
 int rfb__h264_pollfds(struct rfb_server *s, struct pollfd *pfd, int max);
 void rfb__h264_free(struct rfb_server *s);

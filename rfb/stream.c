@@ -504,7 +504,7 @@ job_failed(struct rfb_server *s, struct rfb__stream *st)
 }
 
 static void
-collect(struct rfb_server *s, struct rfb__stream *st, uint64_t now)
+collect(struct rfb_server *s, struct rfb__stream *st)
 {
 	rfbClientIteratorPtr it;
 	rfbClientPtr cl;
@@ -548,7 +548,6 @@ collect(struct rfb_server *s, struct rfb__stream *st, uint64_t now)
 			deliver(cl, st, &st->out);
 	}
 	rfbReleaseClientIterator(it);
-	(void)now;
 }
 
 static void
@@ -615,11 +614,11 @@ post(struct rfb_server *s, struct rfb__stream *st, uint64_t now)
 }
 
 void
-rfb__h264_collect(struct rfb_server *s, uint64_t now)
+rfb__h264_collect(struct rfb_server *s)
 {
 	for (int i = 0; i < RFB__MAX_STREAMS; i++)
 		if (s->h264.streams[i] != NULL && s->h264.streams[i]->busy)
-			collect(s, s->h264.streams[i], now);
+			collect(s, s->h264.streams[i]);
 }
 
 void
